@@ -1,0 +1,169 @@
+#include "client.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include <asio/redirect_error.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "portdemo/asio_adapter.hpp"
+#include "portdemo/deadline.hpp"
+#include "portdemo/protocol.hpp"
+
+namespace portdemo::client {
+
+namespace {
+
+using asio::ip::tcp;
+using namespace std::chrono_literals;
+
+// A demo-server answers the hello at once; anything slower is not one. Bounded by --timeout.
+constexpr auto report_wait = 3s;
+
+// The outcome of one connection attempt over all resolved addresses.
+struct attempt {
+  int exit_code = exit_code::ok;
+  std::optional<connected_event> connected;
+};
+
+// Resolves the name; on failure reports it and returns nullopt with the exit code set.
+asio::awaitable<std::optional<std::vector<tcp::endpoint>>> resolve(reporter& out, const options& opts,
+                                                                   int& code) {
+  tcp::resolver resolver(co_await asio::this_coro::executor);
+  std::error_code ec;
+  const std::string service = std::to_string(opts.port);
+  // numeric_service: the port is already a number (service names were looked up in our own
+  // table by main). No address_configured: loopback must resolve on a host without a network.
+  const auto flags = tcp::resolver::numeric_service;
+  tcp::resolver::results_type results;
+  if (opts.only == family::any) {
+    results = co_await resolver.async_resolve(opts.host, service, flags,
+                                              asio::redirect_error(asio::use_awaitable, ec));
+  } else {
+    results = co_await resolver.async_resolve(opts.only == family::v4 ? tcp::v4() : tcp::v6(), opts.host,
+                                              service, flags,
+                                              asio::redirect_error(asio::use_awaitable, ec));
+  }
+  if (ec) {
+    failure f = make_failure(step::resolve, ec);
+    f.host = opts.host;
+    out.emit(resolve_failed_event{f, explain(f, out.facts())});
+    code = exit_code_for(f.error);
+    co_return std::nullopt;
+  }
+  std::vector<tcp::endpoint> endpoints;
+  resolved_event resolved{opts.host, opts.port, {}};
+  for (const auto& entry : results) {
+    tcp::endpoint ep = entry.endpoint();
+    if (std::find(endpoints.begin(), endpoints.end(), ep) != endpoints.end()) continue;
+    endpoints.push_back(ep);
+    resolved.addresses.push_back(to_endpoint(ep).address);
+  }
+  out.emit(resolved);
+  co_return endpoints;
+}
+
+// Asks the server for its view of this connection: says hello, reads one line.
+asio::awaitable<void> ask_server(tcp::socket& socket, const options& opts, connected_event& ev) {
+  std::error_code ec;
+  const auto deadline = clock::now() + std::min<std::chrono::milliseconds>(opts.timeout, report_wait);
+  co_await write_until(socket, asio::buffer(client_hello), deadline, ec);
+  std::array<char, 4096> buffer{};
+  std::size_t received = 0;
+  while (!ec && received < buffer.size()) {
+    received += co_await read_some_until(
+        socket, asio::buffer(buffer.data() + received, buffer.size() - received), deadline, ec);
+    if (std::string_view(buffer.data(), received).find('\n') != std::string_view::npos) break;
+  }
+  std::string_view got(buffer.data(), received);
+  auto newline = got.find('\n');
+  if (newline != std::string_view::npos) {
+    if (auto view = parse_server_view(got.substr(0, newline))) {
+      ev.server_view = view->tuple;
+      ev.server_id = view->id;
+      co_return;
+    }
+  }
+  if (!got.empty()) {
+    ev.server_view_problem = fmt::format("the server answered, but not as demo-server does: \"{}\"",
+                                         printable(got, 60));
+  } else if (ec == asio::error::timed_out) {
+    ev.server_view_problem = fmt::format(
+        "no report within {:.3g} s: whatever listens there is not a demo-server",
+        std::chrono::duration<double>(std::min<std::chrono::milliseconds>(opts.timeout, report_wait)).count());
+  } else if (ec == asio::error::eof) {
+    ev.server_view_problem = "the server closed the connection without a report";
+  } else {
+    ev.server_view_problem = fmt::format("reading the report failed: {} ({})", ec.message(), error_name(ec));
+  }
+}
+
+// One connection: try each address in turn until one accepts.
+asio::awaitable<attempt> connect_once(reporter& out, const options& opts,
+                                      const std::vector<tcp::endpoint>& endpoints, std::uint64_t id) {
+  attempt result;
+  for (const auto& peer : endpoints) {
+    tcp::socket socket(co_await asio::this_coro::executor);
+    std::error_code ec;
+    co_await connect_until(socket, peer, clock::now() + opts.timeout, ec);
+    // The four facts, from the kernel: getsockname and getpeername on the connected socket.
+    tcp::endpoint local;
+    tcp::endpoint remote;
+    if (!ec) local = socket.local_endpoint(ec);
+    if (!ec) remote = socket.remote_endpoint(ec);
+    if (ec) {
+      failure f = make_failure(step::connect, ec, to_endpoint(peer));
+      f.timeout = opts.timeout;
+      out.emit(connect_failed_event{f, explain(f, out.facts())});
+      result.exit_code = exit_code_for(f.error);
+      continue;
+    }
+    connected_event ev;
+    ev.id = id;
+    ev.tuple = {to_endpoint(local), to_endpoint(remote)};
+    if (out.facts().ephemeral) ev.in_ephemeral_range = out.facts().ephemeral->contains(ev.tuple.local.port);
+    co_await ask_server(socket, opts, ev);
+    socket.close(ec);
+    out.emit(ev);
+    result.exit_code = exit_code::ok;
+    result.connected = std::move(ev);
+    co_return result;
+  }
+  co_return result;
+}
+
+}  // namespace
+
+asio::awaitable<int> run(reporter& out, options opts) {
+  out.emit(host_facts_event{role::client, out.facts()});
+  int code = exit_code::ok;
+  auto endpoints = co_await resolve(out, opts, code);
+  if (!endpoints) co_return code;
+
+  client_summary_event summary;
+  std::vector<bool> seen(65536, false);
+  for (std::uint64_t id = 1; id <= opts.count; ++id) {
+    ++summary.attempted;
+    attempt a = co_await connect_once(out, opts, *endpoints, id);
+    if (!a.connected) {
+      code = a.exit_code;
+      break;
+    }
+    const connected_event& ev = *a.connected;
+    ++summary.connected;
+    if (std::find(summary.servers.begin(), summary.servers.end(), ev.tuple.remote) == summary.servers.end())
+      summary.servers.push_back(ev.tuple.remote);
+    summary.client_ports.push_back(ev.tuple.local.port);
+    if (!seen[ev.tuple.local.port]) {
+      seen[ev.tuple.local.port] = true;
+      ++summary.distinct_client_ports;
+    }
+    if (ev.in_ephemeral_range.value_or(false)) ++summary.in_ephemeral_range;
+    if (ev.server_view && is_mirror(ev.tuple, *ev.server_view)) ++summary.mirrored;
+  }
+  if (opts.count > 1) out.emit(summary);
+  co_return code;
+}
+
+}  // namespace portdemo::client

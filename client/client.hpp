@@ -1,0 +1,33 @@
+#pragma once
+// demo-client: resolve, try each address in turn, connect, and show the connection from both
+// ends: our own tuple from the kernel, and the server's view of the same connection.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+
+#include "portdemo/reporter.hpp"
+
+namespace portdemo::client {
+
+/// Which address family to use: -4, -6, or whatever the name resolves to.
+enum class family { any, v4, v6 };
+
+/// What main() collected from the command line.
+struct options {
+  std::string host;
+  std::uint16_t port = 0;
+  std::uint64_t count = 1;                  ///< connections, one after another
+  family only = family::any;
+  std::chrono::milliseconds timeout{10000};  ///< per connection attempt
+};
+
+/// Runs the whole client; the result is the process exit code.
+asio::awaitable<int> run(reporter& out, options opts);
+
+}  // namespace portdemo::client

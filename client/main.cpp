@@ -1,0 +1,63 @@
+// demo-client: connects to a port and shows the connection from both ends.
+
+#include <csignal>
+#include <cmath>
+
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+
+#include "client.hpp"
+#include "portdemo/cli.hpp"
+
+int main(int argc, char** argv) {
+  using namespace portdemo;
+  std::signal(SIGPIPE, SIG_IGN);  // a stdout that went away is not fatal
+
+  CLI::App app{"demo-client: connects to HOST PORT and shows the connection's four facts from\n"
+               "both ends: this end's (ephemeral port) and the server's view (fixed port).",
+               "demo-client"};
+  app.set_version_flag("--version", std::string("demo-client ") + cli::version);
+
+  client::options opts;
+  std::string port;
+  app.add_option("host", opts.host, "the server: a name (localhost) or an address (127.0.0.1, ::1)")
+      ->required();
+  app.add_option("port", port, "the server's port: a number 1-65535 or a service name (http-alt)")
+      ->required()
+      ->check(cli::port_check());
+  app.add_option("--count,-n", opts.count, "connections to make, one after another")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{65535}))
+      ->capture_default_str();
+  double timeout_s = 10;
+  app.add_option("--timeout,-t", timeout_s, "seconds to wait for each connection to be accepted")
+      ->check(CLI::Range(0.001, 3600.0))
+      ->capture_default_str();
+  bool only_v4 = false;
+  bool only_v6 = false;
+  auto* v4 = app.add_flag("-4", only_v4, "use IPv4 addresses only");
+  auto* v6 = app.add_flag("-6", only_v6, "use IPv6 addresses only");
+  v4->excludes(v6);
+  cli::output_options output;
+  cli::add_output_options(app, output);
+
+  if (int code = cli::parse(app, argc, argv); code >= 0) return code;
+
+  opts.port = parse_single_port(port, false).ports.front();
+  opts.only = only_v4 ? client::family::v4 : only_v6 ? client::family::v6 : client::family::any;
+  opts.timeout = std::chrono::milliseconds(static_cast<long long>(std::llround(timeout_s * 1000)));
+
+  try {
+    asio::io_context io{1};
+    reporter out(output.format, read_host_facts(), use_color(output.color, stdout));
+    int code = exit_code::software;
+    asio::co_spawn(io, client::run(out, opts), [&code](std::exception_ptr e, int result) {
+      if (e) std::rethrow_exception(e);
+      code = result;
+    });
+    io.run();
+    return code;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "demo-client: internal error: %s\n", e.what());
+    return exit_code::software;
+  }
+}

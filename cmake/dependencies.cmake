@@ -1,0 +1,17 @@
+# Every dependency is a Debian package installed by scripts/install-deps.sh.
+
+find_package(fmt 9 REQUIRED)
+find_package(CLI11 2.1 REQUIRED)
+find_package(Threads REQUIRED)
+
+# libasio-dev ships no CMake config: find the header and wrap it in an INTERFACE target.
+find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)
+add_library(portdemo_asio INTERFACE)
+add_library(portdemo::asio ALIAS portdemo_asio)
+target_include_directories(portdemo_asio SYSTEM INTERFACE ${ASIO_INCLUDE_DIR})
+target_compile_definitions(portdemo_asio INTERFACE
+  ASIO_STANDALONE          # no Boost
+  ASIO_NO_DEPRECATED       # keep to the current API
+  ASIO_HAS_CO_AWAIT=1      # clang 14 with libstdc++ does not detect coroutines by itself
+  ASIO_HAS_STD_COROUTINE=1)
+target_link_libraries(portdemo_asio INTERFACE Threads::Threads)

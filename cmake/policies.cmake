@@ -1,0 +1,26 @@
+# Build policy as INTERFACE targets, linked PRIVATE by every project target.
+
+add_library(portdemo_warnings INTERFACE)
+add_library(portdemo::warnings ALIAS portdemo_warnings)
+target_compile_options(portdemo_warnings INTERFACE
+  -Wall -Wextra             # the usual set
+  -Wpedantic                # standard C++ only
+  -Wshadow                  # a local hiding a member is a classic session-state bug
+  -Wconversion -Wsign-conversion  # ports are uint16_t: narrowing must be explicit
+  -Wnon-virtual-dtor
+  -Wold-style-cast
+  -Wimplicit-fallthrough
+  $<$<BOOL:${PORTDEMO_WERROR}>:-Werror>)
+
+option(PORTDEMO_WERROR "Treat warnings as errors" OFF)
+
+set(PORTDEMO_SANITIZE "" CACHE STRING "Sanitizers to build with, e.g. address,undefined")
+add_library(portdemo_sanitizers INTERFACE)
+add_library(portdemo::sanitizers ALIAS portdemo_sanitizers)
+if(PORTDEMO_SANITIZE)
+  target_compile_options(portdemo_sanitizers INTERFACE
+    -fsanitize=${PORTDEMO_SANITIZE}
+    -fno-omit-frame-pointer     # readable stacks in reports
+    -fno-sanitize-recover=all)  # a finding fails the test instead of scrolling past
+  target_link_options(portdemo_sanitizers INTERFACE -fsanitize=${PORTDEMO_SANITIZE})
+endif()

@@ -1,0 +1,95 @@
+#pragma once
+// Command-line pieces both programs share. Includes CLI11, so only the two main.cpp files may
+// include this header (a CLI11 translation unit costs about 11 s to compile here).
+
+#include <arpa/inet.h>
+
+#include <map>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "portdemo/failure.hpp"
+#include "portdemo/ports.hpp"
+#include "portdemo/reporter.hpp"
+
+namespace portdemo::cli {
+
+/// The project's version, as --version prints it.
+inline constexpr const char* version = "0.1.0";
+
+/// Checks a port spec with the same parser the program uses, so --help, errors and tests agree.
+inline CLI::Validator port_spec_check(bool allow_zero) {
+  return CLI::Validator(
+      [allow_zero](std::string& value) -> std::string {
+        auto result = parse_port_spec(value, allow_zero);
+        return result.error ? result.error->message : std::string{};
+      },
+      "PORTS");
+}
+
+/// Checks one port: a number or a service name.
+inline CLI::Validator port_check() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        auto result = parse_single_port(value, false);
+        return result.error ? result.error->message : std::string{};
+      },
+      "PORT");
+}
+
+/// Checks an IPv4 or IPv6 address literal (no names: a server binds addresses, not names).
+inline CLI::Validator address_check() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        unsigned char buf[16];
+        if (::inet_pton(AF_INET, value.c_str(), buf) == 1 || ::inet_pton(AF_INET6, value.c_str(), buf) == 1)
+          return {};
+        return "\"" + value +
+               "\" is not an IP address: give one such as 127.0.0.1, ::1, 0.0.0.0 (all IPv4) or "
+               ":: (all IPv6)";
+      },
+      "ADDRESS");
+}
+
+/// The output options both programs have.
+struct output_options {
+  output_format format = output_format::text;
+  color_mode color = color_mode::auto_detect;
+};
+
+/// Adds --format and --color.
+inline void add_output_options(CLI::App& app, output_options& out) {
+  static const std::map<std::string, output_format> formats{{"text", output_format::text},
+                                                            {"json", output_format::json}};
+  static const std::map<std::string, color_mode> colors{
+      {"auto", color_mode::auto_detect}, {"always", color_mode::always}, {"never", color_mode::never}};
+  app.add_option("--format", out.format,
+                 "text for people, or json: one JSON object per line, flushed line by line")
+      ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case))
+      ->default_str("text");
+  app.add_option("--color", out.color,
+                 "colour the text: auto (on a terminal, unless NO_COLOR is set), always, never")
+      ->transform(CLI::CheckedTransformer(colors, CLI::ignore_case))
+      ->default_str("auto");
+}
+
+/// Parses the command line. Returns -1 to go on, or the code to exit with: 0 after --help or
+/// --version, 64 (EX_USAGE) after a usage error, which CLI11 has printed to stderr.
+inline int parse(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return exit_code::usage;
+  }
+  return -1;
+}
+
+}  // namespace portdemo::cli

@@ -1,0 +1,123 @@
+#pragma once
+// What the programs report, as plain data. Networking code emits these; only the reporter
+// prints them, as text for people or as JSON lines for programs (render.hpp).
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "portdemo/endpoint.hpp"
+#include "portdemo/failure.hpp"
+#include "portdemo/host_facts.hpp"
+#include "portdemo/ports.hpp"
+
+namespace portdemo {
+
+/// Which program is reporting: the wording of a few events differs.
+enum class role { server, client };
+
+/// This host's live facts, reported once at start.
+struct host_facts_event {
+  role who = role::server;
+  host_facts facts;
+};
+
+/// A listening socket is ready. `requested_port` 0 means the kernel chose `local.port`.
+struct listening_event {
+  endpoint local;
+  std::uint16_t requested_port = 0;
+  std::string service;                 ///< what is normally found on the port, may be empty
+  std::optional<std::string> privilege;  ///< for a privileged port: why binding it was allowed
+};
+
+/// A listening socket could not be set up; the other ports go on.
+struct bind_failed_event {
+  failure what;
+  explanation why;
+};
+
+/// A remark that is neither success nor failure, e.g. "::1 is not available".
+struct note_event {
+  std::string code;     ///< stable key, e.g. "ipv6_unavailable"
+  std::string message;  ///< for people
+};
+
+/// All listening sockets have been tried.
+struct ready_event {
+  int listening = 0;
+  int failed = 0;
+  std::vector<std::uint16_t> ports;  ///< the ports that listen, for the "try" hint
+};
+
+/// The server accepted a connection. `tuple.local` is the server's fixed port.
+struct accepted_event {
+  std::uint64_t id = 0;
+  socket_tuple tuple;
+  std::optional<bool> in_ephemeral_range;  ///< remote port in this host's range; nullopt if unknown
+};
+
+/// Per-port count in the server's summary.
+struct port_count {
+  std::uint16_t port = 0;
+  std::uint64_t connections = 0;
+};
+
+/// The server's closing summary.
+struct server_summary_event {
+  std::uint64_t connections = 0;
+  std::vector<port_count> per_port;
+  std::uint64_t distinct_client_ports = 0;
+  std::optional<std::uint16_t> lowest_client_port;
+  std::optional<std::uint16_t> highest_client_port;
+};
+
+/// The client resolved a name.
+struct resolved_event {
+  std::string host;
+  std::uint16_t port = 0;
+  std::vector<std::string> addresses;  ///< in the order they will be tried
+};
+
+/// The name could not be resolved: no port was tried.
+struct resolve_failed_event {
+  failure what;
+  explanation why;
+};
+
+/// One address refused, timed out or was unreachable; the client tries the next.
+struct connect_failed_event {
+  failure what;
+  explanation why;
+};
+
+/// The client is connected. `tuple.local` is the client's ephemeral port.
+struct connected_event {
+  std::uint64_t id = 0;
+  socket_tuple tuple;
+  std::optional<bool> in_ephemeral_range;  ///< local port in this host's range; nullopt if unknown
+  std::optional<socket_tuple> server_view;  ///< the server's tuple for this connection, if it said
+  std::optional<std::uint64_t> server_id;   ///< the server's connection number, if it said
+  std::string server_view_problem;          ///< why there is no server view, if there is none
+};
+
+/// The client's summary after --count N.
+struct client_summary_event {
+  std::uint64_t attempted = 0;
+  std::uint64_t connected = 0;
+  std::vector<endpoint> servers;          ///< distinct server endpoints connected to
+  std::vector<std::uint16_t> client_ports;  ///< in order of connection
+  std::uint64_t distinct_client_ports = 0;
+  std::uint64_t in_ephemeral_range = 0;
+  std::uint64_t mirrored = 0;             ///< connections whose server view was the mirror image
+};
+
+/// Every event either program emits.
+using event = std::variant<host_facts_event, listening_event, bind_failed_event, note_event,
+                           ready_event, accepted_event, server_summary_event, resolved_event,
+                           resolve_failed_event, connect_failed_event, connected_event,
+                           client_summary_event>;
+
+}  // namespace portdemo

@@ -1,0 +1,43 @@
+#pragma once
+// The one place where events become text for people or JSON lines for programs.
+
+#include <string>
+
+#include "portdemo/events.hpp"
+#include "portdemo/host_facts.hpp"
+#include "portdemo/protocol.hpp"
+
+namespace portdemo {
+
+/// Renders an event as one JSON object on one line, ending in '\n'.
+std::string render_json(const event& e);
+
+/// Renders events as text for a projector: lines under 100 columns, no timestamps or PIDs,
+/// colour only when asked. Remembers what it has said, so a note is given once per run.
+class text_renderer {
+ public:
+  /// `facts` give the context of every line (this host's ephemeral range, the cut-off).
+  text_renderer(host_facts facts, bool color);
+
+  /// The event's lines, each ending in '\n'; empty for events text leaves out.
+  std::string render(const event& e);
+
+ private:
+  struct impl;
+  host_facts facts_;
+  bool color_;
+  bool explained_client_port_range_ = false;
+};
+
+/// The report a raw client (nc, telnet) receives: its connection seen from the server.
+std::string render_raw_client_report(const server_view& view, const host_facts& facts);
+
+/// Bytes from the network made safe to print: printable ASCII as is, everything else as \xNN,
+/// cut at `max` characters with "..." appended.
+std::string printable(std::string_view bytes, std::size_t max);
+
+/// Wraps `text` at `width` columns; continuation lines start with `indent` spaces.
+std::string wrap(std::string_view text, std::size_t width, std::size_t indent,
+                 std::size_t first_indent = 0);
+
+}  // namespace portdemo

@@ -1,0 +1,53 @@
+#include "portdemo/asio_adapter.hpp"
+
+#include <asio/error.hpp>
+
+namespace portdemo {
+
+endpoint to_endpoint(const asio::ip::tcp::endpoint& ep) {
+  endpoint out;
+  if (ep.address().is_v6()) {
+    // Drop any scope id suffix ("fe80::1%eth0" keeps it: it is part of the address there).
+    out.address = ep.address().to_v6().to_string();
+  } else {
+    out.address = ep.address().to_string();
+  }
+  out.port = ep.port();
+  return out;
+}
+
+std::string error_name(const std::error_code& ec) {
+  const auto& cat = ec.category();
+  // Asio 1.22 has its own "asio.system" category, distinct from std::system_category(); its
+  // values are errno values all the same.
+  if (cat == asio::error::get_system_category() || cat == std::system_category() ||
+      cat == std::generic_category())
+    return errno_name(ec.value());
+  // Asio turns getaddrinfo's EAI_* codes into these two categories (socket_ops.ipp,
+  // translate_addrinfo_error); name them back as the resolver did.
+  if (cat == asio::error::get_netdb_category()) {
+    if (ec == asio::error::host_not_found) return "EAI_NONAME";
+    if (ec == asio::error::host_not_found_try_again) return "EAI_AGAIN";
+    if (ec == asio::error::no_data) return "EAI_NODATA";
+    if (ec == asio::error::no_recovery) return "EAI_FAIL";
+  }
+  if (cat == asio::error::get_addrinfo_category()) {
+    if (ec == asio::error::service_not_found) return "EAI_SERVICE";
+    if (ec == asio::error::socket_type_not_supported) return "EAI_SOCKTYPE";
+  }
+  if (cat == asio::error::get_misc_category()) {
+    if (ec == asio::error::eof) return "EOF";
+  }
+  return "E" + std::to_string(ec.value());
+}
+
+failure make_failure(step where, const std::error_code& ec, std::optional<endpoint> ep) {
+  failure f;
+  f.where = where;
+  f.error = error_name(ec);
+  f.system_message = ec.message();
+  f.ep = std::move(ep);
+  return f;
+}
+
+}  // namespace portdemo

@@ -1,0 +1,209 @@
+// Every failure's wording: what happened, why (in terms of ports and connections), what to try.
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "portdemo/failure.hpp"
+#include "portdemo/ports.hpp"
+#include "portdemo/services.hpp"
+
+namespace portdemo {
+
+std::string_view to_string(step s) noexcept {
+  switch (s) {
+    case step::resolve: return "resolve";
+    case step::open: return "open";
+    case step::set_option: return "set_option";
+    case step::bind: return "bind";
+    case step::listen: return "listen";
+    case step::accept: return "accept";
+    case step::connect: return "connect";
+    case step::read: return "read";
+    case step::write: return "write";
+  }
+  return "unknown";
+}
+
+std::string errno_name(int err) {
+  if (const char* name = ::strerrorname_np(err)) return name;
+  return fmt::format("E{}", err);
+}
+
+int exit_code_for(std::string_view error) noexcept {
+  if (error == "EACCES" || error == "EPERM") return exit_code::no_perm;
+  if (error == "EAI_NONAME" || error == "EAI_NODATA" || error == "EAI_FAIL") return exit_code::no_host;
+  if (error == "ETIMEDOUT" || error == "EAI_AGAIN") return exit_code::temp_fail;
+  if (error == "EAI_SERVICE") return exit_code::usage;
+  if (error == "EADDRINUSE" || error == "EADDRNOTAVAIL" || error == "ECONNREFUSED" ||
+      error == "ENETUNREACH" || error == "EHOSTUNREACH" || error == "ECONNRESET" ||
+      error == "EAFNOSUPPORT" || error == "ENETDOWN" || error == "EHOSTDOWN")
+    return exit_code::unavailable;
+  return exit_code::software;
+}
+
+namespace {
+
+// "port 8080 (HTTP alternate)" or "port 40000".
+std::string port_phrase(std::uint16_t port) {
+  std::string service = describe_port(port);
+  if (service.empty()) return fmt::format("port {}", port);
+  return fmt::format("port {} ({})", port, service);
+}
+
+std::string cutoff_phrase(const host_facts& facts) {
+  if (facts.unprivileged_port_start)
+    return fmt::format("below {} (net.ipv4.ip_unprivileged_port_start = {})",
+                       *facts.unprivileged_port_start, *facts.unprivileged_port_start);
+  return "below net.ipv4.ip_unprivileged_port_start (unreadable here)";
+}
+
+explanation explain_bind(const failure& f, const host_facts& facts) {
+  const endpoint ep = f.ep.value_or(endpoint{});
+  const std::string where = fmt::format("{} on {}", port_phrase(ep.port), ep.address);
+  explanation e;
+  if (f.error == "EACCES" || f.error == "EPERM") {
+    auto privileged = is_privileged(facts, ep.port);
+    if (privileged.value_or(true)) {
+      e.what = fmt::format("{} is privileged: the kernel refused to let this process bind it ({}).",
+                           where, f.error);
+      e.why = fmt::format(
+          "On this host ports {} may only be bound by root or by a process holding "
+          "CAP_NET_BIND_SERVICE, and this process {}.",
+          cutoff_phrase(facts),
+          facts.root ? "runs as root but without CAP_NET_BIND_SERVICE" : "is neither");
+      e.tries = {
+          {"use an unprivileged port instead, such as 8080:", "--ports 8080"},
+          {"run it as root:", fmt::format("sudo demo-server --ports {}", ep.port)},
+          {"or grant the capability to the binary once:",
+           "sudo setcap cap_net_bind_service=+ep \"$(command -v demo-server)\""},
+          {"or lower the cut-off for the whole host:",
+           fmt::format("sudo sysctl net.ipv4.ip_unprivileged_port_start={}", ep.port)},
+      };
+    } else {
+      e.what = fmt::format("binding {} was refused ({}), although it is not a privileged port here.",
+                           where, f.error);
+      e.why = fmt::format("Ports {} are privileged on this host; {} is not, so a security policy "
+                          "(SELinux, AppArmor, seccomp) refused it.",
+                          cutoff_phrase(facts), ep.port);
+      e.tries = {{"check the security policy's log:", "journalctl -k"},
+                 {"or let the kernel choose another port:", "--ports 0"}};
+    }
+  } else if (f.error == "EADDRINUSE") {
+    e.what = fmt::format("{} is already in use: another socket is listening there.", where);
+    e.why = "Only one listening socket may hold an address and port at a time. SO_REUSEADDR, "
+            "which this server sets, only lets it reuse a port whose old connections linger in "
+            "TIME_WAIT, never one with a live listener.";
+    e.tries = {{"see who holds it:", fmt::format("ss -ltnp 'sport = :{}'", ep.port)},
+               {"or pick another port:", fmt::format("--ports {}", ep.port == 65535 ? 8081 : ep.port + 1)},
+               {"or let the kernel choose a free one:", "--ports 0"}};
+  } else if (f.error == "EADDRNOTAVAIL") {
+    e.what = fmt::format("{} is not an address of this host, so no port can be bound on it ({}).",
+                         ep.address, f.error);
+    e.why = "A server can only listen on addresses its own network interfaces have.";
+    e.tries = {{"list this host's addresses:", "ip -br addr"},
+               {"bind a loopback address:", "--bind 127.0.0.1"},
+               {"or every address of this host:", "--bind 0.0.0.0 --bind ::"}};
+  } else if (f.error == "EAFNOSUPPORT") {
+    e.what = fmt::format("this host cannot open {} sockets, so {} cannot listen ({}).",
+                         ep.is_v6() ? "IPv6" : "IPv4", where, f.error);
+    e.why = "The kernel has that address family disabled or not built in.";
+    e.tries = {{"bind the other family instead:", fmt::format("--bind {}", ep.is_v6() ? "127.0.0.1" : "::1")}};
+  } else {
+    e.what = fmt::format("{} failed for {}: {} ({}).", to_string(f.where), where,
+                         f.system_message, f.error);
+    e.why = "The kernel refused this step of setting up a listening socket.";
+    e.tries = {{"let the kernel choose another port:", "--ports 0"}};
+  }
+  return e;
+}
+
+explanation explain_connect(const failure& f, const host_facts&) {
+  const endpoint ep = f.ep.value_or(endpoint{});
+  explanation e;
+  if (f.error == "ECONNREFUSED") {
+    e.what = fmt::format("nothing is listening on {} {}: the connection was refused.",
+                         ep.address, port_phrase(ep.port));
+    e.why = "The host is there, but no socket listens on that port, so its kernel answered our "
+            "connection request (SYN) with a reset (RST).";
+    e.tries = {{"start a server there:", fmt::format("demo-server --ports {}", ep.port)},
+               {"on that host, list what listens:", fmt::format("ss -ltn 'sport = :{}'", ep.port)}};
+  } else if (f.error == "ETIMEDOUT") {
+    e.what = fmt::format("no answer from {} within {:.3g} s.", to_string(ep),
+                         static_cast<double>(f.timeout.count()) / 1000.0);
+    e.why = "Neither an acceptance (SYN-ACK) nor a refusal (RST) came back: a firewall dropped the "
+            "packets, the host is down, or the listener's queue of waiting connections is full.";
+    e.tries = {{"check the address and port, and any firewall between the two hosts", ""},
+               {"or wait longer:", "--timeout SECONDS"}};
+  } else if (f.error == "ENETUNREACH" || f.error == "EHOSTUNREACH") {
+    e.what = fmt::format("{} cannot be reached: {} ({}).", ep.address, f.system_message, f.error);
+    e.why = "No route leads to that address from this host, so no packet was sent to any port.";
+    e.tries = {{"check the address, and this host's route to it:", "ip route get " + ep.address}};
+  } else if (f.error == "EADDRNOTAVAIL") {
+    e.what = fmt::format("no local address and port could be found to reach {} ({}).",
+                         to_string(ep), f.error);
+    e.why = "Every connection needs a local port; the kernel found none free in this host's "
+            "ephemeral range for this destination, or the address has no route.";
+    e.tries = {{"check the ephemeral range:", "sysctl net.ipv4.ip_local_port_range"},
+               {"and connections waiting in TIME_WAIT:", "ss -tan state time-wait | wc -l"}};
+  } else {
+    e.what = fmt::format("{} to {} failed: {} ({}).", to_string(f.where), to_string(ep),
+                         f.system_message, f.error);
+    e.why = "The connection broke before the server could report it.";
+    e.tries = {{"try again; if it persists, check the server's log", ""}};
+  }
+  return e;
+}
+
+explanation explain_resolve(const failure& f) {
+  explanation e;
+  if (f.error == "EAI_NONAME" || f.error == "EAI_NODATA" || f.error == "EAI_FAIL") {
+    e.what = fmt::format("the name \"{}\" does not resolve to any address ({}).", f.host, f.error);
+    e.why = "Without an address there is no host to send to, so no port was tried at all.";
+    e.tries = {{"check the spelling, or use an address such as 127.0.0.1 or ::1", ""},
+               {"see what this host resolves:", fmt::format("getent ahosts {}", f.host)}};
+  } else if (f.error == "EAI_AGAIN") {
+    e.what = fmt::format("no resolver could answer for \"{}\" right now ({}).", f.host, f.error);
+    e.why = "The name service could not be reached, so no address is known and no port was tried.";
+    e.tries = {{"use an address instead, such as 127.0.0.1 or ::1", ""},
+               {"check the resolver's configuration:", "cat /etc/resolv.conf"}};
+  } else if (f.error == "EAI_SERVICE") {
+    e.what = fmt::format("\"{}\" is not a service name this program knows ({}).", f.host, f.error);
+    e.why = "A service name only stands for a port number; without the number nothing can be tried.";
+    e.tries = {{fmt::format("give the port number, or one of: {}", known_service_names()), ""}};
+  } else {
+    e.what = fmt::format("resolving \"{}\" failed: {} ({}).", f.host, f.system_message, f.error);
+    e.why = "Without an address no port can be tried.";
+    e.tries = {{"use an address instead, such as 127.0.0.1 or ::1", ""}};
+  }
+  return e;
+}
+
+}  // namespace
+
+explanation explain(const failure& f, const host_facts& facts) {
+  switch (f.where) {
+    case step::resolve: return explain_resolve(f);
+    case step::connect:
+    case step::read:
+    case step::write: return explain_connect(f, facts);
+    default: return explain_bind(f, facts);
+  }
+}
+
+std::string to_paragraph(const explanation& e) {
+  std::string out = e.what;
+  if (!e.why.empty()) out += " " + e.why;
+  if (!e.tries.empty()) {
+    out += " Try: ";
+    for (std::size_t i = 0; i < e.tries.size(); ++i) {
+      if (i) out += "; ";
+      out += e.tries[i].text;
+      if (!e.tries[i].command.empty()) out += " " + e.tries[i].command;
+    }
+    out += ".";
+  }
+  return out;
+}
+
+}  // namespace portdemo

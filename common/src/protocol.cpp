@@ -1,0 +1,55 @@
+#include "portdemo/protocol.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "portdemo/json.hpp"
+
+namespace portdemo {
+
+std::string endpoint_json(const endpoint& ep) {
+  return fmt::format("{{\"address\":{},\"port\":{}}}", json_string(ep.address), ep.port);
+}
+
+namespace {
+
+std::optional<endpoint> endpoint_from(const json_value* v) {
+  if (!v) return std::nullopt;
+  const json_value* address = v->find("address");
+  const json_value* port = v->find("port");
+  if (!address || !port || !address->as_string() || !port->as_number()) return std::nullopt;
+  double p = *port->as_number();
+  if (p < 0 || p > 65535 || std::floor(p) != p) return std::nullopt;
+  return endpoint{*address->as_string(), static_cast<std::uint16_t>(p)};
+}
+
+}  // namespace
+
+std::string render_server_view(const server_view& view) {
+  return fmt::format("{{\"event\":\"server_view\",\"proto\":\"tcp\",\"id\":{},\"local\":{},"
+                     "\"remote\":{}}}\n",
+                     view.id, endpoint_json(view.tuple.local), endpoint_json(view.tuple.remote));
+}
+
+std::optional<server_view> parse_server_view(std::string_view line) {
+  auto doc = parse_json(line);
+  if (!doc) return std::nullopt;
+  const json_value* ev = doc->find("event");
+  if (!ev || !ev->as_string() || *ev->as_string() != "server_view") return std::nullopt;
+  auto local = endpoint_from(doc->find("local"));
+  auto remote = endpoint_from(doc->find("remote"));
+  if (!local || !remote) return std::nullopt;
+  server_view view;
+  view.tuple = {std::move(*local), std::move(*remote)};
+  if (const json_value* id = doc->find("id"); id && id->as_number() && *id->as_number() >= 0)
+    view.id = static_cast<std::uint64_t>(*id->as_number());
+  return view;
+}
+
+bool could_be_hello(std::string_view received) noexcept {
+  if (received.size() > client_hello.size()) return false;
+  return client_hello.substr(0, received.size()) == received;
+}
+
+}  // namespace portdemo

@@ -1,0 +1,497 @@
+// All wording of reports, in text for people and in JSON lines for programs.
+
+#include "portdemo/render.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/color.h>
+#include <fmt/format.h>
+
+#include "portdemo/json.hpp"
+#include "portdemo/services.hpp"
+
+namespace portdemo {
+
+// ---------------------------------------------------------------------------------------------
+// JSON
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+std::string json_opt_string(const std::string& s) { return s.empty() ? "null" : json_string(s); }
+
+template <typename T>
+std::string json_opt(const std::optional<T>& v) {
+  if (!v) return "null";
+  if constexpr (std::is_same_v<T, bool>) return *v ? "true" : "false";
+  else return fmt::format("{}", *v);
+}
+
+std::string json_range(const std::optional<port_range>& r) {
+  if (!r) return "null";
+  return fmt::format("{{\"low\":{},\"high\":{}}}", r->low, r->high);
+}
+
+std::string json_tuple(const socket_tuple& t) {
+  return fmt::format("\"local\":{},\"remote\":{}", endpoint_json(t.local), endpoint_json(t.remote));
+}
+
+std::string json_failure(const failure& f, const explanation& why) {
+  return fmt::format("\"step\":{},\"errno\":{},\"message\":{},\"explanation\":{}",
+                     json_string(to_string(f.where)), json_string(f.error),
+                     json_string(f.system_message), json_string(to_paragraph(why)));
+}
+
+template <typename T>
+std::string json_list(const std::vector<T>& items) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    if constexpr (std::is_same_v<T, std::string>) out += json_string(items[i]);
+    else out += fmt::format("{}", items[i]);
+  }
+  return out + "]";
+}
+
+struct json_visitor {
+  std::string operator()(const host_facts_event& e) const {
+    const host_facts& f = e.facts;
+    return fmt::format(
+        "{{\"event\":\"host_facts\",\"role\":{},\"ephemeral_range\":{},"
+        "\"iana_dynamic_range\":{},\"unprivileged_port_start\":{},\"root\":{},"
+        "\"cap_net_bind_service\":{}}}",
+        json_string(e.who == role::server ? "server" : "client"), json_range(f.ephemeral),
+        json_range(iana_dynamic_range), json_opt(f.unprivileged_port_start), f.root,
+        f.cap_net_bind_service);
+  }
+  std::string operator()(const listening_event& e) const {
+    return fmt::format(
+        "{{\"event\":\"listening\",\"proto\":\"tcp\",\"local\":{},\"port_class\":{},"
+        "\"service\":{},\"requested_port\":{},\"privileged_allowed_by\":{}}}",
+        endpoint_json(e.local), json_string(to_string(classify(e.local.port))),
+        json_opt_string(e.service), e.requested_port,
+        e.privilege ? json_string(*e.privilege) : "null");
+  }
+  std::string operator()(const bind_failed_event& e) const {
+    return fmt::format("{{\"event\":\"bind_failed\",\"proto\":\"tcp\",\"local\":{},{}}}",
+                       endpoint_json(e.what.ep.value_or(endpoint{})), json_failure(e.what, e.why));
+  }
+  std::string operator()(const note_event& e) const {
+    return fmt::format("{{\"event\":\"note\",\"code\":{},\"message\":{}}}", json_string(e.code),
+                       json_string(e.message));
+  }
+  std::string operator()(const ready_event& e) const {
+    return fmt::format("{{\"event\":\"ready\",\"listening\":{},\"failed\":{},\"ports\":{}}}",
+                       e.listening, e.failed, json_list(e.ports));
+  }
+  std::string operator()(const accepted_event& e) const {
+    return fmt::format(
+        "{{\"event\":\"accepted\",\"proto\":\"tcp\",\"id\":{},{},\"remote_port_class\":{},"
+        "\"in_ephemeral_range\":{}}}",
+        e.id, json_tuple(e.tuple), json_string(to_string(classify(e.tuple.remote.port))),
+        json_opt(e.in_ephemeral_range));
+  }
+  std::string operator()(const server_summary_event& e) const {
+    std::string per_port = "[";
+    for (std::size_t i = 0; i < e.per_port.size(); ++i) {
+      if (i) per_port += ',';
+      per_port += fmt::format("{{\"port\":{},\"connections\":{}}}", e.per_port[i].port,
+                              e.per_port[i].connections);
+    }
+    per_port += ']';
+    return fmt::format(
+        "{{\"event\":\"summary\",\"role\":\"server\",\"connections\":{},\"per_port\":{},"
+        "\"distinct_client_ports\":{},\"lowest_client_port\":{},\"highest_client_port\":{}}}",
+        e.connections, per_port, e.distinct_client_ports, json_opt(e.lowest_client_port),
+        json_opt(e.highest_client_port));
+  }
+  std::string operator()(const resolved_event& e) const {
+    return fmt::format("{{\"event\":\"resolved\",\"host\":{},\"port\":{},\"addresses\":{}}}",
+                       json_string(e.host), e.port, json_list(e.addresses));
+  }
+  std::string operator()(const resolve_failed_event& e) const {
+    return fmt::format("{{\"event\":\"resolve_failed\",\"host\":{},{}}}", json_string(e.what.host),
+                       json_failure(e.what, e.why));
+  }
+  std::string operator()(const connect_failed_event& e) const {
+    return fmt::format("{{\"event\":\"connect_failed\",\"proto\":\"tcp\",\"remote\":{},{}}}",
+                       endpoint_json(e.what.ep.value_or(endpoint{})), json_failure(e.what, e.why));
+  }
+  std::string operator()(const connected_event& e) const {
+    std::string view = "null";
+    if (e.server_view) {
+      view = fmt::format("{{\"id\":{},{}}}", json_opt(e.server_id), json_tuple(*e.server_view));
+    }
+    std::string mirror = e.server_view ? (is_mirror(e.tuple, *e.server_view) ? "true" : "false") : "null";
+    return fmt::format(
+        "{{\"event\":\"connected\",\"proto\":\"tcp\",\"id\":{},{},\"local_port_class\":{},"
+        "\"in_ephemeral_range\":{},\"server_view\":{},\"mirror\":{}}}",
+        e.id, json_tuple(e.tuple), json_string(to_string(classify(e.tuple.local.port))),
+        json_opt(e.in_ephemeral_range), view, mirror);
+  }
+  std::string operator()(const client_summary_event& e) const {
+    std::vector<std::uint16_t> server_ports;
+    for (const auto& s : e.servers)
+      if (std::find(server_ports.begin(), server_ports.end(), s.port) == server_ports.end())
+        server_ports.push_back(s.port);
+    return fmt::format(
+        "{{\"event\":\"summary\",\"role\":\"client\",\"attempted\":{},\"connected\":{},"
+        "\"server_ports\":{},\"client_ports\":{},\"distinct_client_ports\":{},"
+        "\"in_ephemeral_range\":{},\"mirrored\":{}}}",
+        e.attempted, e.connected, json_list(server_ports), json_list(e.client_ports),
+        e.distinct_client_ports, e.in_ephemeral_range, e.mirrored);
+  }
+};
+
+}  // namespace
+
+std::string render_json(const event& e) { return std::visit(json_visitor{}, e) + "\n"; }
+
+// ---------------------------------------------------------------------------------------------
+// Text
+// ---------------------------------------------------------------------------------------------
+
+std::string wrap(std::string_view text, std::size_t width, std::size_t indent,
+                 std::size_t first_indent) {
+  std::string out(first_indent, ' ');
+  std::size_t column = first_indent;
+  bool line_empty = true;
+  while (!text.empty()) {
+    auto space = text.find(' ');
+    std::string_view word = text.substr(0, space);
+    text = space == std::string_view::npos ? std::string_view{} : text.substr(space + 1);
+    if (word.empty()) continue;
+    if (!line_empty && column + 1 + word.size() > width) {
+      out += '\n';
+      out.append(indent, ' ');
+      column = indent;
+      line_empty = true;
+    }
+    if (!line_empty) {
+      out += ' ';
+      ++column;
+    }
+    out += word;
+    column += word.size();
+    line_empty = false;
+  }
+  return out + "\n";
+}
+
+std::string printable(std::string_view bytes, std::size_t max) {
+  std::string out;
+  for (char ch : bytes) {
+    if (out.size() >= max) {
+      out += "...";
+      break;
+    }
+    auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c < 0x7f && c != '\\') out += ch;
+    else if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else out += fmt::format("\\x{:02x}", static_cast<unsigned>(c));
+  }
+  return out;
+}
+
+namespace {
+
+constexpr std::size_t text_width = 96;  // under 100 columns, for a projector
+
+// The styles of the report. Basic ANSI colours read better on projectors than 24-bit ones.
+const fmt::text_style fixed_style = fmt::emphasis::bold | fg(fmt::terminal_color::cyan);
+const fmt::text_style ephemeral_style = fmt::emphasis::bold | fg(fmt::terminal_color::yellow);
+const fmt::text_style good_style = fmt::emphasis::bold | fg(fmt::terminal_color::green);
+const fmt::text_style bad_style = fmt::emphasis::bold | fg(fmt::terminal_color::red);
+const fmt::text_style dim_style = fmt::emphasis::bold;
+
+std::string range_text(const std::optional<port_range>& r) {
+  if (!r) return "unknown";
+  return fmt::format("{}-{}", r->low, r->high);
+}
+
+std::string port_list(const std::vector<std::uint16_t>& ports) {
+  std::string out;
+  for (std::size_t i = 0; i < ports.size(); ++i) {
+    if (i) out += ", ";
+    out += std::to_string(ports[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+struct text_renderer::impl {
+  text_renderer& r;
+
+  // Why a well-known port could be bound, from bind_allowed_because()'s code.
+  std::string allowed_text(const std::string& code) const {
+    if (code == "cutoff")
+      return fmt::format("not privileged here: the cut-off is {}",
+                         r.facts_.unprivileged_port_start.value_or(0));
+    if (code == "root") return "privileged, allowed: root holds CAP_NET_BIND_SERVICE";
+    if (code == "cap_net_bind_service") return "privileged, allowed: CAP_NET_BIND_SERVICE";
+    return "privileged, allowed for a reason this program cannot see";
+  }
+
+  std::string paint(std::string_view s, const fmt::text_style& style) const {
+    if (!r.color_) return std::string(s);
+    return fmt::format(style, "{}", s);
+  }
+
+  // An endpoint padded to `width` columns, painted: padding stays outside the colour codes.
+  std::string ep(const endpoint& e, const fmt::text_style& style, std::size_t width = 0) const {
+    std::string s = to_string(e);
+    std::string pad = s.size() < width ? std::string(width - s.size(), ' ') : "";
+    return paint(s, style) + pad;
+  }
+
+  std::string explanation_lines(const explanation& e) const {
+    // what, then "why:" and "try:" with their continuation lines aligned after the label.
+    std::string out = wrap(e.what, text_width, 2, 2);
+    if (!e.why.empty()) out += wrap("why: " + e.why, text_width, 7, 2);
+    for (std::size_t i = 0; i < e.tries.size(); ++i) {
+      const suggestion& t = e.tries[i];
+      std::string line = wrap(i == 0 ? "try: " + t.text : t.text, text_width, 7, i == 0 ? 2 : 7);
+      if (!t.command.empty()) {
+        // The command stays whole, so it can be copied: on the same line if it fits, else below.
+        line.pop_back();
+        std::size_t last_line = line.size() - (line.rfind('\n') == std::string::npos ? 0 : line.rfind('\n') + 1);
+        if (last_line + 2 + t.command.size() <= text_width) line += "  " + paint(t.command, dim_style);
+        else line += "\n         " + paint(t.command, dim_style);
+        line += '\n';
+      }
+      out += line;
+    }
+    return out;
+  }
+
+  std::string operator()(const host_facts_event& e) const {
+    const host_facts& f = e.facts;
+    // Two facts, each with the sysctl it was read from, aligned in a column.
+    auto fact = [](bool first, const std::string& text, std::string_view source) {
+      return fmt::format("{:<11}{:<38} ({})\n", first ? "this host:" : "", text, source);
+    };
+    std::string out = fact(true, "ephemeral (client) ports " + range_text(f.ephemeral),
+                           "net.ipv4.ip_local_port_range");
+    if (e.who == role::client) return out;
+    constexpr std::string_view cutoff_source = "net.ipv4.ip_unprivileged_port_start";
+    if (!f.unprivileged_port_start) return out + fact(false, "privileged ports: unknown", cutoff_source);
+    if (*f.unprivileged_port_start == 0)
+      return out + fact(false, "no privileged ports: cut-off 0", cutoff_source) +
+             "           (as in containers: any process may bind any port)\n";
+    out += fact(false, fmt::format("privileged ports below {}", *f.unprivileged_port_start),
+                cutoff_source);
+    auto reason = privilege_reason(f);
+    std::string who = reason ? (*reason == "root" ? "this process may bind them: it runs as root"
+                                                  : "this process may bind them: it holds "
+                                                    "CAP_NET_BIND_SERVICE")
+                      : f.root ? "this process may not bind them: root, but without "
+                                 "CAP_NET_BIND_SERVICE"
+                               : "this process may not bind them: not root, no CAP_NET_BIND_SERVICE";
+    return out + fmt::format("           {}\n", who);
+  }
+
+  std::string operator()(const listening_event& e) const {
+    std::string detail = fmt::format("{} port", to_string(classify(e.local.port)));
+    if (!e.service.empty()) detail += ", " + e.service;
+    if (e.requested_port == 0) detail += ", chosen by the kernel (asked for port 0)";
+    if (e.privilege) detail += "; " + allowed_text(*e.privilege);
+    return fmt::format("{}  {} {}\n", paint("listening", good_style), ep(e.local, fixed_style, 17),
+                       detail);
+  }
+
+  std::string operator()(const bind_failed_event& e) const {
+    endpoint where = e.what.ep.value_or(endpoint{});
+    std::string out = fmt::format("{}     {} {}: {} ({})\n", paint("FAILED", bad_style),
+                                  ep(where, dim_style, 17), to_string(e.what.where),
+                                  e.what.system_message, e.what.error);
+    return out + explanation_lines(e.why);
+  }
+
+  std::string operator()(const note_event& e) const {
+    return wrap("note: " + e.message, text_width, 6);
+  }
+
+  std::string operator()(const ready_event& e) const {
+    if (e.listening == 0) {
+      return fmt::format("{}: not one socket is listening ({} failed)\n", paint("stopped", bad_style),
+                         e.failed);
+    }
+    std::string out = fmt::format("{}: {} socket{} listening on port{} {}", paint("ready", good_style),
+                                  e.listening, e.listening == 1 ? "" : "s",
+                                  e.ports.size() == 1 ? "" : "s", port_list(e.ports));
+    if (e.failed) out += fmt::format("; {} failed (see above)", e.failed);
+    out += "\n";
+    if (!e.ports.empty()) {
+      out += fmt::format("  try it: demo-client localhost {0}    or:  nc localhost {0}\n",
+                         e.ports.front());
+    }
+    return out;
+  }
+
+  std::string operator()(const accepted_event& e) const {
+    std::string out = fmt::format("connection #{:<3} local {} (fixed)   remote {} (ephemeral)\n", e.id,
+                                  ep(e.tuple.local, fixed_style), ep(e.tuple.remote, ephemeral_style));
+    std::uint16_t port = e.tuple.remote.port;
+    std::string where;
+    if (!e.in_ephemeral_range) where = "this host's ephemeral range is unknown";
+    else if (*e.in_ephemeral_range)
+      where = fmt::format("inside this host's ephemeral range {}", range_text(r.facts_.ephemeral));
+    else
+      where = fmt::format("outside this host's ephemeral range {}: chosen, not ephemeral, or from "
+                          "another host",
+                          range_text(r.facts_.ephemeral));
+    out += wrap(fmt::format("remote port {}: {}; IANA class {}", port, where,
+                            to_string(classify(port))),
+                text_width, 4, 2);
+    return out;
+  }
+
+  std::string operator()(const server_summary_event& e) const {
+    std::string per_port;
+    for (const auto& pc : e.per_port) {
+      if (!per_port.empty()) per_port += ", ";
+      per_port += fmt::format("port {}: {}", pc.port, pc.connections);
+    }
+    std::string out = fmt::format("summary: {} connection{}{}{}\n", e.connections,
+                                  e.connections == 1 ? "" : "s", per_port.empty() ? "" : "; ",
+                                  per_port);
+    if (e.lowest_client_port) {
+      out += fmt::format("  client ports seen: {} distinct, lowest {}, highest {}\n",
+                         e.distinct_client_ports, *e.lowest_client_port, *e.highest_client_port);
+      out += "  the server's ports stayed fixed; the clients' ports came and went\n";
+    }
+    return out;
+  }
+
+  std::string operator()(const resolved_event& e) const {
+    std::string addresses;
+    for (std::size_t i = 0; i < e.addresses.size(); ++i) {
+      if (i) addresses += ", ";
+      addresses += e.addresses[i];
+    }
+    std::string service = describe_port(e.port);
+    std::string port = service.empty() ? fmt::format("port {}", e.port)
+                                       : fmt::format("port {} ({})", e.port, service);
+    if (e.addresses.size() == 1 && e.addresses.front() == e.host)
+      return fmt::format("connecting to {}, {}\n", e.host, port);
+    return wrap(fmt::format("resolved {} -> {}; connecting to {}{}", e.host, addresses, port,
+                            e.addresses.size() > 1 ? ", trying each address in turn" : ""),
+                text_width, 2);
+  }
+
+  std::string operator()(const resolve_failed_event& e) const {
+    return fmt::format("{}  {}: {} ({})\n", paint("unresolved", bad_style), e.what.host,
+                       e.what.system_message, e.what.error) +
+           explanation_lines(e.why);
+  }
+
+  std::string operator()(const connect_failed_event& e) const {
+    std::string label = e.what.error == "ECONNREFUSED" ? "refused  "
+                        : e.what.error == "ETIMEDOUT" ? "timed out"
+                                                       : "failed   ";
+    return fmt::format("{}  {} {}: {} ({})\n", paint(label, bad_style),
+                       ep(e.what.ep.value_or(endpoint{}), dim_style, 17), to_string(e.what.where),
+                       e.what.system_message, e.what.error) +
+           explanation_lines(e.why);
+  }
+
+  std::string operator()(const connected_event& e) const {
+    const endpoint& local = e.tuple.local;
+    const endpoint& remote = e.tuple.remote;
+    std::string range = range_text(r.facts_.ephemeral);
+    std::string local_note;
+    if (!e.in_ephemeral_range) local_note = "ephemeral: chosen by this host's kernel";
+    else if (*e.in_ephemeral_range)
+      local_note = fmt::format("ephemeral: chosen by this host's kernel from {}", range);
+    else local_note = fmt::format("outside this host's ephemeral range {}", range);
+    std::string service = describe_port(remote.port);
+    std::string remote_note = fmt::format("fixed: the server's port ({}{}{})",
+                                          to_string(classify(remote.port)), service.empty() ? "" : ", ",
+                                          service);
+    std::string out = fmt::format("{} #{}\n", paint("connected", good_style), e.id);
+    out += fmt::format("  local   {} {}\n", ep(local, ephemeral_style, 22), local_note);
+    out += fmt::format("  remote  {} {}\n", ep(remote, fixed_style, 22), remote_note);
+    if (e.server_view) {
+      std::string id = e.server_id ? fmt::format(" (its connection #{})", *e.server_id) : "";
+      out += fmt::format("  server's view{}: local {}  remote {}\n", id,
+                         ep(e.server_view->local, fixed_style), ep(e.server_view->remote, ephemeral_style));
+      if (is_mirror(e.tuple, *e.server_view))
+        out += fmt::format("  mirror image: {}, the two ends see the same four facts\n",
+                           paint("yes", good_style));
+      else
+        out += wrap(fmt::format("mirror image: {}: the server saw another tuple, so something "
+                                "between the two ends rewrote addresses or ports (NAT, a proxy)",
+                                paint("NO", bad_style)),
+                    text_width, 4, 2);
+    } else {
+      out += wrap(fmt::format("server's view: not reported ({})", e.server_view_problem), text_width,
+                  4, 2);
+    }
+    if (!r.explained_client_port_range_ && classify(local.port) != port_class::dynamic &&
+        e.in_ephemeral_range.value_or(false)) {
+      r.explained_client_port_range_ = true;
+      out += wrap(fmt::format("note: {} lies outside IANA's dynamic range 49152-65535. That is "
+                              "normal on Linux: the kernel takes client ports from "
+                              "net.ipv4.ip_local_port_range ({}), not from IANA's range.",
+                              local.port, range),
+                  text_width, 8, 2);
+    }
+    return out;
+  }
+
+  std::string operator()(const client_summary_event& e) const {
+    std::set<std::uint16_t> server_ports;
+    for (const auto& s : e.servers) server_ports.insert(s.port);
+    std::string out = fmt::format("summary: {} of {} connection{} made\n", e.connected, e.attempted,
+                                  e.attempted == 1 ? "" : "s");
+    if (e.connected == 0) return out;
+    if (server_ports.size() == 1) {
+      out += fmt::format("  server port: {} every time ({})\n",
+                         paint(std::to_string(*server_ports.begin()), fixed_style), "fixed");
+    } else {
+      std::vector<std::uint16_t> v(server_ports.begin(), server_ports.end());
+      out += fmt::format("  server ports: {}\n", port_list(v));
+    }
+    std::string ports;
+    if (e.client_ports.size() <= 8) {
+      ports = port_list(e.client_ports);
+    } else {
+      auto [lo, hi] = std::minmax_element(e.client_ports.begin(), e.client_ports.end());
+      ports = fmt::format("{}..{}", *lo, *hi);
+    }
+    // At most 8 ports or a range: the line stays well under the width without wrapping.
+    out += fmt::format("  client ports: {} - {} distinct of {}{}\n", paint(ports, ephemeral_style),
+                       e.distinct_client_ports, e.connected,
+                       e.distinct_client_ports == e.connected ? ", a new one every time" : "");
+    out += fmt::format("  {} of {} inside this host's ephemeral range {}; {} of {} mirror images\n",
+                       e.in_ephemeral_range, e.connected, range_text(r.facts_.ephemeral), e.mirrored,
+                       e.connected);
+    return out;
+  }
+};
+
+text_renderer::text_renderer(host_facts facts, bool color) : facts_(std::move(facts)), color_(color) {}
+
+std::string text_renderer::render(const event& e) { return std::visit(impl{*this}, e); }
+
+std::string render_raw_client_report(const server_view& view, const host_facts& facts) {
+  const endpoint& server = view.tuple.local;
+  const endpoint& client = view.tuple.remote;
+  std::string range = facts.ephemeral ? fmt::format("{}-{}", facts.ephemeral->low, facts.ephemeral->high)
+                                      : std::string("its ephemeral range");
+  std::string out = fmt::format("portdemo: your connection #{}, as this server sees it\n", view.id);
+  out += fmt::format("  server (local here):  {:<22} fixed: the port this server listens on\n",
+                     to_string(server));
+  out += fmt::format("  you (remote here):    {:<22} ephemeral: chosen by your kernel\n",
+                     to_string(client));
+  out += wrap(fmt::format("Connect again and your port changes, the server's does not. (This "
+                          "host takes client ports from {}.)",
+                          range),
+              text_width, 2, 2);
+  return out;
+}
+
+}  // namespace portdemo

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Install the Debian packages portdemo needs to build, test and demonstrate.
+# Idempotent: asks apt only for the packages that are missing, and runs
+# `apt-get update` only when there is something to install.
+set -euo pipefail
+
+# Build: compiler, CMake + Ninja, and the four libraries (all header-only or
+# Debian-packaged; no FetchContent, no vendored copies).
+packages=(
+  g++              # C++20 compiler (GCC 12)
+  cmake            # build system generator (3.25)
+  ninja-build      # build tool
+  pkg-config       # locating libraries
+  libasio-dev      # standalone Asio 1.22 (header-only)
+  libcli11-dev     # CLI11 2.1 (header-only)
+  libfmt-dev       # fmt 9
+  libgtest-dev     # GoogleTest
+  # Tests and the demo
+  libcap2-bin      # capsh: drop CAP_NET_BIND_SERVICE to show the privileged-bind failure
+  util-linux       # unshare, setpriv: private hosts file and unprivileged runs in tests
+  netcat-openbsd   # nc: the "raw client that sends nothing" in tests and the demo
+  python3          # test helpers
+  iproute2         # ss, ip: shown in explanations, used by tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+if [[ $(id -u) -ne 0 ]]; then
+  sudo=sudo
+else
+  sudo=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

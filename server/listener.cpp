@@ -1,0 +1,38 @@
+#include "listener.hpp"
+
+#include <asio/ip/v6_only.hpp>
+
+#include "portdemo/asio_adapter.hpp"
+
+namespace portdemo::server {
+
+std::variant<asio::ip::tcp::acceptor, failure> open_listener(asio::io_context& io,
+                                                             const asio::ip::tcp::endpoint& where) {
+  asio::ip::tcp::acceptor acceptor(io);
+  std::error_code ec;
+  const endpoint ep = to_endpoint(where);
+
+  acceptor.open(where.protocol(), ec);
+  if (ec) return make_failure(step::open, ec, ep);
+
+  // An IPv6 socket that also took IPv4 would show IPv4 clients as ::ffff:a.b.c.d, which is not
+  // the four facts the IPv4 client sees. IPv4 has its own socket.
+  if (where.address().is_v6()) {
+    acceptor.set_option(asio::ip::v6_only(true), ec);
+    if (ec) return make_failure(step::set_option, ec, ep);
+  }
+  // Lets a restarted server bind a port whose old connections linger in TIME_WAIT; it does not
+  // let two live listeners share a port (that would be SO_REUSEPORT, which we never set).
+  acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (ec) return make_failure(step::set_option, ec, ep);
+
+  acceptor.bind(where, ec);
+  if (ec) return make_failure(step::bind, ec, ep);
+
+  acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return make_failure(step::listen, ec, ep);
+
+  return acceptor;
+}
+
+}  // namespace portdemo::server

@@ -1,0 +1,54 @@
+// demo-server: listens on fixed ports and shows every client the four facts of its connection.
+
+#include <csignal>
+
+#include <asio/io_context.hpp>
+
+#include "portdemo/cli.hpp"
+#include "server.hpp"
+
+int main(int argc, char** argv) {
+  using namespace portdemo;
+  std::signal(SIGPIPE, SIG_IGN);  // a client or a stdout that went away is not fatal
+
+  CLI::App app{"demo-server: listens on fixed TCP ports and tells each client the four facts of its\n"
+               "connection (local address:port, remote address:port) as the server sees them.",
+               "demo-server"};
+  app.set_version_flag("--version", std::string("demo-server ") + cli::version);
+
+  std::string ports = "8080,8443";
+  app.add_option("--ports,-p", ports,
+                 "ports to listen on: 8080,8443, a range 9000-9003, service names (http-alt); "
+                 "0 lets the kernel choose")
+      ->check(cli::port_spec_check(true))
+      ->capture_default_str();
+  std::vector<std::string> binds;
+  app.add_option("--bind,-b", binds,
+                 "address to listen on, repeatable (default: 127.0.0.1 and ::1; a classroom "
+                 "uses --bind 0.0.0.0 --bind ::)")
+      ->check(cli::address_check())
+      ->delimiter(',');
+  bool strict = false;
+  app.add_flag("--strict", strict, "end with an error if any port fails to listen");
+  cli::output_options output;
+  cli::add_output_options(app, output);
+
+  if (int code = cli::parse(app, argc, argv); code >= 0) return code;
+
+  server::options opts;
+  opts.ports = parse_port_spec(ports, true).ports;
+  opts.bind_addresses = binds;
+  opts.strict = strict;
+
+  try {
+    asio::io_context io{1};
+    reporter out(output.format, read_host_facts(), use_color(output.color, stdout));
+    server::server srv(io, out, opts);
+    if (int code = srv.start(); code >= 0) return code;
+    io.run();
+    return exit_code::ok;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "demo-server: internal error: %s\n", e.what());
+    return exit_code::software;
+  }
+}

@@ -1,0 +1,58 @@
+#pragma once
+// demo-server: listens on every (address, port) asked for, and tells every client the four
+// facts of its connection as this end sees them.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/signal_set.hpp>
+
+#include "portdemo/reporter.hpp"
+
+namespace portdemo::server {
+
+/// What main() collected from the command line.
+struct options {
+  std::vector<std::uint16_t> ports;          ///< 0 = let the kernel choose
+  std::vector<std::string> bind_addresses;   ///< empty: the loopback addresses 127.0.0.1 and ::1
+  bool strict = false;                       ///< any failed listener is fatal
+};
+
+/// The server: listeners, accept loops, sessions, and the closing summary.
+class server {
+ public:
+  server(asio::io_context& io, reporter& out, options opts);
+
+  /// Sets up every listener and reports each; returns the exit code to end with now, or -1 to
+  /// go on serving.
+  int start();
+
+  /// Stops accepting and reports the summary (on SIGINT/SIGTERM).
+  void stop();
+
+ private:
+  asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor);
+  asio::awaitable<void> session(asio::ip::tcp::socket socket, std::uint64_t id, socket_tuple tuple);
+  void count(const socket_tuple& tuple);
+
+  asio::io_context& io_;
+  reporter& out_;
+  options opts_;
+  std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
+  asio::signal_set signals_;
+  std::uint64_t next_id_ = 1;
+  bool stopped_ = false;
+
+  // For the summary.
+  std::map<std::uint16_t, std::uint64_t> per_port_;
+  std::vector<bool> client_port_seen_ = std::vector<bool>(65536, false);
+  std::uint64_t distinct_client_ports_ = 0;
+};
+
+}  // namespace portdemo::server
