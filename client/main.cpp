@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
 
   try {
     asio::io_context io{1};
-    reporter out(output.format, read_host_facts(), use_color(output.color, stdout));
+    reporter out(output.chosen_format(), read_host_facts(), use_color(output.chosen_color(), stdout));
     int code = exit_code::software;
     asio::co_spawn(io, client::run(out, opts), [&code](std::exception_ptr e, int result) {
       if (e) std::rethrow_exception(e);

@@ -18,14 +18,14 @@ int main(int argc, char** argv) {
 
   std::string ports = "8080,8443";
   app.add_option("--ports,-p", ports,
-                 "ports to listen on: 8080,8443, a range 9000-9003, service names (http-alt); "
-                 "0 lets the kernel choose")
+                 "ports to listen on: 8080,8443, a range 9000-9003, service\n"
+                 "names (http-alt); 0 lets the kernel choose")
       ->check(cli::port_spec_check(true))
       ->capture_default_str();
   std::vector<std::string> binds;
   app.add_option("--bind,-b", binds,
-                 "address to listen on, repeatable (default: 127.0.0.1 and ::1; a classroom "
-                 "uses --bind 0.0.0.0 --bind ::)")
+                 "address to listen on, repeatable (default: 127.0.0.1\n"
+                 "and ::1; a classroom uses --bind 0.0.0.0 --bind ::)")
       ->check(cli::address_check())
       ->delimiter(',');
   bool strict = false;
@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
 
   try {
     asio::io_context io{1};
-    reporter out(output.format, read_host_facts(), use_color(output.color, stdout));
+    reporter out(output.chosen_format(), read_host_facts(), use_color(output.chosen_color(), stdout));
     server::server srv(io, out, opts);
     if (int code = srv.start(); code >= 0) return code;
     io.run();

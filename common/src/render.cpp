@@ -197,7 +197,8 @@ std::string printable(std::string_view bytes, std::size_t max) {
 
 namespace {
 
-constexpr std::size_t text_width = 96;  // under 100 columns, for a projector
+// Under 100 columns for a projector, with room for a prefix such as the demo's "  server | ".
+constexpr std::size_t text_width = 88;
 
 // The styles of the report. Basic ANSI colours read better on projectors than 24-bit ones.
 const fmt::text_style fixed_style = fmt::emphasis::bold | fg(fmt::terminal_color::cyan);
@@ -307,6 +308,10 @@ struct text_renderer::impl {
     std::string out = fmt::format("{}     {} {}: {} ({})\n", paint("FAILED", bad_style),
                                   ep(where, dim_style, 17), to_string(e.what.where),
                                   e.what.system_message, e.what.error);
+    // The same port failing the same way on the next address (127.0.0.1, then ::1) is said once.
+    std::string key = fmt::format("{}/{}/{}", to_string(e.what.where), e.what.error, where.port);
+    if (r.explained_failures_.contains(key)) return out + "  (the same reason as above)\n";
+    r.explained_failures_.insert(key);
     return out + explanation_lines(e.why);
   }
 
@@ -402,18 +407,19 @@ struct text_renderer::impl {
     const endpoint& local = e.tuple.local;
     const endpoint& remote = e.tuple.remote;
     std::string range = range_text(r.facts_.ephemeral);
-    std::string local_note;
-    if (!e.in_ephemeral_range) local_note = "ephemeral: chosen by this host's kernel";
-    else if (*e.in_ephemeral_range)
-      local_note = fmt::format("ephemeral: chosen by this host's kernel from {}", range);
-    else local_note = fmt::format("outside this host's ephemeral range {}", range);
+    // Three columns: the endpoint, fixed or ephemeral, and who chose the port.
+    std::string local_class = fmt::format("{} port", to_string(classify(local.port)));
+    std::string local_note = e.in_ephemeral_range.value_or(true)
+                                 ? fmt::format("chosen by this host's kernel ({})", local_class)
+                                 : fmt::format("outside this host's ephemeral range ({})", local_class);
     std::string service = describe_port(remote.port);
-    std::string remote_note = fmt::format("fixed: the server's port ({}{}{})",
-                                          to_string(classify(remote.port)), service.empty() ? "" : ", ",
-                                          service);
+    std::string remote_note = fmt::format("chosen by the server ({}{}{})", to_string(classify(remote.port)),
+                                          service.empty() ? "" : ", ", service);
     std::string out = fmt::format("{} #{}\n", paint("connected", good_style), e.id);
-    out += fmt::format("  local   {} {}\n", ep(local, ephemeral_style, 22), local_note);
-    out += fmt::format("  remote  {} {}\n", ep(remote, fixed_style, 22), remote_note);
+    out += fmt::format("  local   {} {}  {}\n", ep(local, ephemeral_style, 17),
+                       paint("ephemeral", ephemeral_style), local_note);
+    out += fmt::format("  remote  {} {}      {}\n", ep(remote, fixed_style, 17), paint("fixed", fixed_style),
+                       remote_note);
     if (e.server_view) {
       std::string id = e.server_id ? fmt::format(" (its connection #{})", *e.server_id) : "";
       out += fmt::format("  server's view{}: local {}  remote {}\n", id,

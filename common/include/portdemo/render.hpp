@@ -1,6 +1,7 @@
 #pragma once
 // The one place where events become text for people or JSON lines for programs.
 
+#include <set>
 #include <string>
 
 #include "portdemo/events.hpp"
@@ -27,6 +28,7 @@ class text_renderer {
   host_facts facts_;
   bool color_;
   bool explained_client_port_range_ = false;
+  std::set<std::string> explained_failures_;  // "step/error/port" already explained in full
 };
 
 /// The report a raw client (nc, telnet) receives: its connection seen from the server.

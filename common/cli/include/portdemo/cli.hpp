@@ -4,7 +4,6 @@
 
 #include <arpa/inet.h>
 
-#include <map>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -52,26 +51,30 @@ inline CLI::Validator address_check() {
       "ADDRESS");
 }
 
-/// The output options both programs have.
+/// The output options both programs have, as given on the command line.
 struct output_options {
-  output_format format = output_format::text;
-  color_mode color = color_mode::auto_detect;
+  std::string format = "text";  ///< "text" or "json"
+  std::string color = "auto";   ///< "auto", "always" or "never"
+
+  /// The chosen format.
+  output_format chosen_format() const { return format == "json" ? output_format::json : output_format::text; }
+  /// The chosen colour mode.
+  color_mode chosen_color() const {
+    return color == "always" ? color_mode::always : color == "never" ? color_mode::never : color_mode::auto_detect;
+  }
 };
 
-/// Adds --format and --color.
+/// Adds --format and --color: strings checked against their names, so --help shows
+/// {text,json} rather than an enum's numbers, and "1" is not taken for a format.
 inline void add_output_options(CLI::App& app, output_options& out) {
-  static const std::map<std::string, output_format> formats{{"text", output_format::text},
-                                                            {"json", output_format::json}};
-  static const std::map<std::string, color_mode> colors{
-      {"auto", color_mode::auto_detect}, {"always", color_mode::always}, {"never", color_mode::never}};
   app.add_option("--format", out.format,
-                 "text for people, or json: one JSON object per line, flushed line by line")
-      ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case))
-      ->default_str("text");
+                 "text for people, or json: one JSON object per line,\nflushed line by line")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   app.add_option("--color", out.color,
-                 "colour the text: auto (on a terminal, unless NO_COLOR is set), always, never")
-      ->transform(CLI::CheckedTransformer(colors, CLI::ignore_case))
-      ->default_str("auto");
+                 "colour the text: auto (on a terminal, unless NO_COLOR\nis set), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
 }
 
 /// Parses the command line. Returns -1 to go on, or the code to exit with: 0 after --help or
