@@ -5,6 +5,7 @@
 #
 #   DEMO_PACE=0 scripts/demo.sh     no pauses (for tests)
 #   DEMO_PORTS=8080,8443            the ports the server tries first
+#   DEMO_SKIP_BUILD=1 DEMO_BIN_DIR=build/ci   use binaries already built there
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -17,7 +18,7 @@ if [[ ${DEMO_SKIP_BUILD:-0} != 1 ]]; then
   cmake --preset ci >/dev/null
   cmake --build --preset ci >/dev/null
 fi
-bin=$root/build/ci
+bin=${DEMO_BIN_DIR:-$root/build/ci}
 server_bin=$bin/server/demo-server
 client_bin=$bin/client/demo-client
 
@@ -148,5 +149,8 @@ wait "$server_pid" 2>/dev/null || true
 server_pid=
 server_says
 say ""
-bold "Your turn: in one terminal  $server_bin --ports 8080,8443"
-bold "           in another       $client_bin localhost 8080    (or: nc localhost 8443)"
+bold "Your turn. In one terminal:"
+say "  $server_bin --ports 8080,8443"
+bold "In another, again and again:"
+say "  $client_bin localhost 8080"
+say "  nc localhost 8443"

@@ -343,13 +343,11 @@ struct text_renderer::impl {
     std::string where;
     if (!e.in_ephemeral_range) where = "this host's ephemeral range is unknown";
     else if (*e.in_ephemeral_range)
-      where = fmt::format("inside this host's ephemeral range {}", range_text(r.facts_.ephemeral));
+      where = fmt::format("in this host's ephemeral range {}", range_text(r.facts_.ephemeral));
     else
-      where = fmt::format("outside this host's ephemeral range {}: chosen, not ephemeral, or from "
-                          "another host",
+      where = fmt::format("outside this host's ephemeral range {}: chosen, or from another host",
                           range_text(r.facts_.ephemeral));
-    out += wrap(fmt::format("remote port {}: {}; IANA class {}", port, where,
-                            to_string(classify(port))),
+    out += wrap(fmt::format("remote port {}: {} (IANA: {})", port, where, to_string(classify(port))),
                 text_width, 4, 2);
     return out;
   }
