@@ -51,6 +51,13 @@ std::string port_phrase(std::uint16_t port) {
   return fmt::format("port {} ({})", port, service);
 }
 
+// A port to suggest instead of a taken one: the 8000s alternate of a well-known port (80 -> 8080,
+// 443 -> 8443), so the suggestion is not privileged too; else the next port.
+std::uint16_t alternative_port(std::uint16_t port) {
+  if (port < 1024) return static_cast<std::uint16_t>(port + 8000);
+  return port == 65535 ? std::uint16_t{65534} : static_cast<std::uint16_t>(port + 1);
+}
+
 std::string cutoff_phrase(const host_facts& facts) {
   if (facts.unprivileged_port_start)
     return fmt::format("below {} (net.ipv4.ip_unprivileged_port_start = {})",
@@ -74,12 +81,16 @@ explanation explain_bind(const failure& f, const host_facts& facts) {
           facts.root ? "runs as root but without CAP_NET_BIND_SERVICE" : "is neither");
       e.tries = {
           {"use an unprivileged port instead, such as 8080:", "--ports 8080"},
-          {"run it as root:", fmt::format("sudo demo-server --ports {}", ep.port)},
+      };
+      // Root without the capability (dropped by capsh, or a restricted container) gains nothing
+      // from sudo; everyone else does.
+      if (!facts.root) e.tries.push_back({"run it as root:", fmt::format("sudo demo-server --ports {}", ep.port)});
+      e.tries.insert(e.tries.end(), {
           {"or grant the capability to the binary once:",
            "sudo setcap cap_net_bind_service=+ep \"$(command -v demo-server)\""},
           {"or lower the cut-off for the whole host:",
            fmt::format("sudo sysctl net.ipv4.ip_unprivileged_port_start={}", ep.port)},
-      };
+      });
     } else {
       e.what = fmt::format("binding {} was refused ({}), although it is not a privileged port here.",
                            where, f.error);
@@ -95,11 +106,11 @@ explanation explain_bind(const failure& f, const host_facts& facts) {
             "which this server sets, only lets it reuse a port whose old connections linger in "
             "TIME_WAIT, never one with a live listener.";
     e.tries = {{"see who holds it:", fmt::format("ss -ltnp 'sport = :{}'", ep.port)},
-               {"or pick another port:", fmt::format("--ports {}", ep.port == 65535 ? 8081 : ep.port + 1)},
+               {"or pick another port:", fmt::format("--ports {}", alternative_port(ep.port))},
                {"or let the kernel choose a free one:", "--ports 0"}};
   } else if (f.error == "EADDRNOTAVAIL") {
-    e.what = fmt::format("{} is not an address of this host, so no port can be bound on it ({}).",
-                         ep.address, f.error);
+    e.what = fmt::format("{} is not an address of this host, so port {} cannot be bound on it ({}).",
+                         ep.address, ep.port, f.error);
     e.why = "A server can only listen on addresses its own network interfaces have.";
     e.tries = {{"list this host's addresses:", "ip -br addr"},
                {"bind a loopback address:", "--bind 127.0.0.1"},
@@ -129,14 +140,15 @@ explanation explain_connect(const failure& f, const host_facts&) {
     e.tries = {{"start a server there:", fmt::format("demo-server --ports {}", ep.port)},
                {"on that host, list what listens:", fmt::format("ss -ltn 'sport = :{}'", ep.port)}};
   } else if (f.error == "ETIMEDOUT") {
-    e.what = fmt::format("no answer from {} within {:.3g} s.", to_string(ep),
+    e.what = fmt::format("no answer from {} within {} s.", to_string(ep),
                          static_cast<double>(f.timeout.count()) / 1000.0);
     e.why = "Neither an acceptance (SYN-ACK) nor a refusal (RST) came back: a firewall dropped the "
             "packets, the host is down, or the listener's queue of waiting connections is full.";
     e.tries = {{"check the address and port, and any firewall between the two hosts", ""},
                {"or wait longer:", "--timeout SECONDS"}};
   } else if (f.error == "ENETUNREACH" || f.error == "EHOSTUNREACH") {
-    e.what = fmt::format("{} cannot be reached: {} ({}).", ep.address, f.system_message, f.error);
+    e.what = fmt::format("{} port {} cannot be reached: {} ({}).", ep.address, ep.port,
+                         f.system_message, f.error);
     e.why = "No route leads to that address from this host, so no packet was sent to any port.";
     e.tries = {{"check the address, and this host's route to it:", "ip route get " + ep.address}};
   } else if (f.error == "EADDRNOTAVAIL") {

@@ -49,9 +49,10 @@ std::optional<std::uint16_t> parse_sysctl_port(std::string_view text) {
 }
 
 std::optional<bool> parse_cap_net_bind_service(std::string_view status_text) {
-  constexpr std::string_view key = "\nCapEff:";
-  auto at = status_text.find(key);
+  constexpr std::string_view key = "CapEff:";
+  std::size_t at = status_text.rfind(key, 0) == 0 ? 0 : status_text.find("\nCapEff:");
   if (at == std::string_view::npos) return std::nullopt;
+  if (at != 0) ++at;  // past the newline
   std::string_view rest = status_text.substr(at + key.size());
   while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
   std::uint64_t caps = 0;

@@ -7,10 +7,42 @@
 
 namespace portdemo {
 
+namespace {
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if the bytes there are not one.
+std::size_t utf8_sequence(std::string_view s, std::size_t i) {
+  auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = b(i);
+  std::size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k)
+    if ((b(i + k) & 0xC0) != 0x80) return 0;
+  // Overlong forms, surrogates and code points above U+10FFFF.
+  if (n == 3 && c == 0xE0 && b(i + 1) < 0xA0) return 0;
+  if (n == 3 && c == 0xED && b(i + 1) >= 0xA0) return 0;
+  if (n == 4 && c == 0xF0 && b(i + 1) < 0x90) return 0;
+  if (n == 4 && c == 0xF4 && b(i + 1) >= 0x90) return 0;
+  return n;
+}
+
+}  // namespace
+
 void append_json_string(std::string& out, std::string_view s) {
   out += '"';
-  for (char ch : s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char ch = s[i];
     auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x80) {
+      // Valid UTF-8 passes through; any other byte becomes U+FFFD, so the line stays valid JSON.
+      std::size_t n = utf8_sequence(s, i);
+      if (n == 0) {
+        out += "\\ufffd";
+      } else {
+        out.append(s.substr(i, n));
+        i += n - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -80,11 +112,12 @@ class parser {
     return true;
   }
 
+  // `depth` counts the containers around this value: at most 32 may be open at once.
   std::optional<json_value> value(int depth) {
-    if (depth > max_depth) return std::nullopt;
     skip_space();
     if (pos_ >= text_.size()) return std::nullopt;
     char c = text_[pos_];
+    if ((c == '{' || c == '[') && depth >= max_depth) return std::nullopt;
     if (c == '{') return object_value(depth);
     if (c == '[') return array_value(depth);
     if (c == '"') {

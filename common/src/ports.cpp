@@ -37,8 +37,18 @@ std::string_view range_of(port_class c) noexcept {
 
 namespace {
 
-constexpr std::string_view valid_forms =
-    "a port number 0-65535, a range such as 9000-9003, or a service name such as http-alt";
+// What a valid item looks like; a client cannot connect to port 0, so it is not offered there.
+std::string_view valid_forms(bool allow_zero) {
+  return allow_zero ? "a port number 0-65535, a range such as 9000-9003, or a service name such "
+                      "as http-alt"
+                    : "a port number 1-65535, a range such as 9000-9003, or a service name such "
+                      "as http-alt";
+}
+
+std::string_view valid_port(bool allow_zero) {
+  return allow_zero ? "a port number 0-65535 or a service name such as http-alt"
+                    : "a port number 1-65535 or a service name such as http-alt";
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -65,18 +75,16 @@ std::optional<std::uint32_t> to_number(std::string_view s) {
   return value;
 }
 
-}  // namespace
-
-port_spec_result parse_single_port(std::string_view item, bool allow_zero) {
+// One port or service name; `valid` says what would have been valid, for the messages.
+port_spec_result parse_item(std::string_view item, bool allow_zero, std::string_view valid) {
   std::string_view s = trim(item);
-  if (s.empty()) return refuse(item, fmt::format("empty port: give {}", valid_forms));
+  if (s.empty()) return refuse(item, fmt::format("empty port: give {}", valid));
   if (auto n = to_number(s)) {
     if (*n > 65535) {
       return refuse(s, fmt::format("\"{}\" is out of range: ports go from 0 to 65535", s));
     }
     if (*n == 0 && !allow_zero) {
-      return refuse(s, "\"0\" is not a port one can connect to: give a port number 1-65535 "
-                       "or a service name such as http-alt");
+      return refuse(s, fmt::format("\"{}\" is not a port one can connect to: give {}", s, valid));
     }
     return {{static_cast<std::uint16_t>(*n)}, std::nullopt};
   }
@@ -86,18 +94,24 @@ port_spec_result parse_single_port(std::string_view item, bool allow_zero) {
                          return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.';
                        });
   if (looks_numeric) {
-    return refuse(s, fmt::format("\"{}\" is not a port: give {}", s, valid_forms));
+    return refuse(s, fmt::format("\"{}\" is not a port: give {}", s, valid));
   }
   return refuse(s, fmt::format("\"{}\" is not a port number or a known service name; "
                                "known names: {}",
                                s, known_service_names()));
 }
 
+}  // namespace
+
+port_spec_result parse_single_port(std::string_view item, bool allow_zero) {
+  return parse_item(item, allow_zero, valid_port(allow_zero));
+}
+
 port_spec_result parse_port_spec(std::string_view spec, bool allow_zero) {
   if (trim(spec).empty()) {
     return refuse(spec, fmt::format("the port list is empty: give {}, or several "
                                     "separated by commas",
-                                    valid_forms));
+                                    valid_forms(allow_zero)));
   }
   std::vector<std::uint16_t> ports;
   std::size_t item_number = 0;
@@ -141,7 +155,7 @@ port_spec_result parse_port_spec(std::string_view spec, bool allow_zero) {
       }
       for (std::uint32_t p = *low; p <= *high; ++p) ports.push_back(static_cast<std::uint16_t>(p));
     } else {
-      auto one = parse_single_port(item, allow_zero);
+      auto one = parse_item(item, allow_zero, valid_forms(allow_zero));
       if (one.error) return one;
       ports.push_back(one.ports.front());
     }

@@ -1,5 +1,7 @@
 #include "portdemo/protocol.hpp"
 
+#include <arpa/inet.h>
+
 #include <cmath>
 
 #include <fmt/format.h>
@@ -19,6 +21,12 @@ std::optional<endpoint> endpoint_from(const json_value* v) {
   const json_value* address = v->find("address");
   const json_value* port = v->find("port");
   if (!address || !port || !address->as_string() || !port->as_number()) return std::nullopt;
+  // Only an IP address literal: anything else (a name, terminal escapes) is not the kernel's
+  // answer and must never reach the screen.
+  unsigned char buf[16];
+  const std::string& a = *address->as_string();
+  if (a.size() > 64 || (::inet_pton(AF_INET, a.c_str(), buf) != 1 && ::inet_pton(AF_INET6, a.c_str(), buf) != 1))
+    return std::nullopt;
   double p = *port->as_number();
   if (p < 0 || p > 65535 || std::floor(p) != p) return std::nullopt;
   return endpoint{*address->as_string(), static_cast<std::uint16_t>(p)};
@@ -40,10 +48,14 @@ std::optional<server_view> parse_server_view(std::string_view line) {
   auto local = endpoint_from(doc->find("local"));
   auto remote = endpoint_from(doc->find("remote"));
   if (!local || !remote) return std::nullopt;
+  // The connection number: a whole number from 1 up to 2^53, the largest a double holds exactly.
+  const json_value* id = doc->find("id");
+  if (!id || !id->as_number()) return std::nullopt;
+  double n = *id->as_number();
+  if (!(n >= 1 && n <= 9007199254740992.0) || std::floor(n) != n) return std::nullopt;
   server_view view;
+  view.id = static_cast<std::uint64_t>(n);
   view.tuple = {std::move(*local), std::move(*remote)};
-  if (const json_value* id = doc->find("id"); id && id->as_number() && *id->as_number() >= 0)
-    view.id = static_cast<std::uint64_t>(*id->as_number());
   return view;
 }
 

@@ -152,6 +152,24 @@ std::string render_json(const event& e) { return std::visit(json_visitor{}, e) +
 // Text
 // ---------------------------------------------------------------------------------------------
 
+namespace {
+
+// Columns a string takes on a terminal: ANSI escape sequences (ESC [ ... letter) take none.
+std::size_t visible_size(std::string_view s) {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\x1b' && i + 1 < s.size() && s[i + 1] == '[') {
+      i += 2;
+      while (i < s.size() && !(s[i] >= '@' && s[i] <= '~')) ++i;
+      continue;
+    }
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
 std::string wrap(std::string_view text, std::size_t width, std::size_t indent,
                  std::size_t first_indent) {
   std::string out(first_indent, ' ');
@@ -162,7 +180,8 @@ std::string wrap(std::string_view text, std::size_t width, std::size_t indent,
     std::string_view word = text.substr(0, space);
     text = space == std::string_view::npos ? std::string_view{} : text.substr(space + 1);
     if (word.empty()) continue;
-    if (!line_empty && column + 1 + word.size() > width) {
+    std::size_t word_size = visible_size(word);
+    if (!line_empty && column + 1 + word_size > width) {
       out += '\n';
       out.append(indent, ' ');
       column = indent;
@@ -173,24 +192,27 @@ std::string wrap(std::string_view text, std::size_t width, std::size_t indent,
       ++column;
     }
     out += word;
-    column += word.size();
+    column += word_size;
     line_empty = false;
   }
   return out + "\n";
 }
 
 std::string printable(std::string_view bytes, std::size_t max) {
+  // At most `max` characters of escaped text, so an escape is never cut in half.
   std::string out;
   for (char ch : bytes) {
-    if (out.size() >= max) {
+    auto c = static_cast<unsigned char>(ch);
+    std::string piece;
+    if (c >= 0x20 && c < 0x7f && c != '\\') piece = std::string(1, ch);
+    else if (c == '\n') piece = "\\n";
+    else if (c == '\r') piece = "\\r";
+    else piece = fmt::format("\\x{:02x}", static_cast<unsigned>(c));
+    if (out.size() + piece.size() > max) {
       out += "...";
       break;
     }
-    auto c = static_cast<unsigned char>(ch);
-    if (c >= 0x20 && c < 0x7f && c != '\\') out += ch;
-    else if (c == '\n') out += "\\n";
-    else if (c == '\r') out += "\\r";
-    else out += fmt::format("\\x{:02x}", static_cast<unsigned>(c));
+    out += piece;
   }
   return out;
 }
@@ -212,6 +234,14 @@ std::string range_text(const std::optional<port_range>& r) {
   return fmt::format("{}-{}", r->low, r->high);
 }
 
+// "head detail" on one line when it fits the width, else the detail on the next line(s),
+// indented. Keeps long IPv6 endpoints from pushing lines past the projector's width.
+std::string join(std::string head, const std::string& detail, std::size_t indent) {
+  if (visible_size(head) + 1 + visible_size(detail) <= text_width) return head + " " + detail + "\n";
+  while (!head.empty() && head.back() == ' ') head.pop_back();
+  return head + "\n" + wrap(detail, text_width, indent, indent);
+}
+
 std::string port_list(const std::vector<std::uint16_t>& ports) {
   std::string out;
   for (std::size_t i = 0; i < ports.size(); ++i) {
@@ -229,11 +259,10 @@ struct text_renderer::impl {
   // Why a well-known port could be bound, from bind_allowed_because()'s code.
   std::string allowed_text(const std::string& code) const {
     if (code == "cutoff")
-      return fmt::format("not privileged here: the cut-off is {}",
-                         r.facts_.unprivileged_port_start.value_or(0));
-    if (code == "root") return "privileged, allowed: root holds CAP_NET_BIND_SERVICE";
-    if (code == "cap_net_bind_service") return "privileged, allowed: CAP_NET_BIND_SERVICE";
-    return "privileged, allowed for a reason this program cannot see";
+      return fmt::format("not privileged here (cut-off {})", r.facts_.unprivileged_port_start.value_or(0));
+    if (code == "root") return "privileged: root may bind it";
+    if (code == "cap_net_bind_service") return "privileged: has CAP_NET_BIND_SERVICE";
+    return "privileged, allowed for a reason not visible here";
   }
 
   std::string paint(std::string_view s, const fmt::text_style& style) const {
@@ -299,15 +328,16 @@ struct text_renderer::impl {
     if (!e.service.empty()) detail += ", " + e.service;
     if (e.requested_port == 0) detail += ", chosen by the kernel (asked for port 0)";
     if (e.privilege) detail += "; " + allowed_text(*e.privilege);
-    return fmt::format("{}  {} {}\n", paint("listening", good_style), ep(e.local, fixed_style, 17),
-                       detail);
+    return join(fmt::format("{}  {}", paint("listening", good_style), ep(e.local, fixed_style, 17)),
+                detail, 11);
   }
 
   std::string operator()(const bind_failed_event& e) const {
     endpoint where = e.what.ep.value_or(endpoint{});
-    std::string out = fmt::format("{}     {} {}: {} ({})\n", paint("FAILED", bad_style),
-                                  ep(where, dim_style, 17), to_string(e.what.where),
-                                  e.what.system_message, e.what.error);
+    std::string out = join(fmt::format("{}     {}", paint("FAILED", bad_style), ep(where, dim_style, 17)),
+                           fmt::format("{}: {} ({})", to_string(e.what.where), e.what.system_message,
+                                       e.what.error),
+                           11);
     // The same port failing the same way on the next address (127.0.0.1, then ::1) is said once.
     std::string key = fmt::format("{}/{}/{}", to_string(e.what.where), e.what.error, where.port);
     if (r.explained_failures_.contains(key)) return out + "  (the same reason as above)\n";
@@ -337,8 +367,10 @@ struct text_renderer::impl {
   }
 
   std::string operator()(const accepted_event& e) const {
-    std::string out = fmt::format("connection #{:<3} local {} (fixed)   remote {} (ephemeral)\n", e.id,
-                                  ep(e.tuple.local, fixed_style), ep(e.tuple.remote, ephemeral_style));
+    std::string head = fmt::format("connection #{:<3} ", e.id);
+    std::string out = join(fmt::format("{}local {} (fixed)  ", head, ep(e.tuple.local, fixed_style)),
+                           fmt::format("remote {} (ephemeral)", ep(e.tuple.remote, ephemeral_style)),
+                           head.size());
     std::uint16_t port = e.tuple.remote.port;
     std::string where;
     if (!e.in_ephemeral_range) where = "this host's ephemeral range is unknown";
@@ -386,8 +418,8 @@ struct text_renderer::impl {
   }
 
   std::string operator()(const resolve_failed_event& e) const {
-    return fmt::format("{}  {}: {} ({})\n", paint("unresolved", bad_style), e.what.host,
-                       e.what.system_message, e.what.error) +
+    return join(fmt::format("{}  {}:", paint("unresolved", bad_style), e.what.host),
+                fmt::format("{} ({})", e.what.system_message, e.what.error), 12) +
            explanation_lines(e.why);
   }
 
@@ -395,9 +427,9 @@ struct text_renderer::impl {
     std::string label = e.what.error == "ECONNREFUSED" ? "refused  "
                         : e.what.error == "ETIMEDOUT" ? "timed out"
                                                        : "failed   ";
-    return fmt::format("{}  {} {}: {} ({})\n", paint(label, bad_style),
-                       ep(e.what.ep.value_or(endpoint{}), dim_style, 17), to_string(e.what.where),
-                       e.what.system_message, e.what.error) +
+    return join(fmt::format("{}  {}", paint(label, bad_style), ep(e.what.ep.value_or(endpoint{}), dim_style, 17)),
+                fmt::format("{}: {} ({})", to_string(e.what.where), e.what.system_message, e.what.error),
+                11) +
            explanation_lines(e.why);
   }
 
@@ -407,21 +439,26 @@ struct text_renderer::impl {
     std::string range = range_text(r.facts_.ephemeral);
     // Three columns: the endpoint, fixed or ephemeral, and who chose the port.
     std::string local_class = fmt::format("{} port", to_string(classify(local.port)));
-    std::string local_note = e.in_ephemeral_range.value_or(true)
-                                 ? fmt::format("chosen by this host's kernel ({})", local_class)
-                                 : fmt::format("outside this host's ephemeral range ({})", local_class);
+    // A port outside the ephemeral range was not the kernel's pick from it: it was chosen.
+    const bool ephemeral = e.in_ephemeral_range.value_or(true);
+    std::string local_note = ephemeral ? fmt::format("chosen by this host's kernel ({})", local_class)
+                                       : fmt::format("outside the ephemeral range ({})", local_class);
     std::string service = describe_port(remote.port);
     std::string remote_note = fmt::format("chosen by the server ({}{}{})", to_string(classify(remote.port)),
                                           service.empty() ? "" : ", ", service);
     std::string out = fmt::format("{} #{}\n", paint("connected", good_style), e.id);
-    out += fmt::format("  local   {} {}  {}\n", ep(local, ephemeral_style, 17),
-                       paint("ephemeral", ephemeral_style), local_note);
-    out += fmt::format("  remote  {} {}      {}\n", ep(remote, fixed_style, 17), paint("fixed", fixed_style),
-                       remote_note);
+    out += join("  local   " + ep(local, ephemeral_style, 17),
+                (ephemeral ? paint("ephemeral", ephemeral_style) + "  " : paint("chosen", fixed_style) + "     ") +
+                    local_note,
+                10);
+    out += join("  remote  " + ep(remote, fixed_style, 17), paint("fixed", fixed_style) + "      " + remote_note,
+                10);
     if (e.server_view) {
       std::string id = e.server_id ? fmt::format(" (its connection #{})", *e.server_id) : "";
-      out += fmt::format("  server's view{}: local {}  remote {}\n", id,
-                         ep(e.server_view->local, fixed_style), ep(e.server_view->remote, ephemeral_style));
+      out += join(fmt::format("  server's view{}:", id),
+                  fmt::format("local {}  remote {}", ep(e.server_view->local, fixed_style),
+                              ep(e.server_view->remote, ephemeral_style)),
+                  4);
       if (is_mirror(e.tuple, *e.server_view))
         out += fmt::format("  mirror image: {}, the two ends see the same four facts\n",
                            paint("yes", good_style));
@@ -487,10 +524,10 @@ std::string render_raw_client_report(const server_view& view, const host_facts& 
   std::string range = facts.ephemeral ? fmt::format("{}-{}", facts.ephemeral->low, facts.ephemeral->high)
                                       : std::string("its ephemeral range");
   std::string out = fmt::format("portdemo: your connection #{}, as this server sees it\n", view.id);
-  out += fmt::format("  server (local here):  {:<22} fixed: the port this server listens on\n",
-                     to_string(server));
-  out += fmt::format("  you (remote here):    {:<22} ephemeral: chosen by your kernel\n",
-                     to_string(client));
+  out += join(fmt::format("  server (local here):  {:<22}", to_string(server)),
+              "fixed: the port this server listens on", 24);
+  out += join(fmt::format("  you (remote here):    {:<22}", to_string(client)), "ephemeral: chosen by your kernel",
+              24);
   out += wrap(fmt::format("Connect again and your port changes, the server's does not. (This "
                           "host takes client ports from {}.)",
                           range),
