@@ -6,6 +6,12 @@
 
 namespace portdemo::server {
 
+failure with_context(failure f) {
+  if (f.error == "EADDRINUSE" && f.ep) f.holders = find_port_users(f.ep->port);
+  if (f.error == "EADDRNOTAVAIL") f.local_addresses = local_addresses();
+  return f;
+}
+
 std::variant<asio::ip::tcp::acceptor, failure> open_listener(asio::io_context& io,
                                                              const asio::ip::tcp::endpoint& where) {
   asio::ip::tcp::acceptor acceptor(io);
@@ -27,7 +33,7 @@ std::variant<asio::ip::tcp::acceptor, failure> open_listener(asio::io_context& i
   if (ec) return make_failure(step::set_option, ec, ep);
 
   acceptor.bind(where, ec);
-  if (ec) return make_failure(step::bind, ec, ep);
+  if (ec) return with_context(make_failure(step::bind, ec, ep));
 
   acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return make_failure(step::listen, ec, ep);

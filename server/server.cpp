@@ -60,11 +60,6 @@ int server::start() {
   } else {
     for (const auto& a : opts_.bind_addresses) addresses.push_back(asio::ip::make_address(a));
   }
-  if (std::any_of(addresses.begin(), addresses.end(), [](const auto& a) { return !is_loopback(a); })) {
-    out_.emit(note_event{"reachable_from_network",
-                         "listening beyond loopback: other machines on the network can now "
-                         "connect to these ports"});
-  }
 
   int listening = 0;
   int failed = 0;
@@ -112,7 +107,15 @@ int server::start() {
     }
   }
 
+  if (std::any_of(acceptors_.begin(), acceptors_.end(),
+                  [](const auto& a) { return !is_loopback(a->local_endpoint().address()); })) {
+    out_.emit(note_event{"reachable_from_network",
+                         "listening beyond loopback: other machines on the network can now "
+                         "connect to these ports"});
+  }
   if (opts_.strict && failed > 0) {
+    out_.emit(note_event{"strict", fmt::format("--strict: {} of {} sockets failed, so none will serve",
+                                               failed, failed + listening)});
     acceptors_.clear();
     out_.emit(ready_event{0, failed, {}});
     return first_failure_code;

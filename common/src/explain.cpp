@@ -65,6 +65,77 @@ std::string cutoff_phrase(const host_facts& facts) {
   return "below net.ipv4.ip_unprivileged_port_start (unreadable here)";
 }
 
+std::string join_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ", ";
+    out += items[i];
+  }
+  return out;
+}
+
+// "pid 1234 (nginx)", or what is known when /proc does not show the owner to this user.
+std::string owner_phrase(const port_user& u) {
+  if (u.owner) return fmt::format("pid {} ({})", u.owner->pid, u.owner->command);
+  if (u.socket.state == tcp_state::time_wait) return "no process (the kernel keeps it)";
+  return fmt::format("a process of uid {} that this user cannot see", u.socket.uid);
+}
+
+const port_user* first_in_state(const std::vector<port_user>& users, tcp_state state) {
+  for (const auto& u : users)
+    if (u.socket.state == state) return &u;
+  return nullptr;
+}
+
+constexpr std::string_view time_wait_reason =
+    "The end that closes a connection first keeps its four facts in TIME_WAIT for about 60 s, "
+    "so that stray packets of the old connection cannot land in a new one with the same tuple.";
+
+// A server's bind: a live listener holds the port (SO_REUSEADDR lets us past TIME_WAIT).
+explanation explain_listener_in_use(const failure& f, const std::string& where) {
+  const endpoint ep = f.ep.value_or(endpoint{});
+  explanation e;
+  if (const port_user* l = first_in_state(f.holders, tcp_state::listen)) {
+    e.what = fmt::format("{} is already in use: {} is listening on {}.", where, owner_phrase(*l),
+                         to_string(l->socket.local));
+  } else {
+    e.what = fmt::format("{} is already in use: another socket is listening there.", where);
+  }
+  e.why = "Only one listening socket may hold an address and port at a time. SO_REUSEADDR, "
+          "which this server sets, only lets it reuse a port whose old connections linger in "
+          "TIME_WAIT, never one with a live listener.";
+  e.tries = {{"see who holds it:", fmt::format("ss -ltnp 'sport = :{}'", ep.port)},
+             {"or pick another port:", fmt::format("--ports {}", alternative_port(ep.port))},
+             {"or let the kernel choose a free one:", "--ports 0"}};
+  return e;
+}
+
+// The client's own bind with --source-port: the port is a listener's, or a recent connection's.
+explanation explain_source_port_in_use(const failure& f) {
+  const endpoint ep = f.ep.value_or(endpoint{});
+  explanation e;
+  e.what = fmt::format("local port {} is already in use, so this client cannot take it ({}).",
+                       ep.port, f.error);
+  if (const port_user* l = first_in_state(f.holders, tcp_state::listen)) {
+    e.why = fmt::format("A server listens on it: {} on {}.", owner_phrase(*l), to_string(l->socket.local));
+  } else if (const port_user* t = first_in_state(f.holders, tcp_state::time_wait)) {
+    e.why = fmt::format("A connection from it, {} -> {}, lingers in TIME_WAIT since its last use. {} "
+                        "A client that lets the kernel choose its port never waits for this.",
+                        to_string(t->socket.local), to_string(t->socket.remote), time_wait_reason);
+  } else if (!f.holders.empty()) {
+    const port_user& u = f.holders.front();
+    e.why = fmt::format("A connection uses it: {} -> {} ({}), owned by {}.", to_string(u.socket.local),
+                        to_string(u.socket.remote), to_string(u.socket.state), owner_phrase(u));
+  } else {
+    e.why = "Another socket holds it, one this network namespace's socket table does not show.";
+  }
+  e.tries = {{"see what uses it:", fmt::format("ss -tanp 'sport = :{}'", ep.port)},
+             {"wait about a minute, or pin another port:",
+              fmt::format("--source-port {}", alternative_port(ep.port))},
+             {"or let the kernel choose an ephemeral port: leave out --source-port", ""}};
+  return e;
+}
+
 explanation explain_bind(const failure& f, const host_facts& facts) {
   const endpoint ep = f.ep.value_or(endpoint{});
   const std::string where = fmt::format("{} on {}", port_phrase(ep.port), ep.address);
@@ -79,6 +150,11 @@ explanation explain_bind(const failure& f, const host_facts& facts) {
           "CAP_NET_BIND_SERVICE, and this process {}.",
           cutoff_phrase(facts),
           facts.root ? "runs as root but without CAP_NET_BIND_SERVICE" : "is neither");
+      if (f.client_side) {
+        e.tries = {{"pin an unprivileged port instead:", "--source-port 40000"},
+                   {"or let the kernel choose an ephemeral port: leave out --source-port", ""}};
+        return e;
+      }
       e.tries = {
           {"use an unprivileged port instead, such as 8080:", "--ports 8080"},
       };
@@ -101,17 +177,14 @@ explanation explain_bind(const failure& f, const host_facts& facts) {
                  {"or let the kernel choose another port:", "--ports 0"}};
     }
   } else if (f.error == "EADDRINUSE") {
-    e.what = fmt::format("{} is already in use: another socket is listening there.", where);
-    e.why = "Only one listening socket may hold an address and port at a time. SO_REUSEADDR, "
-            "which this server sets, only lets it reuse a port whose old connections linger in "
-            "TIME_WAIT, never one with a live listener.";
-    e.tries = {{"see who holds it:", fmt::format("ss -ltnp 'sport = :{}'", ep.port)},
-               {"or pick another port:", fmt::format("--ports {}", alternative_port(ep.port))},
-               {"or let the kernel choose a free one:", "--ports 0"}};
+    return f.client_side ? explain_source_port_in_use(f) : explain_listener_in_use(f, where);
   } else if (f.error == "EADDRNOTAVAIL") {
-    e.what = fmt::format("{} is not an address of this host, so port {} cannot be bound on it ({}).",
-                         ep.address, ep.port, f.error);
-    e.why = "A server can only listen on addresses its own network interfaces have.";
+    e.what = ep.port == 0 ? fmt::format("{} is not an address of this host, so no port can be bound on it ({}).",
+                                        ep.address, f.error)
+                          : fmt::format("{} is not an address of this host, so port {} cannot be bound on it ({}).",
+                                        ep.address, ep.port, f.error);
+    e.why = "A server can only listen on addresses its own network interfaces have";
+    e.why += f.local_addresses.empty() ? "." : "; this host has " + join_list(f.local_addresses) + ".";
     e.tries = {{"list this host's addresses:", "ip -br addr"},
                {"bind a loopback address:", "--bind 127.0.0.1"},
                {"or every address of this host:", "--bind 0.0.0.0 --bind ::"}};
@@ -125,6 +198,33 @@ explanation explain_bind(const failure& f, const host_facts& facts) {
                          f.system_message, f.error);
     e.why = "The kernel refused this step of setting up a listening socket.";
     e.tries = {{"let the kernel choose another port:", "--ports 0"}};
+  }
+  return e;
+}
+
+explanation explain_accept(const failure& f, const host_facts& facts) {
+  const endpoint ep = f.ep.value_or(endpoint{});
+  explanation e;
+  if (f.error == "EMFILE" || f.error == "ENFILE") {
+    bool process = f.error == "EMFILE";
+    e.what = fmt::format("a connection to {} is waiting, but {} has no file descriptor left for it ({}).",
+                         to_string(ep), process ? "this process" : "the whole system", f.error);
+    std::string limit = facts.open_files_limit ? fmt::format(" (ulimit -n: {})", *facts.open_files_limit) : "";
+    e.why = fmt::format("Every connection is a file descriptor, and {}{} is at its limit. The client "
+                        "waits in the listen queue; the server pauses 100 ms and tries again.",
+                        process ? "this process" : "the system", process ? limit : "");
+    e.tries = {{"raise the limit before starting the server:", "ulimit -n 4096"},
+               {"or close idle connections; see them with:", fmt::format("ss -tn 'sport = :{}'", ep.port)}};
+  } else if (f.error == "ENOBUFS" || f.error == "ENOMEM") {
+    e.what = fmt::format("accepting a connection on {} failed: the kernel is short of memory ({}).",
+                         to_string(ep), f.error);
+    e.why = "The kernel could not allocate the new connection's buffers; the server pauses 100 ms "
+            "and tries again.";
+    e.tries = {{"check the memory use:", "free -m"}};
+  } else {
+    e.what = fmt::format("accepting a connection on {} failed: {} ({}).", to_string(ep),
+                         f.system_message, f.error);
+    e.why = "That concerns one client only, which went away while waiting; the server goes on.";
   }
   return e;
 }
@@ -196,9 +296,12 @@ explanation explain_resolve(const failure& f) {
 explanation explain(const failure& f, const host_facts& facts) {
   switch (f.where) {
     case step::resolve: return explain_resolve(f);
+    case step::accept: return explain_accept(f, facts);
     case step::connect:
     case step::read:
     case step::write: return explain_connect(f, facts);
+    case step::bind: return f.client_side && f.error == "EADDRINUSE" ? explain_source_port_in_use(f)
+                                                                     : explain_bind(f, facts);
     default: return explain_bind(f, facts);
   }
 }

@@ -1,5 +1,6 @@
 #include "portdemo/host_facts.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -70,6 +71,9 @@ host_facts read_host_facts() {
   facts.root = ::geteuid() == 0;
   if (auto t = read_file("/proc/self/status"))
     facts.cap_net_bind_service = parse_cap_net_bind_service(*t).value_or(false);
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY)
+    facts.open_files_limit = files.rlim_cur;
   return facts;
 }
 

@@ -19,6 +19,10 @@ namespace portdemo {
 
 namespace {
 
+// The most of a client's bytes the server logs, escaped (issue: nothing a client sends may
+// rewrite the lecturer's terminal).
+constexpr std::size_t max_logged_bytes = 200;
+
 std::string json_opt_string(const std::string& s) { return s.empty() ? "null" : json_string(s); }
 
 template <typename T>
@@ -37,10 +41,29 @@ std::string json_tuple(const socket_tuple& t) {
   return fmt::format("\"local\":{},\"remote\":{}", endpoint_json(t.local), endpoint_json(t.remote));
 }
 
+template <typename T>
+std::string json_list(const std::vector<T>& items);
+
+// The failure's fields; "holders" and "local_addresses" only when the networking code found them.
 std::string json_failure(const failure& f, const explanation& why) {
-  return fmt::format("\"step\":{},\"errno\":{},\"message\":{},\"explanation\":{}",
-                     json_string(to_string(f.where)), json_string(f.error),
-                     json_string(f.system_message), json_string(to_paragraph(why)));
+  std::string out = fmt::format("\"step\":{},\"errno\":{},\"message\":{},\"explanation\":{}",
+                                json_string(to_string(f.where)), json_string(f.error),
+                                json_string(f.system_message), json_string(to_paragraph(why)));
+  if (!f.holders.empty()) {
+    out += ",\"holders\":[";
+    for (std::size_t i = 0; i < f.holders.size(); ++i) {
+      const port_user& u = f.holders[i];
+      if (i) out += ',';
+      out += fmt::format("{{\"local\":{},\"remote\":{},\"state\":{},\"uid\":{},\"pid\":{},\"command\":{}}}",
+                         endpoint_json(u.socket.local), endpoint_json(u.socket.remote),
+                         json_string(to_string(u.socket.state)), u.socket.uid,
+                         u.owner ? std::to_string(u.owner->pid) : "null",
+                         u.owner ? json_string(u.owner->command) : "null");
+    }
+    out += ']';
+  }
+  if (!f.local_addresses.empty()) out += ",\"local_addresses\":" + json_list(f.local_addresses);
+  return out;
 }
 
 template <typename T>
@@ -92,6 +115,33 @@ struct json_visitor {
         e.id, json_tuple(e.tuple), json_string(to_string(classify(e.tuple.remote.port))),
         json_opt(e.in_ephemeral_range));
   }
+  std::string operator()(const answered_event& e) const {
+    return fmt::format("{{\"event\":\"answered\",\"id\":{},\"report\":{},\"received_bytes\":{},"
+                       "\"received\":{}}}",
+                       e.id, json_string(e.json ? "json" : "text"), e.received_bytes,
+                       json_string(printable(e.received, max_logged_bytes)));
+  }
+  std::string operator()(const accept_failed_event& e) const {
+    return fmt::format("{{\"event\":\"accept_failed\",\"proto\":\"tcp\",\"local\":{},{}}}",
+                       endpoint_json(e.what.ep.value_or(endpoint{})), json_failure(e.what, e.why));
+  }
+  std::string operator()(const accept_resumed_event& e) const {
+    return fmt::format("{{\"event\":\"accept_resumed\",\"proto\":\"tcp\",\"local\":{},\"failures\":{}}}",
+                       endpoint_json(e.local), e.failures);
+  }
+  std::string operator()(const gave_up_event& e) const {
+    std::string attempts = "[";
+    for (std::size_t i = 0; i < e.attempts.size(); ++i) {
+      const failure& f = e.attempts[i];
+      if (i) attempts += ',';
+      attempts += fmt::format("{{\"remote\":{},\"step\":{},\"errno\":{}}}",
+                              endpoint_json(f.ep.value_or(endpoint{})), json_string(to_string(f.where)),
+                              json_string(f.error));
+    }
+    attempts += ']';
+    return fmt::format("{{\"event\":\"gave_up\",\"host\":{},\"port\":{},\"attempts\":{},\"exit_code\":{}}}",
+                       json_string(e.host), e.port, attempts, e.exit_code);
+  }
   std::string operator()(const server_summary_event& e) const {
     std::string per_port = "[";
     for (std::size_t i = 0; i < e.per_port.size(); ++i) {
@@ -124,11 +174,13 @@ struct json_visitor {
       view = fmt::format("{{\"id\":{},{}}}", json_opt(e.server_id), json_tuple(*e.server_view));
     }
     std::string mirror = e.server_view ? (is_mirror(e.tuple, *e.server_view) ? "true" : "false") : "null";
+    // Without a view, say why, as the text does.
+    std::string problem = e.server_view ? "" : ",\"server_view_problem\":" + json_string(e.server_view_problem);
     return fmt::format(
         "{{\"event\":\"connected\",\"proto\":\"tcp\",\"id\":{},{},\"local_port_class\":{},"
-        "\"in_ephemeral_range\":{},\"server_view\":{},\"mirror\":{}}}",
+        "\"in_ephemeral_range\":{},\"local_port_chosen_by\":{},\"server_view\":{},\"mirror\":{}{}}}",
         e.id, json_tuple(e.tuple), json_string(to_string(classify(e.tuple.local.port))),
-        json_opt(e.in_ephemeral_range), view, mirror);
+        json_opt(e.in_ephemeral_range), json_string(e.pinned ? "user" : "kernel"), view, mirror, problem);
   }
   std::string operator()(const client_summary_event& e) const {
     std::vector<std::uint16_t> server_ports;
@@ -382,6 +434,40 @@ struct text_renderer::impl {
     out += wrap(fmt::format("remote port {}: {} (IANA: {})", port, where, to_string(classify(port))),
                 text_width, 4, 2);
     return out;
+  }
+
+  std::string operator()(const answered_event& e) const {
+    // demo-client's hello and silence are the normal cases: nothing to add to the screen.
+    if (e.json || e.received_bytes == 0) return "";
+    return wrap(fmt::format("#{} sent {} byte{} first: \"{}\"; it got the text report", e.id,
+                            e.received_bytes, e.received_bytes == 1 ? "" : "s",
+                            printable(e.received, 60)),
+                text_width, 4, 2);
+  }
+
+  std::string operator()(const accept_failed_event& e) const {
+    return join(fmt::format("{}  {}", paint("accept failed", bad_style), ep(e.what.ep.value_or(endpoint{}), dim_style)),
+                fmt::format("{} ({})", e.what.system_message, e.what.error), 15) +
+           explanation_lines(e.why);
+  }
+
+  std::string operator()(const accept_resumed_event& e) const {
+    return fmt::format("{}  {}: accepting again after {} failed attempt{}\n", paint("resumed", good_style),
+                       ep(e.local, fixed_style), e.failures, e.failures == 1 ? "" : "s");
+  }
+
+  std::string operator()(const gave_up_event& e) const {
+    std::string tried;
+    for (std::size_t i = 0; i < e.attempts.size(); ++i) {
+      const failure& f = e.attempts[i];
+      if (i) tried += ", ";
+      std::string what = f.error == "ECONNREFUSED" ? "refused" : f.error == "ETIMEDOUT" ? "timed out" : f.error;
+      tried += fmt::format("{} {}", to_string(f.ep.value_or(endpoint{})), what);
+    }
+    if (e.attempts.size() < 2) return "";  // the one failure above says it all
+    return wrap(fmt::format("{}: no address of {} accepted port {}: {}", paint("gave up", bad_style), e.host,
+                            e.port, tried),
+                text_width, 4);
   }
 
   std::string operator()(const server_summary_event& e) const {

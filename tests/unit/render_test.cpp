@@ -269,6 +269,7 @@ TEST(RenderJson, ConnectedWithMirror) {
             R"("local":{"address":"127.0.0.1","port":40000},)"
             R"("remote":{"address":"127.0.0.1","port":8080},)"
             R"("local_port_class":"registered","in_ephemeral_range":true,)"
+            R"("local_port_chosen_by":"kernel",)"
             R"("server_view":{"id":1,"local":{"address":"127.0.0.1","port":8080},)"
             R"("remote":{"address":"127.0.0.1","port":40000}},"mirror":true})"
             "\n");
@@ -283,7 +284,8 @@ TEST(RenderJson, ConnectedWithoutServerView) {
                             R"("local":{"address":"::1","port":50000},)"
                             R"("remote":{"address":"::1","port":22},)"
                             R"("local_port_class":"dynamic","in_ephemeral_range":null,)"
-                            R"("server_view":null,"mirror":null})"
+                            R"("local_port_chosen_by":"kernel","server_view":null,"mirror":null,)"
+                            R"("server_view_problem":"the server closed the connection without a report"})"
                             "\n");
 }
 
@@ -298,6 +300,7 @@ TEST(RenderJson, ConnectedThroughNatWithoutServerId) {
             R"("local":{"address":"10.0.0.2","port":40000},)"
             R"("remote":{"address":"203.0.113.5","port":8080},)"
             R"("local_port_class":"registered","in_ephemeral_range":false,)"
+            R"("local_port_chosen_by":"kernel",)"
             R"("server_view":{"id":null,"local":{"address":"203.0.113.5","port":8080},)"
             R"("remote":{"address":"198.51.100.7","port":61000}},"mirror":false})"
             "\n");

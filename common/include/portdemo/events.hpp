@@ -59,6 +59,27 @@ struct accepted_event {
   std::optional<bool> in_ephemeral_range;  ///< remote port in this host's range; nullopt if unknown
 };
 
+/// The server answered a connection: the JSON view (demo-client) or the text report.
+/// `received` holds the client's bytes as sent (at most 512); renderers escape them.
+struct answered_event {
+  std::uint64_t id = 0;
+  bool json = false;            ///< true: the client said hello and got the JSON view
+  std::size_t received_bytes = 0;
+  std::string received;
+};
+
+/// Accepting failed (out of descriptors or memory): the server pauses and tries again.
+struct accept_failed_event {
+  failure what;
+  explanation why;
+};
+
+/// Accepting works again after an episode of failures.
+struct accept_resumed_event {
+  endpoint local;
+  std::uint64_t failures = 0;  ///< how many accepts failed during the episode
+};
+
 /// Per-port count in the server's summary.
 struct port_count {
   std::uint16_t port = 0;
@@ -101,6 +122,15 @@ struct connected_event {
   std::optional<socket_tuple> server_view;  ///< the server's tuple for this connection, if it said
   std::optional<std::uint64_t> server_id;   ///< the server's connection number, if it said
   std::string server_view_problem;          ///< why there is no server view, if there is none
+  bool pinned = false;                      ///< the local port was given with --source-port
+};
+
+/// No address accepted: the client gives up on this connection.
+struct gave_up_event {
+  std::string host;
+  std::uint16_t port = 0;
+  std::vector<failure> attempts;  ///< one per address tried, in order
+  int exit_code = 0;
 };
 
 /// The client's summary after --count N.
@@ -116,8 +146,9 @@ struct client_summary_event {
 
 /// Every event either program emits.
 using event = std::variant<host_facts_event, listening_event, bind_failed_event, note_event,
-                           ready_event, accepted_event, server_summary_event, resolved_event,
+                           ready_event, accepted_event, answered_event, accept_failed_event,
+                           accept_resumed_event, server_summary_event, resolved_event,
                            resolve_failed_event, connect_failed_event, connected_event,
-                           client_summary_event>;
+                           gave_up_event, client_summary_event>;
 
 }  // namespace portdemo

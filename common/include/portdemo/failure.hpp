@@ -11,6 +11,7 @@
 
 #include "portdemo/endpoint.hpp"
 #include "portdemo/host_facts.hpp"
+#include "portdemo/proc_net.hpp"
 
 namespace portdemo {
 
@@ -29,6 +30,11 @@ struct failure {
   std::optional<endpoint> ep;    ///< the endpoint bound or connected to, if any
   std::string host;              ///< the name being resolved, for resolve failures
   std::chrono::milliseconds timeout{0};  ///< the deadline that passed, for ETIMEDOUT
+  bool client_side = false;      ///< the client's own bind (--source-port), not a server's
+
+  // Context the networking code gathers for some errors, so the explanation can be specific.
+  std::vector<port_user> holders;            ///< EADDRINUSE: the sockets using the port
+  std::vector<std::string> local_addresses;  ///< EADDRNOTAVAIL: the addresses this host has
 };
 
 /// One thing to try: a few words, and the command to type, kept whole (never wrapped apart).

@@ -26,6 +26,8 @@ struct host_facts {
   std::optional<std::uint16_t> unprivileged_port_start;
   bool root = false;                  ///< effective uid 0
   bool cap_net_bind_service = false;  ///< CAP_NET_BIND_SERVICE in the effective set
+  /// RLIMIT_NOFILE's soft limit: how many descriptors (so connections) this process may hold.
+  std::optional<std::uint64_t> open_files_limit;
 };
 
 /// Reads the facts of this host and process from /proc.
