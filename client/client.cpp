@@ -25,7 +25,24 @@ constexpr auto report_wait = 3s;
 struct attempt {
   int exit_code = exit_code::ok;
   std::optional<connected_event> connected;
+  std::vector<failure> failures;  // one per address that did not accept
 };
+
+// --source-port: open the socket and bind the chosen local port before connecting, as a server
+// binds its port. No SO_REUSEADDR: a port still in TIME_WAIT from the last run must show.
+std::optional<failure> bind_source_port(tcp::socket& socket, const tcp::endpoint& peer, std::uint16_t port) {
+  std::error_code ec;
+  const tcp::endpoint local(peer.address().is_v6() ? asio::ip::address(asio::ip::address_v6::any())
+                                                   : asio::ip::address(asio::ip::address_v4::any()),
+                            port);
+  socket.open(peer.protocol(), ec);
+  if (ec) return make_failure(step::open, ec, to_endpoint(local));
+  socket.bind(local, ec);
+  if (!ec) return std::nullopt;
+  failure f = make_failure(step::bind, ec, to_endpoint(local));
+  f.client_side = true;
+  return with_context(std::move(f));
+}
 
 // Resolves the name; on failure reports it and returns nullopt with the exit code set.
 asio::awaitable<std::optional<std::vector<tcp::endpoint>>> resolve(reporter& out, const options& opts,
@@ -106,6 +123,14 @@ asio::awaitable<attempt> connect_once(reporter& out, const options& opts,
   for (const auto& peer : endpoints) {
     tcp::socket socket(co_await asio::this_coro::executor);
     std::error_code ec;
+    if (opts.source_port != 0) {
+      if (auto f = bind_source_port(socket, peer, opts.source_port)) {
+        out.emit(connect_failed_event{*f, explain(*f, out.facts())});
+        result.exit_code = exit_code_for(f->error);
+        result.failures.push_back(std::move(*f));
+        continue;
+      }
+    }
     co_await connect_until(socket, peer, clock::now() + opts.timeout, ec);
     // The four facts, from the kernel: getsockname and getpeername on the connected socket.
     tcp::endpoint local;
@@ -117,10 +142,12 @@ asio::awaitable<attempt> connect_once(reporter& out, const options& opts,
       f.timeout = opts.timeout;
       out.emit(connect_failed_event{f, explain(f, out.facts())});
       result.exit_code = exit_code_for(f.error);
+      result.failures.push_back(std::move(f));
       continue;
     }
     connected_event ev;
     ev.id = id;
+    ev.pinned = opts.source_port != 0;
     ev.tuple = {to_endpoint(local), to_endpoint(remote)};
     if (out.facts().ephemeral) ev.in_ephemeral_range = out.facts().ephemeral->contains(ev.tuple.local.port);
     co_await ask_server(socket, opts, ev);
@@ -142,12 +169,14 @@ asio::awaitable<int> run(reporter& out, options opts) {
   if (!endpoints) co_return code;
 
   client_summary_event summary;
+  summary.pinned = opts.source_port != 0;
   std::vector<bool> seen(65536, false);
   for (std::uint64_t id = 1; id <= opts.count; ++id) {
     ++summary.attempted;
     attempt a = co_await connect_once(out, opts, *endpoints, id);
     if (!a.connected) {
       code = a.exit_code;
+      out.emit(gave_up_event{opts.host, opts.port, std::move(a.failures), code});
       break;
     }
     const connected_event& ev = *a.connected;

@@ -25,6 +25,7 @@ struct options {
   std::uint64_t count = 1;                  ///< connections, one after another
   family only = family::any;
   std::chrono::milliseconds timeout{10000};  ///< per connection attempt
+  std::uint16_t source_port = 0;             ///< --source-port: pin the local port (0: the kernel's pick)
 };
 
 /// Runs the whole client; the result is the process exit code.

@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
   client::options opts;
   std::string port;
   app.add_option("host", opts.host, "the server: a name (localhost) or an address (127.0.0.1, ::1)")
-      ->required();
+      ->required()
+      ->check(cli::host_check());
   app.add_option("port", port, "the server's port: a number 1-65535 or a service name (http-alt)")
       ->required()
       ->check(cli::port_check());
@@ -32,6 +33,10 @@ int main(int argc, char** argv) {
   app.add_option("--timeout,-t", timeout_s, "seconds to wait for each connection to be accepted")
       ->check(CLI::Range(0.001, 3600.0))
       ->capture_default_str();
+  std::uint16_t source_port = 0;
+  app.add_option("--source-port,-s", source_port,
+                 "pin this end's port instead of letting the kernel choose\nan ephemeral one (1-65535)")
+      ->check(CLI::Range(std::uint16_t{1}, std::uint16_t{65535}));
   bool only_v4 = false;
   bool only_v6 = false;
   auto* v4 = app.add_flag("-4", only_v4, "use IPv4 addresses only");
@@ -43,6 +48,10 @@ int main(int argc, char** argv) {
   if (int code = cli::parse(app, argc, argv); code >= 0) return code;
 
   opts.port = parse_single_port(port, false).ports.front();
+  opts.source_port = source_port;
+  // "[::1]" as in URLs: the brackets are not part of the address.
+  if (opts.host.size() > 2 && opts.host.front() == '[' && opts.host.back() == ']')
+    opts.host = opts.host.substr(1, opts.host.size() - 2);
   opts.only = only_v4 ? client::family::v4 : only_v6 ? client::family::v6 : client::family::any;
   opts.timeout = std::chrono::milliseconds(static_cast<long long>(std::llround(timeout_s * 1000)));
 

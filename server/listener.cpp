@@ -6,11 +6,6 @@
 
 namespace portdemo::server {
 
-failure with_context(failure f) {
-  if (f.error == "EADDRINUSE" && f.ep) f.holders = find_port_users(f.ep->port);
-  if (f.error == "EADDRNOTAVAIL") f.local_addresses = local_addresses();
-  return f;
-}
 
 std::variant<asio::ip::tcp::acceptor, failure> open_listener(asio::io_context& io,
                                                              const asio::ip::tcp::endpoint& where) {

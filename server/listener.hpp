@@ -11,9 +11,6 @@
 
 namespace portdemo::server {
 
-/// Adds what explains a bind failure: who holds a port in use, which addresses this host has.
-failure with_context(failure f);
-
 /// Opens a listening socket on `where`; on failure, the step that failed and its error.
 /// Never sets SO_REUSEPORT: a second server on the same port must fail, not share it.
 std::variant<asio::ip::tcp::acceptor, failure> open_listener(asio::io_context& io,

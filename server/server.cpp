@@ -163,11 +163,17 @@ void server::count(const socket_tuple& tuple) {
 }
 
 asio::awaitable<void> server::accept_loop(tcp::acceptor& acceptor) {
+  const endpoint listening_on = to_endpoint(acceptor.local_endpoint());
+  std::uint64_t failures = 0;  // accept errors in the current episode; reported once each way
   for (;;) {
     std::error_code ec;
     tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
+      if (failures++ == 0) {
+        failure f = make_failure(step::accept, ec, listening_on);
+        out_.emit(accept_failed_event{f, explain(f, out_.facts())});
+      }
       // Out of descriptors or memory: the pending connection stays queued, so accepting again
       // at once would spin. Pause, then resume (the Asio examples stop or spin here).
       if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
@@ -176,6 +182,10 @@ asio::awaitable<void> server::accept_loop(tcp::acceptor& acceptor) {
         co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       }
       continue;  // ECONNABORTED and the like concern one client only
+    }
+    if (failures > 0) {
+      out_.emit(accept_resumed_event{listening_on, failures});
+      failures = 0;
     }
     // The four facts, from the kernel: getsockname and getpeername on the accepted socket.
     std::error_code local_ec;
@@ -210,9 +220,10 @@ asio::awaitable<void> server::session(tcp::socket socket, std::uint64_t id, sock
   }
   std::string_view got(buffer.data(), received);
   server_view view{id, tuple};
-  std::string answer = got == client_hello ? render_server_view(view)
-                                           : render_raw_client_report(view, out_.facts());
+  const bool hello = got == client_hello;
+  std::string answer = hello ? render_server_view(view) : render_raw_client_report(view, out_.facts());
   if (ec && ec != asio::error::timed_out && ec != asio::error::eof) co_return;  // reset: nothing to tell
+  out_.emit(answered_event{id, hello, received, std::string(got)});
 
   co_await write_until(socket, asio::buffer(answer), clock::now() + write_wait, ec);
   if (ec) co_return;

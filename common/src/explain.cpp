@@ -293,6 +293,12 @@ explanation explain_resolve(const failure& f) {
 
 }  // namespace
 
+failure with_context(failure f) {
+  if (f.error == "EADDRINUSE" && f.ep) f.holders = find_port_users(f.ep->port);
+  if (f.error == "EADDRNOTAVAIL") f.local_addresses = local_addresses();
+  return f;
+}
+
 explanation explain(const failure& f, const host_facts& facts) {
   switch (f.where) {
     case step::resolve: return explain_resolve(f);

@@ -190,9 +190,9 @@ struct json_visitor {
     return fmt::format(
         "{{\"event\":\"summary\",\"role\":\"client\",\"attempted\":{},\"connected\":{},"
         "\"server_ports\":{},\"client_ports\":{},\"distinct_client_ports\":{},"
-        "\"in_ephemeral_range\":{},\"mirrored\":{}}}",
+        "\"in_ephemeral_range\":{},\"mirrored\":{},\"local_port_chosen_by\":{}}}",
         e.attempted, e.connected, json_list(server_ports), json_list(e.client_ports),
-        e.distinct_client_ports, e.in_ephemeral_range, e.mirrored);
+        e.distinct_client_ports, e.in_ephemeral_range, e.mirrored, json_string(e.pinned ? "user" : "kernel"));
   }
 };
 
@@ -329,6 +329,15 @@ struct text_renderer::impl {
     return paint(s, style) + pad;
   }
 
+  // The explanation, or a pointer to it when the same step failed the same way on the same port
+  // a moment ago (127.0.0.1, then ::1): a projector shows it once.
+  std::string once(const failure& f, const explanation& e) const {
+    std::string key = fmt::format("{}/{}/{}", to_string(f.where), f.error, f.ep.value_or(endpoint{}).port);
+    if (r.explained_failures_.contains(key)) return "  (the same reason as above)\n";
+    r.explained_failures_.insert(key);
+    return explanation_lines(e);
+  }
+
   std::string explanation_lines(const explanation& e) const {
     // what, then "why:" and "try:" with their continuation lines aligned after the label.
     std::string out = wrap(e.what, text_width, 2, 2);
@@ -390,11 +399,7 @@ struct text_renderer::impl {
                            fmt::format("{}: {} ({})", to_string(e.what.where), e.what.system_message,
                                        e.what.error),
                            11);
-    // The same port failing the same way on the next address (127.0.0.1, then ::1) is said once.
-    std::string key = fmt::format("{}/{}/{}", to_string(e.what.where), e.what.error, where.port);
-    if (r.explained_failures_.contains(key)) return out + "  (the same reason as above)\n";
-    r.explained_failures_.insert(key);
-    return out + explanation_lines(e.why);
+    return out + once(e.what, e.why);
   }
 
   std::string operator()(const note_event& e) const {
@@ -513,10 +518,10 @@ struct text_renderer::impl {
     std::string label = e.what.error == "ECONNREFUSED" ? "refused  "
                         : e.what.error == "ETIMEDOUT" ? "timed out"
                                                        : "failed   ";
-    return join(fmt::format("{}  {}", paint(label, bad_style), ep(e.what.ep.value_or(endpoint{}), dim_style, 17)),
-                fmt::format("{}: {} ({})", to_string(e.what.where), e.what.system_message, e.what.error),
-                11) +
-           explanation_lines(e.why);
+    std::string out =
+        join(fmt::format("{}  {}", paint(label, bad_style), ep(e.what.ep.value_or(endpoint{}), dim_style, 17)),
+             fmt::format("{}: {} ({})", to_string(e.what.where), e.what.system_message, e.what.error), 11);
+    return out + once(e.what, e.why);
   }
 
   std::string operator()(const connected_event& e) const {
@@ -525,10 +530,11 @@ struct text_renderer::impl {
     std::string range = range_text(r.facts_.ephemeral);
     // Three columns: the endpoint, fixed or ephemeral, and who chose the port.
     std::string local_class = fmt::format("{} port", to_string(classify(local.port)));
-    // A port outside the ephemeral range was not the kernel's pick from it: it was chosen.
-    const bool ephemeral = e.in_ephemeral_range.value_or(true);
-    std::string local_note = ephemeral ? fmt::format("chosen by this host's kernel ({})", local_class)
-                                       : fmt::format("outside the ephemeral range ({})", local_class);
+    // A pinned port, or one outside the ephemeral range, was not the kernel's pick: it was chosen.
+    const bool ephemeral = !e.pinned && e.in_ephemeral_range.value_or(true);
+    std::string local_note = ephemeral   ? fmt::format("chosen by this host's kernel ({})", local_class)
+                             : e.pinned ? fmt::format("chosen with --source-port ({})", local_class)
+                                        : fmt::format("outside the ephemeral range ({})", local_class);
     std::string service = describe_port(remote.port);
     std::string remote_note = fmt::format("chosen by the server ({}{}{})", to_string(classify(remote.port)),
                                           service.empty() ? "" : ", ", service);
@@ -592,7 +598,9 @@ struct text_renderer::impl {
     // At most 8 ports or a range: the line stays well under the width without wrapping.
     out += fmt::format("  client ports: {} - {} distinct of {}{}\n", paint(ports, ephemeral_style),
                        e.distinct_client_ports, e.connected,
-                       e.distinct_client_ports == e.connected ? ", a new one every time" : "");
+                       e.pinned                                ? ", pinned with --source-port"
+                       : e.distinct_client_ports == e.connected ? ", a new one every time"
+                                                                : "");
     out += fmt::format("  {} of {} inside this host's ephemeral range {}; {} of {} mirror images\n",
                        e.in_ephemeral_range, e.connected, range_text(r.facts_.ephemeral), e.mirrored,
                        e.connected);

@@ -37,7 +37,8 @@ class Count(unittest.TestCase):
         self.assertEqual(summary, {"event": "summary", "role": "client", "attempted": 5,
                                    "connected": 5, "server_ports": [port],
                                    "client_ports": client_ports, "distinct_client_ports": 5,
-                                   "in_ephemeral_range": inside, "mirrored": 5})
+                                   "in_ephemeral_range": inside, "mirrored": 5,
+                                   "local_port_chosen_by": "kernel"})
 
         # The server saw the same five connections, each with the client's port.
         accepted = [server.wait_event("accepted") for _ in range(5)]

@@ -45,7 +45,8 @@ class ClientFailures(unittest.TestCase):
         result = h.run_client("127.0.0.1", port)
         self.assertEqual(result.returncode, h.EX_UNAVAILABLE, result.stdout + result.stderr)
         events = h.json_events(self, result.stdout)
-        self.assertEqual([e["event"] for e in events], ["host_facts", "resolved", "connect_failed"])
+        self.assertEqual([e["event"] for e in events],
+                         ["host_facts", "resolved", "connect_failed", "gave_up"])
         failed = h.one(self, events, "connect_failed")
         self.assertEqual(failed["remote"], h.ep("127.0.0.1", port))
         self.assertEqual((failed["proto"], failed["step"], failed["errno"]),

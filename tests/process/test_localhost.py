@@ -91,7 +91,11 @@ class Localhost(unittest.TestCase):
         self.assertEqual(result.returncode, h.EX_UNAVAILABLE, result.stdout + result.stderr)
         events = h.json_events(self, result.stdout)
         self.assertEqual([e["event"] for e in events],
-                         ["host_facts", "resolved", "connect_failed", "connect_failed"])
+                         ["host_facts", "resolved", "connect_failed", "connect_failed", "gave_up"])
+        gave_up = h.one(self, events, "gave_up")
+        self.assertEqual([(a["remote"], a["errno"]) for a in gave_up["attempts"]],
+                         [(h.ep("::1", port), "ECONNREFUSED"), (h.ep("127.0.0.1", port), "ECONNREFUSED")])
+        self.assertEqual(gave_up["exit_code"], h.EX_UNAVAILABLE)
         failed = h.of(events, "connect_failed")
         self.assertEqual([f["remote"] for f in failed],
                          [h.ep("::1", port), h.ep("127.0.0.1", port)])

@@ -316,7 +316,8 @@ TEST(RenderJson, ClientSummary) {
                                              2}),
             R"({"event":"summary","role":"client","attempted":4,"connected":4,)"
             R"("server_ports":[8080,8443],"client_ports":[40000,40001,40000,40003],)"
-            R"("distinct_client_ports":3,"in_ephemeral_range":4,"mirrored":2})"
+            R"("distinct_client_ports":3,"in_ephemeral_range":4,"mirrored":2,)"
+            R"("local_port_chosen_by":"kernel"})"
             "\n");
 }
 

@@ -142,6 +142,7 @@ struct client_summary_event {
   std::uint64_t distinct_client_ports = 0;
   std::uint64_t in_ephemeral_range = 0;
   std::uint64_t mirrored = 0;             ///< connections whose server view was the mirror image
+  bool pinned = false;                    ///< every connection used --source-port
 };
 
 /// Every event either program emits.

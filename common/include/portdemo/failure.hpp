@@ -51,6 +51,10 @@ struct explanation {
   std::vector<suggestion> tries;   ///< what to do instead, most useful first
 };
 
+/// Adds what explains a bind failure, read live: who holds a port in use (EADDRINUSE), which
+/// addresses this host has (EADDRNOTAVAIL).
+failure with_context(failure f);
+
 /// Explains a failure using this host's live facts.
 explanation explain(const failure& f, const host_facts& facts);
 

@@ -10,6 +10,7 @@
 
 #include "portdemo/failure.hpp"
 #include "portdemo/ports.hpp"
+#include "portdemo/render.hpp"
 #include "portdemo/reporter.hpp"
 
 namespace portdemo::cli {
@@ -49,6 +50,36 @@ inline CLI::Validator address_check() {
                ":: (all IPv6)";
       },
       "ADDRESS");
+}
+
+/// Checks a host: an IP address literal ([::1] allowed), or a name of at most 253 characters
+/// made of letters, digits, '-', '_' and '.', in labels of at most 63.
+inline CLI::Validator host_check() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        std::string v = value;
+        if (v.size() > 2 && v.front() == '[' && v.back() == ']') v = v.substr(1, v.size() - 2);
+        constexpr const char* valid = "give a name such as localhost or an address such as 127.0.0.1 or ::1";
+        if (v.empty()) return std::string("the host is empty: ") + valid;
+        unsigned char buf[16];
+        if (::inet_pton(AF_INET, v.c_str(), buf) == 1 || ::inet_pton(AF_INET6, v.c_str(), buf) == 1) return {};
+        if (v.size() > 253)
+          return "the host \"" + printable(v, 40) + "\" is " + std::to_string(v.size()) +
+                 " characters long; a host name has at most 253";
+        std::size_t label = 0;
+        for (char c : v) {
+          bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.';
+          if (!ok)
+            return "the host \"" + printable(v, 60) + "\" is not a valid name: \"" +
+                   printable(std::string(1, c), 8) +
+                   "\" is not allowed (letters, digits, '-', '_' and '.' are), nor is it an address";
+          label = c == '.' ? 0 : label + 1;
+          if (label > 63) return "the host \"" + printable(v, 60) + "\" has a label over 63 characters";
+        }
+        return {};
+      },
+      "HOST");
 }
 
 /// The output options both programs have, as given on the command line.
