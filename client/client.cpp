@@ -65,6 +65,7 @@ asio::awaitable<std::optional<std::vector<tcp::endpoint>>> resolve(reporter& out
   if (ec) {
     failure f = make_failure(step::resolve, ec);
     f.host = opts.host;
+    if (opts.only != family::any) f.only_family = opts.only == family::v4 ? "IPv4" : "IPv6";
     out.emit(resolve_failed_event{f, explain(f, out.facts())});
     code = exit_code_for(f.error);
     co_return std::nullopt;

@@ -269,7 +269,15 @@ explanation explain_connect(const failure& f, const host_facts&) {
 
 explanation explain_resolve(const failure& f) {
   explanation e;
-  if (f.error == "EAI_NONAME" || f.error == "EAI_NODATA" || f.error == "EAI_FAIL") {
+  if ((f.error == "EAI_NONAME" || f.error == "EAI_NODATA") && !f.only_family.empty()) {
+    const char* flag = f.only_family == "IPv6" ? "-6" : "-4";
+    e.what = fmt::format("\"{}\" has no {} address ({}).", f.host, f.only_family, f.error);
+    e.why = fmt::format("{} asks for {} addresses only; without one no port was tried at all.", flag,
+                        f.only_family);
+    e.tries = {{fmt::format("leave out {}, or use an {} address such as {}", flag, f.only_family,
+                            f.only_family == "IPv6" ? "::1" : "127.0.0.1"),
+                ""}};
+  } else if (f.error == "EAI_NONAME" || f.error == "EAI_NODATA" || f.error == "EAI_FAIL") {
     e.what = fmt::format("the name \"{}\" does not resolve to any address ({}).", f.host, f.error);
     e.why = "Without an address there is no host to send to, so no port was tried at all.";
     e.tries = {{"check the spelling, or use an address such as 127.0.0.1 or ::1", ""},

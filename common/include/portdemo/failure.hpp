@@ -29,6 +29,7 @@ struct failure {
   std::string system_message;    ///< the system's text, e.g. "Permission denied"
   std::optional<endpoint> ep;    ///< the endpoint bound or connected to, if any
   std::string host;              ///< the name being resolved, for resolve failures
+  std::string only_family;       ///< "IPv4" or "IPv6" when -4 or -6 narrowed the resolution
   std::chrono::milliseconds timeout{0};  ///< the deadline that passed, for ETIMEDOUT
   bool client_side = false;      ///< the client's own bind (--source-port), not a server's
 
