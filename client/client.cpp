@@ -39,9 +39,12 @@ std::optional<failure> bind_source_port(tcp::socket& socket, const tcp::endpoint
   if (ec) return make_failure(step::open, ec, to_endpoint(local));
   socket.bind(local, ec);
   if (!ec) return std::nullopt;
-  failure f = make_failure(step::bind, ec, to_endpoint(local));
+  // The attempt is still toward the server: `ep` names it, `local` the end we could not take.
+  failure f = make_failure(step::bind, ec, to_endpoint(peer));
   f.client_side = true;
-  return with_context(std::move(f));
+  f.local = to_endpoint(local);
+  if (f.error == "EADDRINUSE") f.holders = find_port_users(port);
+  return f;
 }
 
 // Resolves the name; on failure reports it and returns nullopt with the exit code set.
@@ -100,6 +103,11 @@ asio::awaitable<void> ask_server(tcp::socket& socket, const options& opts, conne
     if (auto view = parse_server_view(got.substr(0, newline))) {
       ev.server_view = view->tuple;
       ev.server_id = view->id;
+      // Let the server close first (it already sent its FIN, or is about to): the TIME_WAIT
+      // then stays on the server's side, and this port is free again at once (--source-port).
+      std::array<char, 256> rest{};
+      const auto eof_deadline = clock::now() + 1s;
+      while (!ec) co_await read_some_until(socket, asio::buffer(rest), eof_deadline, ec);
       co_return;
     }
   }

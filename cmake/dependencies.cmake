@@ -3,6 +3,7 @@
 find_package(fmt 9 REQUIRED)
 find_package(CLI11 2.1 REQUIRED)
 find_package(Threads REQUIRED)
+find_package(OpenSSL 3 REQUIRED)
 
 # libasio-dev ships no CMake config: find the header and wrap it in an INTERFACE target.
 find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)

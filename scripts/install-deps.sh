@@ -15,12 +15,16 @@ packages=(
   libcli11-dev     # CLI11 2.1 (header-only)
   libfmt-dev       # fmt 9
   libgtest-dev     # GoogleTest
+  libssl-dev       # OpenSSL, through Asio's SSL support: HTTPS on 8443 and --tls ports
   # Tests and the demo
   libcap2-bin      # capsh: drop CAP_NET_BIND_SERVICE to show the privileged-bind failure
   util-linux       # unshare, setpriv: private hosts file and unprivileged runs in tests
   netcat-openbsd   # nc: the "raw client that sends nothing" in tests and the demo
   python3          # test helpers
   iproute2         # ss, ip: shown in explanations, used by tests
+  curl             # HTTP and HTTPS tests of the web page
+  chromium         # a real browser for the web page tests (headless)
+  fonts-dejavu-core  # a font for chromium's screenshots
 )
 
 missing=()

@@ -28,6 +28,23 @@ int main(int argc, char** argv) {
                  "and ::1; a classroom uses --bind 0.0.0.0 --bind ::)")
       ->check(cli::address_check())
       ->delimiter(',');
+  std::string tls_ports;
+  app.add_option("--tls", tls_ports,
+                 "ports that speak HTTPS besides 443 and 8443, as in --ports;\n"
+                 "0 means every port asked as 0")
+      ->check(cli::port_spec_check(true));
+  std::string cert_file;
+  std::string key_file;
+  auto* cert = app.add_option("--cert", cert_file,
+                              "certificate (PEM) for HTTPS ports, with --key; default:\n"
+                              "a self-signed one for localhost, generated at start-up")
+                   ->check(CLI::ExistingFile);
+  auto* key = app.add_option("--key", key_file, "private key (PEM) of --cert")->check(CLI::ExistingFile);
+  cert->needs(key);
+  key->needs(cert);
+  std::string save_cert;
+  app.add_option("--save-cert", save_cert,
+                 "write the certificate (PEM) to this file, to trust it:\ncurl --cacert FILE");
   bool strict = false;
   app.add_flag("--strict", strict, "end with an error if any port fails to listen");
   cli::output_options output;
@@ -39,6 +56,10 @@ int main(int argc, char** argv) {
   opts.ports = parse_port_spec(ports, true).ports;
   opts.bind_addresses = binds;
   opts.strict = strict;
+  if (!tls_ports.empty()) opts.tls_ports = parse_port_spec(tls_ports, true).ports;
+  opts.cert_file = cert_file;
+  opts.key_file = key_file;
+  opts.save_cert = save_cert;
 
   try {
     asio::io_context io{1};

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 
 #include <asio/co_spawn.hpp>
@@ -25,12 +27,6 @@ namespace {
 using asio::ip::tcp;
 using namespace std::chrono_literals;
 
-// How long a client may stay silent before it gets the text report: nc and telnet send nothing.
-// Kept under the 300 ms the lecture promises, with room for the write.
-constexpr auto first_bytes_wait = 200ms;
-// After our answer, how long we wait for the client to close its end before closing ours.
-constexpr auto drain_wait = 1s;
-constexpr auto write_wait = 5s;
 
 // Reports a coroutine that ended with an exception instead of letting it vanish.
 void report_exception(std::exception_ptr e) {
@@ -46,12 +42,42 @@ bool is_loopback(const asio::ip::address& a) { return a.is_loopback(); }
 
 }  // namespace
 
+bool is_tls_port(const options& opts, std::uint16_t asked, std::uint16_t bound) {
+  if (bound == 443 || bound == 8443) return true;
+  return std::find(opts.tls_ports.begin(), opts.tls_ports.end(), asked) != opts.tls_ports.end() ||
+         std::find(opts.tls_ports.begin(), opts.tls_ports.end(), bound) != opts.tls_ports.end();
+}
+
 server::server(asio::io_context& io, reporter& out, options opts)
-    : io_(io), out_(out), opts_(std::move(opts)), signals_(io, SIGINT, SIGTERM) {}
+    : io_(io), out_(out), opts_(std::move(opts)), shared_{out, nullptr, {}}, signals_(io, SIGINT, SIGTERM) {}
+
+bool server::setup_tls() {
+  tls_ = make_tls(opts_.cert_file, opts_.key_file);
+  if (!tls_.context) {
+    std::fprintf(stderr, "demo-server: TLS: %s\n", tls_.error.c_str());
+    return false;
+  }
+  shared_.tls = &*tls_.context;
+  std::string saved;
+  if (!opts_.save_cert.empty()) {
+    if (std::FILE* f = std::fopen(opts_.save_cert.c_str(), "w")) {
+      std::fwrite(tls_.info.pem.data(), 1, tls_.info.pem.size(), f);
+      if (std::fclose(f) == 0) saved = opts_.save_cert;
+    }
+    if (saved.empty()) {
+      std::fprintf(stderr, "demo-server: cannot write the certificate to %s: %s\n", opts_.save_cert.c_str(),
+                   std::strerror(errno));
+      return false;
+    }
+  }
+  out_.emit(tls_certificate_event{tls_.info.source, tls_.info.subject, tls_.info.names, tls_.info.sha256, saved});
+  return true;
+}
 
 int server::start() {
   const host_facts& facts = out_.facts();
   out_.emit(host_facts_event{role::server, facts});
+  if (!setup_tls()) return exit_code::usage;
 
   const bool defaults = opts_.bind_addresses.empty();
   std::vector<asio::ip::address> addresses;
@@ -66,6 +92,7 @@ int server::start() {
   int first_failure_code = 0;
   bool v6_missing = false;
   std::vector<std::uint16_t> ready_ports;
+  std::vector<std::uint16_t> tls_ports;
 
   for (std::uint16_t port : opts_.ports) {
     // Port 0 asks the kernel for a free port; the other addresses then try that same port, so
@@ -93,22 +120,25 @@ int server::start() {
         out_.emit(bind_failed_event{*f, explain(*f, facts)});
         continue;
       }
-      auto acceptor = std::make_unique<tcp::acceptor>(std::move(std::get<tcp::acceptor>(result)));
+      auto l = std::make_unique<listener>(listener{std::move(std::get<tcp::acceptor>(result)), false});
       // The kernel's answer, not the number we asked for: with port 0 they differ.
-      endpoint local = to_endpoint(acceptor->local_endpoint());
+      endpoint local = to_endpoint(l->acceptor.local_endpoint());
       if (chosen == 0) chosen = local.port;
+      l->tls = is_tls_port(opts_, port, local.port);
       out_.emit(listening_event{local, port, describe_port(local.port),
-                                bind_allowed_because(facts, local.port)});
+                                bind_allowed_because(facts, local.port), l->tls});
       ++listening;
-      if (std::find(ready_ports.begin(), ready_ports.end(), local.port) == ready_ports.end())
+      if (std::find(ready_ports.begin(), ready_ports.end(), local.port) == ready_ports.end()) {
         ready_ports.push_back(local.port);
+        if (l->tls) tls_ports.push_back(local.port);
+      }
       per_port_.try_emplace(local.port, 0);
-      acceptors_.push_back(std::move(acceptor));
+      listeners_.push_back(std::move(l));
     }
   }
 
-  if (std::any_of(acceptors_.begin(), acceptors_.end(),
-                  [](const auto& a) { return !is_loopback(a->local_endpoint().address()); })) {
+  if (std::any_of(listeners_.begin(), listeners_.end(),
+                  [](const auto& l) { return !is_loopback(l->acceptor.local_endpoint().address()); })) {
     out_.emit(note_event{"reachable_from_network",
                          "listening beyond loopback: other machines on the network can now "
                          "connect to these ports"});
@@ -116,15 +146,15 @@ int server::start() {
   if (opts_.strict && failed > 0) {
     out_.emit(note_event{"strict", fmt::format("--strict: {} of {} sockets failed, so none will serve",
                                                failed, failed + listening)});
-    acceptors_.clear();
-    out_.emit(ready_event{0, failed, {}});
+    listeners_.clear();
+    out_.emit(ready_event{0, failed, {}, {}});
     return first_failure_code;
   }
-  out_.emit(ready_event{listening, failed, ready_ports});
+  out_.emit(ready_event{listening, failed, ready_ports, tls_ports});
   if (listening == 0) return first_failure_code ? first_failure_code : exit_code::software;
 
-  for (auto& acceptor : acceptors_) {
-    asio::co_spawn(io_, accept_loop(*acceptor), report_exception);
+  for (auto& l : listeners_) {
+    asio::co_spawn(io_, accept_loop(*l), report_exception);
   }
   signals_.async_wait([this](const std::error_code& ec, int) {
     if (!ec) stop();
@@ -135,9 +165,9 @@ int server::start() {
 void server::stop() {
   if (stopped_) return;
   stopped_ = true;
-  for (auto& acceptor : acceptors_) {
+  for (auto& l : listeners_) {
     std::error_code ignored;
-    acceptor->close(ignored);
+    l->acceptor.close(ignored);
   }
   server_summary_event summary;
   for (const auto& [port, n] : per_port_) {
@@ -162,7 +192,8 @@ void server::count(const socket_tuple& tuple) {
   }
 }
 
-asio::awaitable<void> server::accept_loop(tcp::acceptor& acceptor) {
+asio::awaitable<void> server::accept_loop(listener& l) {
+  tcp::acceptor& acceptor = l.acceptor;
   const endpoint listening_on = to_endpoint(acceptor.local_endpoint());
   std::uint64_t failures = 0;  // accept errors in the current episode; reported once each way
   for (;;) {
@@ -199,42 +230,17 @@ asio::awaitable<void> server::accept_loop(tcp::acceptor& acceptor) {
     std::optional<bool> in_range;
     if (out_.facts().ephemeral) in_range = out_.facts().ephemeral->contains(tuple.remote.port);
     out_.emit(accepted_event{id, tuple, in_range});
-    asio::co_spawn(acceptor.get_executor(), session(std::move(socket), id, tuple), report_exception);
+    // The previous port of this client address: the web page tells a reload on a new
+    // connection (new port) from one on a kept-alive connection (same port).
+    connection_facts facts{id, tuple, l.tls, std::nullopt};
+    if (shared_.last_port.size() > 4096) shared_.last_port.clear();
+    auto [it, fresh] = shared_.last_port.try_emplace(tuple.remote.address, tuple.remote.port);
+    if (!fresh) {
+      facts.previous_port = it->second;
+      it->second = tuple.remote.port;
+    }
+    asio::co_spawn(acceptor.get_executor(), serve(std::move(socket), std::move(facts), shared_), report_exception);
   }
-}
-
-asio::awaitable<void> server::session(tcp::socket socket, std::uint64_t id, socket_tuple tuple) {
-  // Wait briefly for the client's first line: demo-client says hello and gets JSON at once;
-  // anything else, or silence, gets the text report.
-  std::array<char, 512> buffer{};
-  std::size_t received = 0;
-  const auto deadline = clock::now() + first_bytes_wait;
-  std::error_code ec;
-  while (received < buffer.size()) {
-    std::size_t n = co_await read_some_until(
-        socket, asio::buffer(buffer.data() + received, buffer.size() - received), deadline, ec);
-    received += n;
-    if (ec) break;
-    std::string_view got(buffer.data(), received);
-    if (got.find('\n') != std::string_view::npos || !could_be_hello(got)) break;
-  }
-  std::string_view got(buffer.data(), received);
-  server_view view{id, tuple};
-  const bool hello = got == client_hello;
-  std::string answer = hello ? render_server_view(view) : render_raw_client_report(view, out_.facts());
-  if (ec && ec != asio::error::timed_out && ec != asio::error::eof) co_return;  // reset: nothing to tell
-  out_.emit(answered_event{id, hello, received, std::string(got)});
-
-  co_await write_until(socket, asio::buffer(answer), clock::now() + write_wait, ec);
-  if (ec) co_return;
-  // Close our sending side first (FIN), then wait for the client's FIN before closing, so that
-  // unread bytes from the client never turn our close into a reset.
-  socket.shutdown(tcp::socket::shutdown_send, ec);
-  const auto drain_deadline = clock::now() + drain_wait;
-  while (!ec) {
-    co_await read_some_until(socket, asio::buffer(buffer), drain_deadline, ec);
-  }
-  socket.close(ec);
 }
 
 }  // namespace portdemo::server

@@ -14,6 +14,8 @@
 #include <asio/signal_set.hpp>
 
 #include "portdemo/reporter.hpp"
+#include "session.hpp"
+#include "tls.hpp"
 
 namespace portdemo::server {
 
@@ -22,7 +24,14 @@ struct options {
   std::vector<std::uint16_t> ports;          ///< 0 = let the kernel choose
   std::vector<std::string> bind_addresses;   ///< empty: the loopback addresses 127.0.0.1 and ::1
   bool strict = false;                       ///< any failed listener is fatal
+  std::vector<std::uint16_t> tls_ports;      ///< --tls: ports (as asked) that speak HTTPS; 0 = every port asked as 0
+  std::string cert_file;                     ///< --cert, with --key: use these instead of generating
+  std::string key_file;
+  std::string save_cert;                     ///< --save-cert: write the certificate (PEM) here
 };
+
+/// Whether a port speaks HTTPS: 443 and 8443 always, and those named with --tls.
+bool is_tls_port(const options& opts, std::uint16_t asked, std::uint16_t bound);
 
 /// The server: listeners, accept loops, sessions, and the closing summary.
 class server {
@@ -37,14 +46,23 @@ class server {
   void stop();
 
  private:
-  asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor);
-  asio::awaitable<void> session(asio::ip::tcp::socket socket, std::uint64_t id, socket_tuple tuple);
+  /// A listening socket and whether it speaks HTTPS.
+  struct listener {
+    asio::ip::tcp::acceptor acceptor;
+    bool tls = false;
+  };
+
+  asio::awaitable<void> accept_loop(listener& l);
   void count(const socket_tuple& tuple);
+  /// Sets up TLS and reports the certificate; false if --cert/--key could not be used.
+  bool setup_tls();
 
   asio::io_context& io_;
   reporter& out_;
   options opts_;
-  std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
+  std::vector<std::unique_ptr<listener>> listeners_;
+  tls_setup tls_;
+  shared_state shared_;
   asio::signal_set signals_;
   std::uint64_t next_id_ = 1;
   bool stopped_ = false;

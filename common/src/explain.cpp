@@ -78,6 +78,8 @@ std::string join_list(const std::vector<std::string>& items) {
 std::string owner_phrase(const port_user& u) {
   if (u.owner) return fmt::format("pid {} ({})", u.owner->pid, u.owner->command);
   if (u.socket.state == tcp_state::time_wait) return "no process (the kernel keeps it)";
+  // A socket no descriptor refers to any more: its process closed it, the kernel is finishing.
+  if (u.socket.inode == 0) return "no process (closed; the kernel is finishing the close)";
   return fmt::format("a process of uid {} that this user cannot see", u.socket.uid);
 }
 
@@ -112,7 +114,7 @@ explanation explain_listener_in_use(const failure& f, const std::string& where) 
 
 // The client's own bind with --source-port: the port is a listener's, or a recent connection's.
 explanation explain_source_port_in_use(const failure& f) {
-  const endpoint ep = f.ep.value_or(endpoint{});
+  const endpoint ep = f.local.value_or(f.ep.value_or(endpoint{}));
   explanation e;
   e.what = fmt::format("local port {} is already in use, so this client cannot take it ({}).",
                        ep.port, f.error);
@@ -129,8 +131,10 @@ explanation explain_source_port_in_use(const failure& f) {
   } else {
     e.why = "Another socket holds it, one this network namespace's socket table does not show.";
   }
+  // Waiting helps only when the port is held by a connection on its way out.
+  const bool lingering = !first_in_state(f.holders, tcp_state::listen) && !f.holders.empty();
   e.tries = {{"see what uses it:", fmt::format("ss -tanp 'sport = :{}'", ep.port)},
-             {"wait about a minute, or pin another port:",
+             {lingering ? "wait about a minute, or pin another port:" : "pin another port:",
               fmt::format("--source-port {}", alternative_port(ep.port))},
              {"or let the kernel choose an ephemeral port: leave out --source-port", ""}};
   return e;
@@ -314,8 +318,14 @@ explanation explain(const failure& f, const host_facts& facts) {
     case step::connect:
     case step::read:
     case step::write: return explain_connect(f, facts);
-    case step::bind: return f.client_side && f.error == "EADDRINUSE" ? explain_source_port_in_use(f)
-                                                                     : explain_bind(f, facts);
+    case step::bind: {
+      if (!f.client_side) return explain_bind(f, facts);
+      if (f.error == "EADDRINUSE") return explain_source_port_in_use(f);
+      // The client's own bind is about its local end, not the server it was headed for.
+      failure own = f;
+      own.ep = f.local.value_or(f.ep.value_or(endpoint{}));
+      return explain_bind(own, facts);
+    }
     default: return explain_bind(f, facts);
   }
 }

@@ -1,5 +1,7 @@
 #include "portdemo/host_facts.hpp"
 
+#include "portdemo/text.hpp"
+
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -10,14 +12,6 @@
 namespace portdemo {
 
 namespace {
-
-std::optional<std::string> read_file(const char* path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // Skips spaces and tabs, then reads an unsigned number of at most 65535.
 std::optional<std::uint16_t> read_port(std::string_view& s) {
@@ -65,11 +59,11 @@ std::optional<bool> parse_cap_net_bind_service(std::string_view status_text) {
 
 host_facts read_host_facts() {
   host_facts facts;
-  if (auto t = read_file("/proc/sys/net/ipv4/ip_local_port_range")) facts.ephemeral = parse_port_range(*t);
-  if (auto t = read_file("/proc/sys/net/ipv4/ip_unprivileged_port_start"))
+  if (auto t = read_text_file("/proc/sys/net/ipv4/ip_local_port_range")) facts.ephemeral = parse_port_range(*t);
+  if (auto t = read_text_file("/proc/sys/net/ipv4/ip_unprivileged_port_start"))
     facts.unprivileged_port_start = parse_sysctl_port(*t);
   facts.root = ::geteuid() == 0;
-  if (auto t = read_file("/proc/self/status"))
+  if (auto t = read_text_file("/proc/self/status"))
     facts.cap_net_bind_service = parse_cap_net_bind_service(*t).value_or(false);
   rlimit files{};
   if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY)

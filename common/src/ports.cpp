@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "portdemo/services.hpp"
+#include "portdemo/text.hpp"
 
 namespace portdemo {
 
@@ -48,12 +49,6 @@ std::string_view valid_forms(bool allow_zero) {
 std::string_view valid_port(bool allow_zero) {
   return allow_zero ? "a port number 0-65535 or a service name such as http-alt"
                     : "a port number 1-65535 or a service name such as http-alt";
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 bool all_digits(std::string_view s) {

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "portdemo/render.hpp"
+#include "portdemo/text.hpp"
 
 namespace portdemo {
 
@@ -83,12 +84,7 @@ std::vector<std::string_view> fields(std::string_view line) {
   return out;
 }
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string read_all(const std::string& path) { return read_text_file(path).value_or(""); }
 
 // The process whose descriptors include "socket:[inode]"; scans /proc/*/fd, bounded.
 std::optional<process_info> owner_of(std::uint64_t inode) {

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "portdemo/json.hpp"
+#include "portdemo/text.hpp"
 
 namespace portdemo {
 
@@ -23,10 +24,7 @@ std::optional<endpoint> endpoint_from(const json_value* v) {
   if (!address || !port || !address->as_string() || !port->as_number()) return std::nullopt;
   // Only an IP address literal: anything else (a name, terminal escapes) is not the kernel's
   // answer and must never reach the screen.
-  unsigned char buf[16];
-  const std::string& a = *address->as_string();
-  if (a.size() > 64 || (::inet_pton(AF_INET, a.c_str(), buf) != 1 && ::inet_pton(AF_INET6, a.c_str(), buf) != 1))
-    return std::nullopt;
+  if (!is_ip_address(*address->as_string())) return std::nullopt;
   double p = *port->as_number();
   if (p < 0 || p > 65535 || std::floor(p) != p) return std::nullopt;
   return endpoint{*address->as_string(), static_cast<std::uint16_t>(p)};

@@ -91,10 +91,10 @@ struct json_visitor {
   std::string operator()(const listening_event& e) const {
     return fmt::format(
         "{{\"event\":\"listening\",\"proto\":\"tcp\",\"local\":{},\"port_class\":{},"
-        "\"service\":{},\"requested_port\":{},\"privileged_allowed_by\":{}}}",
+        "\"service\":{},\"requested_port\":{},\"privileged_allowed_by\":{},\"tls\":{}}}",
         endpoint_json(e.local), json_string(to_string(classify(e.local.port))),
         json_opt_string(e.service), e.requested_port,
-        e.privilege ? json_string(*e.privilege) : "null");
+        e.privilege ? json_string(*e.privilege) : "null", e.tls);
   }
   std::string operator()(const bind_failed_event& e) const {
     return fmt::format("{{\"event\":\"bind_failed\",\"proto\":\"tcp\",\"local\":{},{}}}",
@@ -105,8 +105,8 @@ struct json_visitor {
                        json_string(e.message));
   }
   std::string operator()(const ready_event& e) const {
-    return fmt::format("{{\"event\":\"ready\",\"listening\":{},\"failed\":{},\"ports\":{}}}",
-                       e.listening, e.failed, json_list(e.ports));
+    return fmt::format("{{\"event\":\"ready\",\"listening\":{},\"failed\":{},\"ports\":{},\"tls_ports\":{}}}",
+                       e.listening, e.failed, json_list(e.ports), json_list(e.tls_ports));
   }
   std::string operator()(const accepted_event& e) const {
     return fmt::format(
@@ -120,6 +120,23 @@ struct json_visitor {
                        "\"received\":{}}}",
                        e.id, json_string(e.json ? "json" : "text"), e.received_bytes,
                        json_string(printable(e.received, max_logged_bytes)));
+  }
+  std::string operator()(const http_request_event& e) const {
+    return fmt::format("{{\"event\":\"http_request\",\"id\":{},{},\"method\":{},\"path\":{},\"status\":{},"
+                       "\"request\":{},\"reused\":{},\"tls\":{},\"note\":{}}}",
+                       e.id, json_tuple(e.tuple), json_string(printable(e.method, 32)),
+                       json_string(printable(e.target, max_logged_bytes)), e.status, e.request_number,
+                       e.request_number > 1, json_opt_string(e.tls_version), json_opt_string(e.note));
+  }
+  std::string operator()(const tls_failed_event& e) const {
+    return fmt::format("{{\"event\":\"tls_failed\",\"id\":{},{},\"reason\":{},\"explanation\":{}}}", e.id,
+                       json_tuple(e.tuple), json_string(e.reason), json_string(e.explanation));
+  }
+  std::string operator()(const tls_certificate_event& e) const {
+    return fmt::format("{{\"event\":\"tls_certificate\",\"source\":{},\"subject\":{},\"names\":{},"
+                       "\"sha256\":{},\"saved_to\":{}}}",
+                       json_string(e.source), json_string(e.subject), json_string(e.names), json_string(e.sha256),
+                       json_opt_string(e.saved_to));
   }
   std::string operator()(const accept_failed_event& e) const {
     return fmt::format("{{\"event\":\"accept_failed\",\"proto\":\"tcp\",\"local\":{},{}}}",
@@ -165,8 +182,10 @@ struct json_visitor {
                        json_failure(e.what, e.why));
   }
   std::string operator()(const connect_failed_event& e) const {
-    return fmt::format("{{\"event\":\"connect_failed\",\"proto\":\"tcp\",\"remote\":{},{}}}",
-                       endpoint_json(e.what.ep.value_or(endpoint{})), json_failure(e.what, e.why));
+    // "local": the client's own end, when --source-port pinned it.
+    std::string local = e.what.local ? ",\"local\":" + endpoint_json(*e.what.local) : "";
+    return fmt::format("{{\"event\":\"connect_failed\",\"proto\":\"tcp\",\"remote\":{}{},{}}}",
+                       endpoint_json(e.what.ep.value_or(endpoint{})), local, json_failure(e.what, e.why));
   }
   std::string operator()(const connected_event& e) const {
     std::string view = "null";
@@ -387,8 +406,9 @@ struct text_renderer::impl {
   std::string operator()(const listening_event& e) const {
     std::string detail = fmt::format("{} port", to_string(classify(e.local.port)));
     if (!e.service.empty()) detail += ", " + e.service;
-    if (e.requested_port == 0) detail += ", chosen by the kernel (asked for port 0)";
+    if (e.requested_port == 0) detail += ", chosen by the kernel (port 0)";
     if (e.privilege) detail += "; " + allowed_text(*e.privilege);
+    if (e.tls) detail += "; HTTPS (TLS)";
     return join(fmt::format("{}  {}", paint("listening", good_style), ep(e.local, fixed_style, 17)),
                 detail, 11);
   }
@@ -419,6 +439,15 @@ struct text_renderer::impl {
     if (!e.ports.empty()) {
       out += fmt::format("  try it: demo-client localhost {0}    or:  nc localhost {0}\n",
                          e.ports.front());
+      // A browser: the first plain port over http://, the first TLS port over https://.
+      auto plain = std::find_if(e.ports.begin(), e.ports.end(), [&](std::uint16_t p) {
+        return std::find(e.tls_ports.begin(), e.tls_ports.end(), p) == e.tls_ports.end();
+      });
+      std::string urls;
+      if (plain != e.ports.end()) urls = fmt::format("http://localhost:{}/", *plain);
+      if (!e.tls_ports.empty())
+        urls += fmt::format("{}https://localhost:{}/", urls.empty() ? "" : "  ", e.tls_ports.front());
+      out += fmt::format("  in a browser: {}\n", urls);
     }
     return out;
   }
@@ -450,6 +479,33 @@ struct text_renderer::impl {
                 text_width, 4, 2);
   }
 
+  std::string operator()(const http_request_event& e) const {
+    std::string head = fmt::format("  #{} {} {} -> {}  {} <- {}", e.id, printable(e.method, 16),
+                                   printable(e.target, 60), e.status, to_string(e.tuple.local),
+                                   to_string(e.tuple.remote));
+    std::string detail = e.request_number > 1 ? fmt::format("request {}: reused connection", e.request_number)
+                                              : "new connection";
+    if (!e.tls_version.empty()) detail += ", " + e.tls_version;
+    if (!e.note.empty()) detail += "; " + e.note;
+    return join(head, "(" + detail + ")", 4);
+  }
+
+  std::string operator()(const tls_failed_event& e) const {
+    return wrap(fmt::format("#{} TLS handshake failed: {}. {}", e.id, e.reason, e.explanation), text_width, 4, 2);
+  }
+
+  std::string operator()(const tls_certificate_event& e) const {
+    std::string out = e.source == "generated"
+                          ? "certificate: generated at start-up, self-signed for localhost, 127.0.0.1 and ::1\n"
+                          : wrap(fmt::format("certificate: {} ({})", e.source, e.subject), text_width, 13);
+    // The first half of the fingerprint fits a line; JSON carries all of it.
+    out += fmt::format("             SHA-256 {}{}\n", e.sha256.substr(0, 47), e.sha256.size() > 47 ? ":..." : "");
+    if (!e.saved_to.empty())
+      out += wrap(fmt::format("saved to {}: trust it with curl --cacert {}", e.saved_to, e.saved_to), text_width,
+                  13, 13);
+    return out;
+  }
+
   std::string operator()(const accept_failed_event& e) const {
     return join(fmt::format("{}  {}", paint("accept failed", bad_style), ep(e.what.ep.value_or(endpoint{}), dim_style)),
                 fmt::format("{} ({})", e.what.system_message, e.what.error), 15) +
@@ -457,8 +513,8 @@ struct text_renderer::impl {
   }
 
   std::string operator()(const accept_resumed_event& e) const {
-    return fmt::format("{}  {}: accepting again after {} failed attempt{}\n", paint("resumed", good_style),
-                       ep(e.local, fixed_style), e.failures, e.failures == 1 ? "" : "s");
+    return join(fmt::format("{}  {}:", paint("resumed", good_style), ep(e.local, fixed_style)),
+                fmt::format("accepting again after {} failed attempt{}", e.failures, e.failures == 1 ? "" : "s"), 9);
   }
 
   std::string operator()(const gave_up_event& e) const {

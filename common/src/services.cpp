@@ -1,5 +1,7 @@
 #include "portdemo/services.hpp"
 
+#include "portdemo/text.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -55,21 +57,9 @@ constexpr std::array aliases{
     alias{"ms-wbt-server", 3389}, alias{"mssql", 1433}, alias{"ftps-data", 20},
 };
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 // The text of /etc/services, read once. Empty when the file is missing (minimal containers).
 const std::string& services_file() {
-  static const std::string text = [] {
-    std::ifstream in("/etc/services");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }();
+  static const std::string text = read_text_file("/etc/services").value_or("");
   return text;
 }
 

@@ -364,6 +364,8 @@ class Server(Proc):
             if m:
                 self.port = int(m.group(1))
                 self.wait_line(lambda l: l.startswith("  try it:"), what="the try-it line")
+                self.wait_line(lambda l: l.startswith("  in a browser:"),
+                               what="the in-a-browser line")
 
 
 def start_server(case, *args, fmt="json", **kw):
@@ -498,3 +500,91 @@ def capsh_drop_wrapper(case, cap="cap_net_bind_service"):
     if (int(m.group(1), 16) >> 10) & 1:
         case.skipTest(f"capsh --drop={cap} left CAP_NET_BIND_SERVICE in the effective set")
     return ["capsh", f"--drop={cap}", "--", "-c", 'exec "$0" "$@"']
+
+
+# ---------------------------------------------------------------------------------------------
+# Sockets of our own, and what the kernel says about this process
+# ---------------------------------------------------------------------------------------------
+
+def listen_on(case, address="127.0.0.1", port=0, backlog=8):
+    """A plain listener of this test process (closed in cleanup); returns the socket."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    case.addCleanup(sock.close)
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    sock.bind((address, port))
+    sock.listen(backlog)
+    return sock
+
+
+def own_comm():
+    """This process's command name as the kernel has it (/proc/self/comm), e.g. python3."""
+    with open("/proc/self/comm") as f:
+        return f.read().rstrip("\n")
+
+
+def flat(text):
+    """Text with every run of whitespace (line breaks of the wrap included) made one space."""
+    return " ".join(text.split())
+
+
+def tcp_states(port):
+    """The TCP states (names as /proc/net/tcp numbers them) of this namespace's sockets whose
+    local port is `port`, read from /proc/net/tcp and tcp6."""
+    names = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
+             6: "TIME_WAIT", 7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN",
+             11: "CLOSING", 12: "NEW_SYN_RECV"}
+    found = []
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                lines = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 4:
+                continue
+            if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                found.append(names.get(int(fields[3], 16), fields[3]))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# A network namespace of our own, created and deleted by the test
+# ---------------------------------------------------------------------------------------------
+
+class NetNamespace:
+    """`ip netns add pdtest-<pid>-<n>`, deleted in the test's cleanup whatever happens. Skips the
+    test, with the reason, where creating one is not permitted. Nothing in it reaches the
+    machine's network: it has only the interfaces the test gives it."""
+
+    _count = 0
+
+    def __init__(self, case):
+        if shutil.which("ip") is None:
+            case.skipTest("iproute2's ip is not installed, so no network namespace can be made")
+        NetNamespace._count += 1
+        self.name = f"pdtest-{os.getpid()}-{NetNamespace._count}"
+        r = subprocess.run(["ip", "netns", "add", self.name], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=EXIT_WAIT)
+        if r.returncode != 0:
+            case.skipTest(f"ip netns add is not permitted here: {r.stderr.strip()!r}")
+        case.addCleanup(self.delete)
+
+    def ip(self, *args):
+        """Runs `ip netns exec NS ip ARGS` (bounded); fails the test if it fails."""
+        r = subprocess.run(["ip", "netns", "exec", self.name, "ip"] + list(args),
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=EXIT_WAIT)
+        if r.returncode != 0:
+            raise AssertionError(f"ip {' '.join(args)} in {self.name} failed: {r.stderr.strip()}")
+        return r.stdout
+
+    def wrapper(self):
+        return ["ip", "netns", "exec", self.name]
+
+    def delete(self):
+        subprocess.run(["ip", "netns", "del", self.name], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=EXIT_WAIT)

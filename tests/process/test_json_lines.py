@@ -29,7 +29,7 @@ class JsonLines(unittest.TestCase):
         raw = "".join(server.lines)
         events = h.json_events(self, raw)
         self.assertEqual([e["event"] for e in events if e["event"] != "note"],
-                         ["host_facts"] + ["listening"] * server.ready["listening"] +
+                         ["host_facts", "tls_certificate"] + ["listening"] * server.ready["listening"] +
                          ["ready", "accepted", "answered", "summary"])
         self.assertEqual(server.stderr(), "")
 

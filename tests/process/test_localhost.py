@@ -71,7 +71,7 @@ class Localhost(unittest.TestCase):
         server = h.start_server(self, "--ports", "0", "--bind", "127.0.0.1")
         port = server.port
         self.assertEqual(server.ready, {"event": "ready", "listening": 1, "failed": 0,
-                                        "ports": [port]})
+                                        "ports": [port], "tls_ports": []})
         result = self.client(port)
         self.assertEqual(result.returncode, h.EX_OK, result.stdout + result.stderr)
         events = h.json_events(self, result.stdout)
@@ -100,6 +100,22 @@ class Localhost(unittest.TestCase):
         self.assertEqual([f["remote"] for f in failed],
                          [h.ep("::1", port), h.ep("127.0.0.1", port)])
         self.assertEqual({f["errno"] for f in failed}, {"ECONNREFUSED"})
+
+    def test_every_address_refuses_text(self):
+        """The text ends with one line naming each address tried and how it failed."""
+        port = h.free_port()
+        result = self.client(port, fmt="text")
+        self.assertEqual(result.returncode, h.EX_UNAVAILABLE, result.stdout + result.stderr)
+        h.assert_text_lines(self, result.stdout, "client text")
+        start = result.stdout.find("gave up:")
+        self.assertNotEqual(start, -1, f"no gave-up line in:\n{result.stdout}")
+        self.assertEqual(h.flat(result.stdout[start:]),
+                         f"gave up: no address of localhost accepted port {port}: "
+                         f"[::1]:{port} refused, 127.0.0.1:{port} refused")
+        # Each refusal was explained before, with the port; the second one points back.
+        self.assertIn(f"refused    {h.ep_text('::1', port):<17} connect: ", result.stdout)
+        self.assertIn(f"refused    {h.ep_text('127.0.0.1', port):<17} connect: ", result.stdout)
+        self.assertIn(f"nothing is listening on ::1 port {port}", h.flat(result.stdout))
 
     def test_text_resolved_line(self):
         server = h.start_server(self)

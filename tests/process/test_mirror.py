@@ -72,7 +72,7 @@ class JsonMirror(unittest.TestCase):
         server = h.start_server(self)
         events = server.events()
         self.assertEqual([e["event"] for e in events],
-                         ["host_facts", "listening", "listening", "ready"])
+                         ["host_facts", "tls_certificate", "listening", "listening", "ready"])
         port = server.port
         listening = h.of(events, "listening")
         self.assertEqual([e["local"] for e in listening],
@@ -82,8 +82,11 @@ class JsonMirror(unittest.TestCase):
             self.assertEqual(e["requested_port"], 0)
             self.assertEqual(e["port_class"], h.port_class(port))
             self.assertIsNone(e["privileged_allowed_by"])
+            self.assertIs(e["tls"], False)
         self.assertEqual(server.ready, {"event": "ready", "listening": 2, "failed": 0,
-                                        "ports": [port]})
+                                        "ports": [port], "tls_ports": []})
+        cert = h.one(self, events, "tls_certificate")
+        self.assertEqual((cert["source"], cert["saved_to"]), ("generated", None))
         self.assertEqual(h.one(self, events, "host_facts")["role"], "server")
 
 
@@ -193,11 +196,12 @@ class TextMirror(unittest.TestCase):
         detail = f"{h.port_class(port)} port"
         if h.describe_port(port):
             detail += ", " + h.describe_port(port)
-        detail += ", chosen by the kernel (asked for port 0)"
+        detail += ", chosen by the kernel (port 0)"
         tail = (f"listening  {h.ep_text('127.0.0.1', port):<17} {detail}\n"
                 f"listening  {h.ep_text('::1', port):<17} {detail}\n"
                 f"ready: 2 sockets listening on port {port}\n"
-                f"  try it: demo-client localhost {port}    or:  nc localhost {port}\n")
+                f"  try it: demo-client localhost {port}    or:  nc localhost {port}\n"
+                f"  in a browser: http://localhost:{port}/\n")
         self.assertTrue(text.endswith(tail), f"expected the server text to end with:\n{tail}\n"
                                              f"got:\n{text}")
 

@@ -34,7 +34,7 @@ class WithoutCapability(unittest.TestCase):
                                 wrapper=self.capsh)
         events = server.events()
         self.assertEqual([e["event"] for e in events],
-                         ["host_facts", "bind_failed", "listening", "ready"])
+                         ["host_facts", "tls_certificate", "bind_failed", "listening", "ready"])
         facts = h.one(self, events, "host_facts")
         self.assertIs(facts["cap_net_bind_service"], False, facts)
         self.assertEqual(facts["unprivileged_port_start"], self.cutoff)
@@ -48,7 +48,7 @@ class WithoutCapability(unittest.TestCase):
 
         other = h.one(self, events, "listening")["local"]["port"]
         self.assertEqual(server.ready, {"event": "ready", "listening": 1, "failed": 1,
-                                        "ports": [other]})
+                                        "ports": [other], "tls_ports": []})
         result = h.run_client("127.0.0.1", other)
         self.assertEqual(result.returncode, h.EX_OK, result.stdout + result.stderr)
         conn = h.one(self, h.json_events(self, result.stdout), "connected")
@@ -104,9 +104,9 @@ class AsRoot(unittest.TestCase):
         self.assertEqual(listening, {"event": "listening", "proto": "tcp",
                                      "local": h.ep("127.0.0.1", 80), "port_class": "well-known",
                                      "service": "HTTP", "requested_port": 80,
-                                     "privileged_allowed_by": "root"})
+                                     "privileged_allowed_by": "root", "tls": False})
         self.assertEqual(server.ready, {"event": "ready", "listening": 1, "failed": 0,
-                                        "ports": [80]})
+                                        "ports": [80], "tls_ports": []})
         result = h.run_client("127.0.0.1", 80)
         self.assertEqual(result.returncode, h.EX_OK, result.stdout + result.stderr)
         self.assertEqual(server.terminate(), h.EX_OK, server.stderr())

@@ -529,5 +529,161 @@ TEST(ErrnoName, NamesMapToTheirExitCodes) {
   EXPECT_EQ(exit_code_for(errno_name(ECONNREFUSED)), 69);
 }
 
+
+// ---- context gathered by the networking code ------------------------------------------------
+
+TEST(ExplainBind, AddressNotAvailableListsThisHostsAddresses) {
+  failure f = bind_failure("EADDRNOTAVAIL", "Cannot assign requested address", {"192.0.2.1", 8080});
+  f.local_addresses = {"127.0.0.1", "10.0.0.5", "::1", "fe80::1%eth0"};
+  auto e = explain(f, facts_with(1024));
+  EXPECT_EQ(e.what,
+            "192.0.2.1 is not an address of this host, so port 8080 cannot be bound on it "
+            "(EADDRNOTAVAIL).");
+  EXPECT_EQ(e.why,
+            "A server can only listen on addresses its own network interfaces have; this host "
+            "has 127.0.0.1, 10.0.0.5, ::1, fe80::1%eth0.");
+  EXPECT_EQ(e.tries.front(), (suggestion{"list this host's addresses:", "ip -br addr"}));
+}
+
+TEST(ExplainBind, AddressNotAvailableOnAKernelChosenPort) {
+  failure f = bind_failure("EADDRNOTAVAIL", "Cannot assign requested address", {"192.0.2.1", 0});
+  f.local_addresses = {"127.0.0.1", "::1"};
+  auto e = explain(f, facts_with(1024));
+  EXPECT_EQ(e.what,
+            "192.0.2.1 is not an address of this host, so no port can be bound on it "
+            "(EADDRNOTAVAIL).");
+  EXPECT_EQ(e.why,
+            "A server can only listen on addresses its own network interfaces have; this host "
+            "has 127.0.0.1, ::1.");
+}
+
+TEST(ExplainBindEacces, ClientSourcePortPointsAtSourcePort) {
+  failure f = bind_failure("EACCES", "Permission denied", {"0.0.0.0", 80});
+  f.client_side = true;
+  auto e = explain(f, facts_with(1024, true, false));
+  EXPECT_EQ(e.what,
+            "port 80 (HTTP) on 0.0.0.0 is privileged: the kernel refused to let this process "
+            "bind it (EACCES).");
+  EXPECT_EQ(e.why,
+            "On this host ports below 1024 (net.ipv4.ip_unprivileged_port_start = 1024) may only "
+            "be bound by root or by a process holding CAP_NET_BIND_SERVICE, and this process runs "
+            "as root but without CAP_NET_BIND_SERVICE.");
+  EXPECT_EQ(e.tries, (std::vector<suggestion>{
+                         {"pin an unprivileged port instead:", "--source-port 40000"},
+                         {"or let the kernel choose an ephemeral port: leave out --source-port", ""}}));
+  // A client is never told to restart itself as a server.
+  EXPECT_FALSE(contains(to_paragraph(e), "--ports")) << to_paragraph(e);
+  EXPECT_FALSE(contains(to_paragraph(e), "demo-server")) << to_paragraph(e);
+}
+
+// ---- accept --------------------------------------------------------------------------------
+
+failure accept_failure(std::string error, std::string message, endpoint ep) {
+  failure f;
+  f.where = step::accept;
+  f.error = std::move(error);
+  f.system_message = std::move(message);
+  f.ep = std::move(ep);
+  return f;
+}
+
+TEST(ExplainAccept, OutOfDescriptorsNamesTheLimit) {
+  host_facts facts = facts_with(1024);
+  facts.open_files_limit = 16;
+  auto e = explain(accept_failure("EMFILE", "Too many open files", {"127.0.0.1", 8080}), facts);
+  EXPECT_EQ(e.what,
+            "a connection to 127.0.0.1:8080 is waiting, but this process has no file descriptor "
+            "left for it (EMFILE).");
+  EXPECT_EQ(e.why,
+            "Every connection is a file descriptor, and this process (ulimit -n: 16) is at its "
+            "limit. The client waits in the listen queue; the server pauses 100 ms and tries "
+            "again.");
+  EXPECT_EQ(e.tries, (std::vector<suggestion>{
+                         {"raise the limit before starting the server:", "ulimit -n 4096"},
+                         {"or close idle connections; see them with:", "ss -tn 'sport = :8080'"}}));
+}
+
+TEST(ExplainAccept, OutOfDescriptorsWithAnUnknownLimit) {
+  auto e = explain(accept_failure("EMFILE", "Too many open files", {"::1", 8443}), facts_with(1024));
+  EXPECT_EQ(e.why,
+            "Every connection is a file descriptor, and this process is at its limit. The client "
+            "waits in the listen queue; the server pauses 100 ms and tries again.");
+  EXPECT_TRUE(contains(e.what, "[::1]:8443")) << e.what;
+}
+
+TEST(ExplainAccept, TheWholeSystemOutOfDescriptors) {
+  host_facts facts = facts_with(1024);
+  facts.open_files_limit = 16;  // the process's limit is not the one reached
+  auto e = explain(accept_failure("ENFILE", "Too many open files in system", {"127.0.0.1", 8080}), facts);
+  EXPECT_EQ(e.what,
+            "a connection to 127.0.0.1:8080 is waiting, but the whole system has no file "
+            "descriptor left for it (ENFILE).");
+  EXPECT_EQ(e.why,
+            "Every connection is a file descriptor, and the system is at its limit. The client "
+            "waits in the listen queue; the server pauses 100 ms and tries again.");
+}
+
+TEST(ExplainAccept, OutOfMemory) {
+  auto e = explain(accept_failure("ENOBUFS", "No buffer space available", {"127.0.0.1", 8080}),
+                   facts_with(1024));
+  EXPECT_EQ(e.what,
+            "accepting a connection on 127.0.0.1:8080 failed: the kernel is short of memory "
+            "(ENOBUFS).");
+  EXPECT_EQ(e.tries, (std::vector<suggestion>{{"check the memory use:", "free -m"}}));
+}
+
+TEST(ExplainAccept, OneClientGoneAway) {
+  auto e = explain(accept_failure("ECONNABORTED", "Software caused connection abort", {"127.0.0.1", 8080}),
+                   facts_with(1024));
+  EXPECT_EQ(e.what,
+            "accepting a connection on 127.0.0.1:8080 failed: Software caused connection abort "
+            "(ECONNABORTED).");
+  EXPECT_EQ(e.why, "That concerns one client only, which went away while waiting; the server goes on.");
+}
+
+// ---- resolve narrowed by -4 / -6 -------------------------------------------------------------
+
+TEST(ExplainResolve, NoIpv6AddressWithDash6) {
+  failure f = resolve_failure("EAI_NONAME", "Host not found (authoritative)", "127.0.0.1");
+  f.only_family = "IPv6";
+  auto e = explain(f, facts_with(1024));
+  EXPECT_EQ(e.what, "\"127.0.0.1\" has no IPv6 address (EAI_NONAME).");
+  EXPECT_EQ(e.why, "-6 asks for IPv6 addresses only; without one no port was tried at all.");
+  EXPECT_EQ(e.tries,
+            (std::vector<suggestion>{{"leave out -6, or use an IPv6 address such as ::1", ""}}));
+  EXPECT_EQ(to_paragraph(e),
+            "\"127.0.0.1\" has no IPv6 address (EAI_NONAME). -6 asks for IPv6 addresses only; "
+            "without one no port was tried at all. Try: leave out -6, or use an IPv6 address such "
+            "as ::1.");
+}
+
+TEST(ExplainResolve, NoIpv4AddressWithDash4) {
+  failure f = resolve_failure("EAI_NODATA", "No address associated with hostname", "ip6-localhost");
+  f.only_family = "IPv4";
+  auto e = explain(f, facts_with(1024));
+  EXPECT_EQ(e.what, "\"ip6-localhost\" has no IPv4 address (EAI_NODATA).");
+  EXPECT_EQ(e.why, "-4 asks for IPv4 addresses only; without one no port was tried at all.");
+  EXPECT_EQ(e.tries, (std::vector<suggestion>{
+                         {"leave out -4, or use an IPv4 address such as 127.0.0.1", ""}}));
+}
+
+TEST(ExplainResolve, AgainIsNotBlamedOnTheFamily) {
+  // The resolver could not be asked: -6 is not the reason, whatever the family.
+  failure f = resolve_failure("EAI_AGAIN", "Temporary failure in name resolution", "example.com");
+  f.only_family = "IPv6";
+  auto e = explain(f, facts_with(1024));
+  EXPECT_EQ(e.what, "no resolver could answer for \"example.com\" right now (EAI_AGAIN).");
+}
+
+// ---- the service on the port -----------------------------------------------------------------
+
+TEST(ExplainConnect, RefusedNamesTheServiceNormallyOnThePort) {
+  auto e = explain(connect_failure("ECONNREFUSED", "Connection refused", {"127.0.0.1", 8080}),
+                   facts_with(1024));
+  EXPECT_TRUE(contains(e.what, "port 8080 (HTTP alternate)")) << e.what;
+  auto ssh = explain(connect_failure("ECONNREFUSED", "Connection refused", {"::1", 22}), facts_with(1024));
+  EXPECT_TRUE(contains(ssh.what, "port 22 (SSH)")) << ssh.what;
+}
+
 }  // namespace
 }  // namespace portdemo

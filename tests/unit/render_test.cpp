@@ -148,7 +148,7 @@ TEST(RenderJson, Listening) {
   EXPECT_EQ(render_json(listening_event{{"0.0.0.0", 8080}, 8080, "HTTP alternate", std::nullopt}),
             R"({"event":"listening","proto":"tcp","local":{"address":"0.0.0.0","port":8080},)"
             R"("port_class":"registered","service":"HTTP alternate","requested_port":8080,)"
-            R"("privileged_allowed_by":null})"
+            R"("privileged_allowed_by":null,"tls":false})"
             "\n");
 }
 
@@ -156,7 +156,7 @@ TEST(RenderJson, ListeningOnAKernelChosenPort) {
   EXPECT_EQ(render_json(listening_event{{"::", 50123}, 0, "", std::nullopt}),
             R"({"event":"listening","proto":"tcp","local":{"address":"::","port":50123},)"
             R"("port_class":"dynamic","service":null,"requested_port":0,)"
-            R"("privileged_allowed_by":null})"
+            R"("privileged_allowed_by":null,"tls":false})"
             "\n");
 }
 
@@ -164,7 +164,7 @@ TEST(RenderJson, ListeningOnAPrivilegedPort) {
   EXPECT_EQ(render_json(listening_event{{"0.0.0.0", 80}, 80, "HTTP", "root"s}),
             R"({"event":"listening","proto":"tcp","local":{"address":"0.0.0.0","port":80},)"
             R"("port_class":"well-known","service":"HTTP","requested_port":80,)"
-            R"("privileged_allowed_by":"root"})"
+            R"("privileged_allowed_by":"root","tls":false})"
             "\n");
 }
 
@@ -197,10 +197,10 @@ TEST(RenderJson, Note) {
 
 TEST(RenderJson, Ready) {
   EXPECT_EQ(render_json(ready_event{2, 1, {8080, 8443}}),
-            R"({"event":"ready","listening":2,"failed":1,"ports":[8080,8443]})"
+            R"({"event":"ready","listening":2,"failed":1,"ports":[8080,8443],"tls_ports":[]})"
             "\n");
   EXPECT_EQ(render_json(ready_event{0, 2, {}}),
-            R"({"event":"ready","listening":0,"failed":2,"ports":[]})"
+            R"({"event":"ready","listening":0,"failed":2,"ports":[],"tls_ports":[]})"
             "\n");
 }
 
@@ -419,7 +419,7 @@ TEST(RenderText, Listening) {
 TEST(RenderText, ListeningOnAKernelChosenPort) {
   EXPECT_EQ(
       text_of(listening_event{{"::", 43567}, 0, "", std::nullopt}),
-      "listening  [::]:43567        registered port, chosen by the kernel (asked for port 0)\n");
+      "listening  [::]:43567        registered port, chosen by the kernel (port 0)\n");
 }
 
 TEST(RenderText, ListeningOnAWellKnownPortBelowTheCutOff) {
@@ -489,10 +489,12 @@ TEST(RenderText, Note) {
 TEST(RenderText, Ready) {
   EXPECT_EQ(text_of(ready_event{2, 1, {8080, 8443}}),
             "ready: 2 sockets listening on ports 8080, 8443; 1 failed (see above)\n"
-            "  try it: demo-client localhost 8080    or:  nc localhost 8080\n");
+            "  try it: demo-client localhost 8080    or:  nc localhost 8080\n"
+            "  in a browser: http://localhost:8080/\n");
   EXPECT_EQ(text_of(ready_event{1, 0, {8080}}),
             "ready: 1 socket listening on port 8080\n"
-            "  try it: demo-client localhost 8080    or:  nc localhost 8080\n");
+            "  try it: demo-client localhost 8080    or:  nc localhost 8080\n"
+            "  in a browser: http://localhost:8080/\n");
 }
 
 TEST(RenderText, ReadyWithNothingListening) {
@@ -985,6 +987,273 @@ TEST(Printable, TruncatedTextIsAtMostMaxCharactersBeforeTheEllipsis) {
     EXPECT_LE(out.size() - 3, max) << out;
     EXPECT_EQ((out.size() - 3) % 4, 0u) << "an escape was split: " << out;
   }
+}
+
+
+// ---- events of failures and their context: gave_up, answered, accept_failed, accept_resumed ----
+
+gave_up_event gave_up_on_both_loopbacks(std::string error = "ECONNREFUSED") {
+  return {"localhost",
+          8080,
+          {failure_of(step::connect, error, "", endpoint{"::1", 8080}),
+           failure_of(step::connect, error, "", endpoint{"127.0.0.1", 8080})},
+          69};
+}
+
+accept_failed_event out_of_descriptors() {
+  host_facts facts = linux_facts();
+  facts.open_files_limit = 16;
+  failure f = failure_of(step::accept, "EMFILE", "Too many open files", endpoint{"127.0.0.1", 8080});
+  return {f, explain(f, facts)};
+}
+
+TEST(RenderJson, GaveUp) {
+  EXPECT_EQ(render_json(gave_up_on_both_loopbacks()),
+            R"({"event":"gave_up","host":"localhost","port":8080,"attempts":[)"
+            R"({"remote":{"address":"::1","port":8080},"step":"connect","errno":"ECONNREFUSED"},)"
+            R"({"remote":{"address":"127.0.0.1","port":8080},"step":"connect","errno":"ECONNREFUSED"}],)"
+            R"("exit_code":69})"
+            "\n");
+}
+
+TEST(RenderJson, GaveUpAfterOneAttempt) {
+  gave_up_event e{"192.0.2.1", 80, {failure_of(step::connect, "ETIMEDOUT", "", endpoint{"192.0.2.1", 80})}, 75};
+  EXPECT_EQ(render_json(e),
+            R"({"event":"gave_up","host":"192.0.2.1","port":80,"attempts":[)"
+            R"({"remote":{"address":"192.0.2.1","port":80},"step":"connect","errno":"ETIMEDOUT"}],)"
+            R"("exit_code":75})"
+            "\n");
+}
+
+TEST(RenderJson, AnsweredRawClientBytesEscaped) {
+  const std::string sent = "hello\x1b[2J\0\xff\n"s;
+  ASSERT_EQ(sent.size(), 12u);
+  EXPECT_EQ(render_json(answered_event{3, false, sent.size(), sent}),
+            R"({"event":"answered","id":3,"report":"text","received_bytes":12,)"
+            R"("received":"hello\\x1b[2J\\x00\\xff\\n"})"
+            "\n");
+}
+
+TEST(RenderJson, AnsweredHello) {
+  EXPECT_EQ(render_json(answered_event{1, true, 17, std::string(client_hello)}),
+            R"({"event":"answered","id":1,"report":"json","received_bytes":17,)"
+            R"("received":"portdemo-hello 1\\n"})"
+            "\n");
+}
+
+TEST(RenderJson, AnsweredSilence) {
+  EXPECT_EQ(render_json(answered_event{2, false, 0, ""}),
+            R"({"event":"answered","id":2,"report":"text","received_bytes":0,"received":""})"
+            "\n");
+}
+
+TEST(RenderJson, AnsweredLongInputIsCutAt200Characters) {
+  std::string line = render_json(answered_event{4, false, 512, std::string(512, 'y')});
+  auto doc = parse_json(line);
+  ASSERT_TRUE(doc) << line;
+  EXPECT_EQ(*doc->find("received")->as_string(), std::string(200, 'y') + "...");
+  EXPECT_EQ(*doc->find("received_bytes")->as_number(), 512.0);
+  // Escapes count: 100 ESC bytes are 400 characters escaped, cut whole at 200.
+  auto esc = parse_json(render_json(answered_event{5, false, 100, std::string(100, '\x1b')}));
+  ASSERT_TRUE(esc);
+  std::string received = *esc->find("received")->as_string();
+  EXPECT_EQ(received.find('\x1b'), std::string::npos);
+  ASSERT_GE(received.size(), 3u);
+  EXPECT_EQ(received.substr(received.size() - 3), "...");
+  EXPECT_LE(received.size() - 3, 200u);
+  EXPECT_EQ((received.size() - 3) % 4, 0u) << received;
+}
+
+TEST(RenderJson, AcceptFailed) {
+  accept_failed_event e = out_of_descriptors();
+  EXPECT_EQ(render_json(e),
+            R"({"event":"accept_failed","proto":"tcp","local":{"address":"127.0.0.1","port":8080},)"
+            R"("step":"accept","errno":"EMFILE","message":"Too many open files",)"
+            R"("explanation":"a connection to 127.0.0.1:8080 is waiting, but this process has no )"
+            R"(file descriptor left for it (EMFILE). Every connection is a file descriptor, and this )"
+            R"(process (ulimit -n: 16) is at its limit. The client waits in the listen queue; the )"
+            R"(server pauses 100 ms and tries again. Try: raise the limit before starting the )"
+            R"(server: ulimit -n 4096; or close idle connections; see them with: ss -tn 'sport = )"
+            R"(:8080'."})"
+            "\n");
+}
+
+TEST(RenderJson, AcceptResumed) {
+  EXPECT_EQ(render_json(accept_resumed_event{{"127.0.0.1", 8080}, 3}),
+            R"({"event":"accept_resumed","proto":"tcp","local":{"address":"127.0.0.1","port":8080},)"
+            R"("failures":3})"
+            "\n");
+  EXPECT_EQ(render_json(accept_resumed_event{{"::1", 8443}, 1}),
+            R"({"event":"accept_resumed","proto":"tcp","local":{"address":"::1","port":8443},)"
+            R"("failures":1})"
+            "\n");
+}
+
+TEST(RenderJson, BindFailedWithHolders) {
+  failure f = failure_of(step::bind, "EADDRINUSE", "Address already in use", endpoint{"127.0.0.1", 8080});
+  f.holders = {
+      {socket_entry{{"0.0.0.0", 8080}, {"0.0.0.0", 0}, tcp_state::listen, 1000, 4242},
+       process_info{42, "nginx"}},
+      {socket_entry{{"127.0.0.1", 8080}, {"127.0.0.1", 40000}, tcp_state::time_wait, 0, 0}, std::nullopt},
+  };
+  EXPECT_EQ(render_json(bind_failed_event{f, explanation{"It is taken.", "Because.", {}}}),
+            R"({"event":"bind_failed","proto":"tcp","local":{"address":"127.0.0.1","port":8080},)"
+            R"("step":"bind","errno":"EADDRINUSE","message":"Address already in use",)"
+            R"("explanation":"It is taken. Because.","holders":[)"
+            R"({"local":{"address":"0.0.0.0","port":8080},"remote":{"address":"0.0.0.0","port":0},)"
+            R"("state":"LISTEN","uid":1000,"pid":42,"command":"nginx"},)"
+            R"({"local":{"address":"127.0.0.1","port":8080},"remote":{"address":"127.0.0.1","port":40000},)"
+            R"("state":"TIME_WAIT","uid":0,"pid":null,"command":null}]})"
+            "\n");
+}
+
+TEST(RenderJson, BindFailedWithLocalAddresses) {
+  failure f = failure_of(step::bind, "EADDRNOTAVAIL", "Cannot assign requested address",
+                         endpoint{"192.0.2.1", 0});
+  f.local_addresses = {"127.0.0.1", "::1"};
+  EXPECT_EQ(render_json(bind_failed_event{f, explanation{"Not ours.", "", {}}}),
+            R"({"event":"bind_failed","proto":"tcp","local":{"address":"192.0.2.1","port":0},)"
+            R"("step":"bind","errno":"EADDRNOTAVAIL","message":"Cannot assign requested address",)"
+            R"("explanation":"Not ours.","local_addresses":["127.0.0.1","::1"]})"
+            "\n");
+}
+
+TEST(RenderJson, BindFailedWithHoldersAndLocalAddresses) {
+  failure f = failure_of(step::bind, "EADDRINUSE", "Address already in use", endpoint{"::1", 8080});
+  f.holders = {{socket_entry{{"::", 8080}, {"::", 0}, tcp_state::listen, 0, 1}, process_info{7, "a\\x22b"}}};
+  f.local_addresses = {"127.0.0.1"};
+  EXPECT_EQ(render_json(bind_failed_event{f, explanation{"x", "", {}}}),
+            R"({"event":"bind_failed","proto":"tcp","local":{"address":"::1","port":8080},)"
+            R"("step":"bind","errno":"EADDRINUSE","message":"Address already in use",)"
+            R"("explanation":"x","holders":[)"
+            R"({"local":{"address":"::","port":8080},"remote":{"address":"::","port":0},)"
+            R"("state":"LISTEN","uid":0,"pid":7,"command":"a\\x22b"}],)"
+            R"("local_addresses":["127.0.0.1"]})"
+            "\n");
+}
+
+TEST(RenderJson, ConnectFailedWithHolders) {
+  failure f = failure_of(step::bind, "EADDRINUSE", "Address already in use", endpoint{"127.0.0.1", 8080});
+  f.client_side = true;
+  f.holders = {{socket_entry{{"127.0.0.1", 40000}, {"127.0.0.1", 8080}, tcp_state::time_wait, 0, 0},
+                std::nullopt}};
+  std::string line = render_json(connect_failed_event{f, explanation{"x", "", {}}});
+  EXPECT_NE(line.find(R"("step":"bind","errno":"EADDRINUSE")"), std::string::npos) << line;
+  EXPECT_NE(line.find(R"("holders":[{"local":{"address":"127.0.0.1","port":40000},)"
+                      R"("remote":{"address":"127.0.0.1","port":8080},"state":"TIME_WAIT",)"
+                      R"("uid":0,"pid":null,"command":null}])"),
+            std::string::npos)
+      << line;
+}
+
+TEST(RenderJson, NewEventsAreOneLineOfValidJson) {
+  const std::vector<std::pair<event, std::string>> events = {
+      {gave_up_on_both_loopbacks(), "gave_up"},
+      {answered_event{3, false, 12, "hello\x1b[2J\0\xff\n"s}, "answered"},
+      {out_of_descriptors(), "accept_failed"},
+      {accept_resumed_event{{"127.0.0.1", 8080}, 3}, "accept_resumed"},
+  };
+  for (const auto& [e, name] : events) {
+    std::string line = render_json(e);
+    ASSERT_FALSE(line.empty());
+    EXPECT_EQ(line.find('\n'), line.size() - 1) << line;
+    EXPECT_EQ(line.find('\x1b'), std::string::npos) << line;
+    auto doc = parse_json(line);
+    ASSERT_TRUE(doc) << line;
+    EXPECT_EQ(*doc->find("event")->as_string(), name);
+  }
+}
+
+TEST(RenderText, GaveUpListsEveryAttempt) {
+  EXPECT_EQ(text_of(gave_up_on_both_loopbacks()),
+            "gave up: no address of localhost accepted port 8080: [::1]:8080 refused, 127.0.0.1:8080\n"
+            "    refused\n");
+}
+
+TEST(RenderText, GaveUpAfterTimeoutsAndOtherErrors) {
+  gave_up_event e{"example.test",
+                  443,
+                  {failure_of(step::connect, "ETIMEDOUT", "", endpoint{"192.0.2.1", 443}),
+                   failure_of(step::connect, "ENETUNREACH", "", endpoint{"2001:db8::1", 443})},
+                  69};
+  EXPECT_EQ(text_of(e),
+            "gave up: no address of example.test accepted port 443: 192.0.2.1:443 timed out,\n"
+            "    [2001:db8::1]:443 ENETUNREACH\n");
+}
+
+TEST(RenderText, GaveUpAfterOneAttemptAddsNothing) {
+  // The single connect_failed above it already says everything.
+  gave_up_event e{"127.0.0.1", 8080, {failure_of(step::connect, "ECONNREFUSED", "", endpoint{"127.0.0.1", 8080})}, 69};
+  EXPECT_EQ(text_of(e), "");
+}
+
+TEST(RenderText, AnsweredRawClientShowsItsBytesEscaped) {
+  EXPECT_EQ(text_of(answered_event{3, false, 12, "hello\x1b[2J\0\xff\n"s}),
+            "  #3 sent 12 bytes first: \"hello\\x1b[2J\\x00\\xff\\n\"; it got the text report\n");
+  EXPECT_EQ(text_of(answered_event{4, false, 1, "x"}),
+            "  #4 sent 1 byte first: \"x\"; it got the text report\n");
+}
+
+TEST(RenderText, AnsweredLongInputIsCutAndWrapped) {
+  std::string text = text_of(answered_event{5, false, 512, std::string(512, 'y')});
+  EXPECT_EQ(text,
+            "  #5 sent 512 bytes first:\n"
+            "    \"" + std::string(60, 'y') + "...\"; it got the text\n"
+            "    report\n");
+  expect_lines_under_100(text);
+}
+
+TEST(RenderText, AnsweredHelloAndSilenceAddNothing) {
+  EXPECT_EQ(text_of(answered_event{1, true, 17, std::string(client_hello)}), "");
+  EXPECT_EQ(text_of(answered_event{2, false, 0, ""}), "");
+}
+
+TEST(RenderText, AnsweredNeverPrintsAControlByte) {
+  std::string all_bytes;
+  for (int c = 0; c < 256; ++c) all_bytes += static_cast<char>(c);
+  std::string text = text_of(answered_event{6, false, all_bytes.size(), all_bytes});
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    EXPECT_TRUE(c == '\n' || (u >= 0x20 && u < 0x7f)) << "byte " << static_cast<int>(u) << " in " << text;
+  }
+}
+
+TEST(RenderText, AcceptFailed) {
+  EXPECT_EQ(text_of(out_of_descriptors()),
+            "accept failed  127.0.0.1:8080 Too many open files (EMFILE)\n"
+            "  a connection to 127.0.0.1:8080 is waiting, but this process has no file descriptor\n"
+            "  left for it (EMFILE).\n"
+            "  why: Every connection is a file descriptor, and this process (ulimit -n: 16) is at its\n"
+            "       limit. The client waits in the listen queue; the server pauses 100 ms and tries\n"
+            "       again.\n"
+            "  try: raise the limit before starting the server:  ulimit -n 4096\n"
+            "       or close idle connections; see them with:  ss -tn 'sport = :8080'\n");
+}
+
+TEST(RenderText, AcceptResumed) {
+  EXPECT_EQ(text_of(accept_resumed_event{{"127.0.0.1", 8080}, 3}),
+            "resumed  127.0.0.1:8080: accepting again after 3 failed attempts\n");
+  EXPECT_EQ(text_of(accept_resumed_event{{"::1", 8443}, 1}),
+            "resumed  [::1]:8443: accepting again after 1 failed attempt\n");
+}
+
+TEST(RenderTextWidth, NewEventsOverLongIpv6Addresses) {
+  const std::string a = "2001:db8:1234:5678:9abc:def0:1234:5678";
+  const std::string b = "2001:db8:8765:4321:fedc:ba98:7654:3210";
+  gave_up_event g{"a-rather-long-host-name.example.com",
+                  65535,
+                  {failure_of(step::connect, "EHOSTUNREACH", "", endpoint{a, 65535}),
+                   failure_of(step::connect, "EHOSTUNREACH", "", endpoint{b, 65535}),
+                   failure_of(step::connect, "ETIMEDOUT", "", endpoint{"192.0.2.1", 65535})},
+                  69};
+  expect_lines_under_100(text_of(g));
+  host_facts facts = linux_facts();
+  facts.open_files_limit = 1048576;
+  failure f = failure_of(step::accept, "EMFILE", "Too many open files", endpoint{a, 65535});
+  expect_lines_under_100(text_of(accept_failed_event{f, explain(f, facts)}));
+  // An hour without descriptors: one failed accept every 100 ms.
+  expect_lines_under_100(text_of(accept_resumed_event{{a, 65535}, 36000}));
+  expect_lines_under_100(text_of(answered_event{99999, false, 512, std::string(512, '\xff')}));
 }
 
 }  // namespace

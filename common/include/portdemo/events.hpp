@@ -31,6 +31,7 @@ struct listening_event {
   std::uint16_t requested_port = 0;
   std::string service;                 ///< what is normally found on the port, may be empty
   std::optional<std::string> privilege;  ///< for a privileged port: why binding it was allowed
+  bool tls = false;                      ///< the port speaks HTTPS
 };
 
 /// A listening socket could not be set up; the other ports go on.
@@ -50,6 +51,7 @@ struct ready_event {
   int listening = 0;
   int failed = 0;
   std::vector<std::uint16_t> ports;  ///< the ports that listen, for the "try" hint
+  std::vector<std::uint16_t> tls_ports = {};  ///< those of them that speak HTTPS
 };
 
 /// The server accepted a connection. `tuple.local` is the server's fixed port.
@@ -66,6 +68,36 @@ struct answered_event {
   bool json = false;            ///< true: the client said hello and got the JSON view
   std::size_t received_bytes = 0;
   std::string received;
+};
+
+/// One HTTP request answered, for the log: the tuple, the request, the status, and whether the
+/// connection was reused (request 2 or later on it).
+struct http_request_event {
+  std::uint64_t id = 0;
+  socket_tuple tuple;
+  std::string method;             ///< as sent, escaped by the renderer
+  std::string target;             ///< as sent, escaped by the renderer
+  int status = 0;
+  std::uint64_t request_number = 1;
+  std::string tls_version;        ///< empty for plain HTTP
+  std::string note;               ///< e.g. "plain HTTP on a TLS port"
+};
+
+/// A TLS handshake failed: what the library said, and what it means.
+struct tls_failed_event {
+  std::uint64_t id = 0;
+  socket_tuple tuple;
+  std::string reason;        ///< OpenSSL's words
+  std::string explanation;   ///< ours
+};
+
+/// The certificate HTTPS ports present.
+struct tls_certificate_event {
+  std::string source;   ///< "generated" or a file
+  std::string subject;
+  std::string names;
+  std::string sha256;
+  std::string saved_to;  ///< --save-cert FILE, if given
 };
 
 /// Accepting failed (out of descriptors or memory): the server pauses and tries again.
@@ -147,7 +179,8 @@ struct client_summary_event {
 
 /// Every event either program emits.
 using event = std::variant<host_facts_event, listening_event, bind_failed_event, note_event,
-                           ready_event, accepted_event, answered_event, accept_failed_event,
+                           ready_event, accepted_event, answered_event, http_request_event,
+                           tls_failed_event, tls_certificate_event, accept_failed_event,
                            accept_resumed_event, server_summary_event, resolved_event,
                            resolve_failed_event, connect_failed_event, connected_event,
                            gave_up_event, client_summary_event>;

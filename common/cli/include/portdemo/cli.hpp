@@ -11,6 +11,7 @@
 #include "portdemo/failure.hpp"
 #include "portdemo/ports.hpp"
 #include "portdemo/render.hpp"
+#include "portdemo/text.hpp"
 #include "portdemo/reporter.hpp"
 
 namespace portdemo::cli {
@@ -42,9 +43,7 @@ inline CLI::Validator port_check() {
 inline CLI::Validator address_check() {
   return CLI::Validator(
       [](std::string& value) -> std::string {
-        unsigned char buf[16];
-        if (::inet_pton(AF_INET, value.c_str(), buf) == 1 || ::inet_pton(AF_INET6, value.c_str(), buf) == 1)
-          return {};
+        if (is_ip_address(value)) return {};
         return "\"" + value +
                "\" is not an IP address: give one such as 127.0.0.1, ::1, 0.0.0.0 (all IPv4) or "
                ":: (all IPv6)";
@@ -61,8 +60,7 @@ inline CLI::Validator host_check() {
         if (v.size() > 2 && v.front() == '[' && v.back() == ']') v = v.substr(1, v.size() - 2);
         constexpr const char* valid = "give a name such as localhost or an address such as 127.0.0.1 or ::1";
         if (v.empty()) return std::string("the host is empty: ") + valid;
-        unsigned char buf[16];
-        if (::inet_pton(AF_INET, v.c_str(), buf) == 1 || ::inet_pton(AF_INET6, v.c_str(), buf) == 1) return {};
+        if (is_ip_address(v)) return {};
         if (v.size() > 253)
           return "the host \"" + printable(v, 40) + "\" is " + std::to_string(v.size()) +
                  " characters long; a host name has at most 253";

@@ -1,0 +1,62 @@
+#pragma once
+// The web answers: from a request and the facts of its connection to a response, with no
+// socket in sight. The page, its plain-text twin, /json, and every error page live here.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "portdemo/endpoint.hpp"
+#include "portdemo/host_facts.hpp"
+#include "portdemo/http.hpp"
+
+namespace portdemo {
+
+/// The TLS side of a connection, when it has one.
+struct tls_details {
+  std::string version;  ///< "TLSv1.3"
+  std::string cipher;   ///< "TLS_AES_256_GCM_SHA384"
+};
+
+/// Everything the page tells about the connection a request came on.
+struct web_context {
+  std::uint64_t connection_id = 0;  ///< the server's connection number
+  std::uint64_t request_number = 1;  ///< 1 for the first request on this connection
+  socket_tuple tuple;               ///< the server's view: local is the server's end
+  host_facts facts;
+  std::optional<tls_details> tls;
+  /// The client port of this client address's previous connection, if there was one.
+  std::optional<std::uint16_t> previous_port;
+};
+
+/// One response, before it is written.
+struct http_response {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  bool close = false;              ///< Connection: close, then the server closes
+  std::string location;            ///< for redirects; empty otherwise
+  std::string allow;               ///< for 405: the methods allowed
+};
+
+/// The answer to a request: GET or HEAD of /, /json; 404 for other paths, 405 for other methods.
+http_response respond(const http_request& request, const web_context& context);
+
+/// The answer to a request head that could not be parsed.
+http_response error_response(http_error error);
+
+/// A plain HTTP request arrived on a port that speaks TLS: 400 with the https:// address to use.
+http_response plain_http_on_tls_port(const http_request& request, const web_context& context);
+
+/// A TLS handshake arrived on a plain port and was answered in TLS: a page with the http://
+/// address to use instead.
+http_response tls_on_plain_port(const http_request& request, const web_context& context);
+
+/// The response's bytes: status line, headers, blank line, and the body unless `head_only`.
+std::string serialize(const http_response& response, bool head_only);
+
+/// The JSON object GET /json returns: the server's view of the connection and the request.
+std::string connection_json(const web_context& context);
+
+}  // namespace portdemo

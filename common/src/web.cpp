@@ -1,0 +1,266 @@
+// The web answers' wording: the page, its plain-text twin, /json and the error bodies.
+
+#include "portdemo/web.hpp"
+
+#include <fmt/format.h>
+
+#include "portdemo/json.hpp"
+#include "portdemo/ports.hpp"
+#include "portdemo/protocol.hpp"
+#include "portdemo/services.hpp"
+
+namespace portdemo {
+
+namespace {
+
+std::string html_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string range_text(const host_facts& facts) {
+  if (!facts.ephemeral) return "unknown";
+  return fmt::format("{}-{}", facts.ephemeral->low, facts.ephemeral->high);
+}
+
+// One sentence: was this request on a reused connection, or a new one with a new port?
+std::string reuse_sentence(const web_context& c) {
+  const std::uint16_t port = c.tuple.remote.port;
+  if (c.request_number > 1)
+    return fmt::format("Same connection as before (#{}, request {} on it), so your port is still {}: "
+                       "the browser kept the connection open (HTTP keep-alive) and reused it.",
+                       c.connection_id, c.request_number, port);
+  if (c.previous_port && *c.previous_port != port)
+    return fmt::format("New connection (#{}), so your computer chose a new port: {} (your previous "
+                       "connection used {}).",
+                       c.connection_id, port, *c.previous_port);
+  if (c.previous_port)
+    return fmt::format("New connection (#{}), and your computer happened to choose port {} again.",
+                       c.connection_id, port);
+  return fmt::format("New connection (#{}): your computer chose port {} for it.", c.connection_id, port);
+}
+
+std::string service_words(std::uint16_t port) {
+  std::string s = describe_port(port);
+  return s.empty() ? fmt::format("{} port", to_string(classify(port)))
+                   : fmt::format("{}, {} port", s, to_string(classify(port)));
+}
+
+// The page: the browser's port large beside the server's, then the facts and the lesson.
+// Inline CSS only: nothing is loaded from anywhere, so it works offline on any projector.
+std::string page(const web_context& c) {
+  const endpoint& server = c.tuple.local;
+  const endpoint& client = c.tuple.remote;
+  std::string in_range = !c.facts.ephemeral ? ""
+                         : c.facts.ephemeral->contains(client.port)
+                             ? "in this host's ephemeral range"
+                             : "outside this host's ephemeral range";
+  std::string tls_row =
+      c.tls ? fmt::format("<tr><th>Encryption</th><td id=\"tls\">yes: {} with {}</td></tr>", html_escape(c.tls->version),
+                          html_escape(c.tls->cipher))
+            : "<tr><th>Encryption</th><td id=\"tls\">none: plain HTTP</td></tr>";
+  return fmt::format(R"(<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Your port {cport}, the server's port {sport}</title>
+<style>
+body {{ font-family: system-ui, "DejaVu Sans", sans-serif; font-size: 1.3rem; line-height: 1.5;
+       color: #111; background: #fff; max-width: 62rem; margin: 1.5rem auto; padding: 0 1.25rem; }}
+h1 {{ font-size: 2rem; margin: 0 0 .5rem; }}
+h2 {{ font-size: 1.4rem; margin-top: 2rem; }}
+.reuse {{ background: #f3f4f6; border-radius: .5rem; padding: .75rem 1rem; }}
+.ends {{ display: flex; gap: 1.5rem; flex-wrap: wrap; margin: 1.25rem 0; }}
+.end {{ flex: 1; min-width: 17rem; border: 4px solid; border-radius: .75rem; padding: .75rem 1.25rem; }}
+.you {{ border-color: #b45309; background: #fffbeb; }}
+.server {{ border-color: #0e7490; background: #ecfeff; }}
+.label {{ text-transform: uppercase; letter-spacing: .06em; font-size: .95rem; font-weight: 700; }}
+.port {{ font-size: 5rem; font-weight: 800; line-height: 1.1; font-variant-numeric: tabular-nums; }}
+.you .port {{ color: #92400e; }}
+.server .port {{ color: #155e75; }}
+table {{ border-collapse: collapse; }}
+th, td {{ text-align: left; padding: .3rem 1rem .3rem 0; border-bottom: 1px solid #e5e7eb; vertical-align: top; }}
+code {{ font-size: 1.15rem; }}
+</style>
+</head>
+<body>
+<h1>Your connection to this server</h1>
+<p class="reuse" id="reuse">{reuse}</p>
+<div class="ends">
+  <div class="end you">
+    <div class="label">Your browser's port: ephemeral</div>
+    <div class="port" id="client-port">{cport}</div>
+    <div>address <code id="client-address">{caddr}</code><br>chosen by your computer's kernel for this
+    connection; {cclass} port{crange}</div>
+  </div>
+  <div class="end server">
+    <div class="label">This server's port: fixed</div>
+    <div class="port" id="server-port">{sport}</div>
+    <div>address <code id="server-address">{saddr}</code><br>chosen by the server, the same for
+    everyone; {sservice}</div>
+  </div>
+</div>
+<table>
+<tr><th>Connection</th><td>#<span id="connection-id">{id}</span>, request <span id="request-number">{req}</span> on it</td></tr>
+<tr><th>The four facts, seen from the server</th><td><code>local {sfull}</code> &larr; <code>remote {cfull}</code></td></tr>
+<tr><th>Seen from your browser</th><td><code>local {cfull}</code> &rarr; <code>remote {sfull}</code> (the mirror image)</td></tr>
+<tr><th>This host's ephemeral range</th><td>{range} (net.ipv4.ip_local_port_range); IANA's dynamic range is 49152-65535</td></tr>
+{tls}
+</table>
+<h2>Fixed and ephemeral ports</h2>
+<p>A server listens on a <strong>fixed</strong> port that it chooses, so that clients know where to
+find it: {sport} here, 443 for HTTPS on the web, 22 for SSH. A client does not care which port it
+uses itself: its kernel hands it an <strong>ephemeral</strong> port, a free one taken from a range,
+for as long as the connection lasts. Reload this page: on the same connection your port stays
+{cport}; on a new connection it changes, while the server's stays {sport}.</p>
+</body>
+</html>
+)",
+                     fmt::arg("cport", client.port), fmt::arg("sport", server.port),
+                     fmt::arg("reuse", html_escape(reuse_sentence(c))), fmt::arg("caddr", html_escape(client.address)),
+                     fmt::arg("saddr", html_escape(server.address)),
+                     fmt::arg("cclass", to_string(classify(client.port))),
+                     fmt::arg("crange", in_range.empty() ? "" : ", " + in_range),
+                     fmt::arg("sservice", html_escape(service_words(server.port))), fmt::arg("id", c.connection_id),
+                     fmt::arg("req", c.request_number), fmt::arg("sfull", html_escape(to_string(server))),
+                     fmt::arg("cfull", html_escape(to_string(client))), fmt::arg("range", range_text(c.facts)),
+                     fmt::arg("tls", tls_row));
+}
+
+std::string text(const web_context& c) {
+  const endpoint& server = c.tuple.local;
+  const endpoint& client = c.tuple.remote;
+  std::string out = fmt::format("portdemo: your connection #{}, request {} on it\n", c.connection_id,
+                                c.request_number);
+  out += fmt::format("  your port (ephemeral):  {:<24} chosen by your kernel\n", to_string(client));
+  out += fmt::format("  server port (fixed):    {:<24} chosen by the server ({})\n", to_string(server),
+                     service_words(server.port));
+  out += fmt::format("  {}\n", reuse_sentence(c));
+  if (c.tls) out += fmt::format("  encrypted: {} with {}\n", c.tls->version, c.tls->cipher);
+  out += fmt::format("  this host's ephemeral range: {}\n", range_text(c.facts));
+  return out;
+}
+
+// The Host header's name, if it is a plain host[:port] (else the server's own address).
+std::string host_for_links(const http_request& request, const web_context& c) {
+  std::string host = c.tuple.local.is_v6() ? "[" + c.tuple.local.address + "]" : c.tuple.local.address;
+  if (const std::string* h = request.header("Host")) {
+    std::string_view v = *h;
+    bool plain = !v.empty() && v.size() <= 255 && v.find_first_not_of(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") == std::string_view::npos;
+    if (plain) {
+      // Drop a port: the link names the port itself.
+      std::size_t close = v.rfind(']');
+      std::size_t colon = v.rfind(':');
+      if (colon != std::string_view::npos && (close == std::string_view::npos || colon > close)) v = v.substr(0, colon);
+      host = std::string(v);
+    }
+  }
+  return host;
+}
+
+http_response plain(int status, std::string body, bool close = true) {
+  http_response r;
+  r.status = status;
+  r.body = std::move(body);
+  r.close = close;
+  return r;
+}
+
+}  // namespace
+
+std::string connection_json(const web_context& c) {
+  std::string tls = c.tls ? fmt::format("{{\"version\":{},\"cipher\":{}}}", json_string(c.tls->version),
+                                        json_string(c.tls->cipher))
+                          : "null";
+  std::string in_range = c.facts.ephemeral ? (c.facts.ephemeral->contains(c.tuple.remote.port) ? "true" : "false")
+                                           : "null";
+  return fmt::format("{{\"event\":\"server_view\",\"proto\":\"tcp\",\"id\":{},\"local\":{},\"remote\":{},"
+                     "\"remote_port_class\":{},\"in_ephemeral_range\":{},\"request\":{},\"reused\":{},"
+                     "\"previous_port\":{},\"tls\":{}}}\n",
+                     c.connection_id, endpoint_json(c.tuple.local), endpoint_json(c.tuple.remote),
+                     json_string(to_string(classify(c.tuple.remote.port))), in_range, c.request_number,
+                     c.request_number > 1 ? "true" : "false",
+                     c.previous_port ? std::to_string(*c.previous_port) : "null", tls);
+}
+
+http_response respond(const http_request& request, const web_context& context) {
+  if (request.method != "GET" && request.method != "HEAD") {
+    http_response r = plain(405, fmt::format("405 Method Not Allowed: this server answers GET and HEAD "
+                                             "only, not {}.\n",
+                                             request.method));
+    r.allow = "GET, HEAD";
+    return r;
+  }
+  std::string_view path = request.target;
+  if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+  http_response r;
+  r.close = !request.keep_alive();
+  if (path == "/") {
+    if (request.wants_html()) {
+      r.content_type = "text/html; charset=utf-8";
+      r.body = page(context);
+    } else {
+      r.body = text(context);
+    }
+  } else if (path == "/json") {
+    r.content_type = "application/json";
+    r.body = connection_json(context);
+  } else {
+    r = plain(404, "404 Not Found: this server has / (the page) and /json only.\n", !request.keep_alive());
+  }
+  return r;
+}
+
+http_response error_response(http_error error) {
+  switch (error) {
+    case http_error::uri_too_long:
+      return plain(414, "414 URI Too Long: the request line is longer than this server reads.\n");
+    case http_error::headers_too_large:
+      return plain(431, "431 Request Header Fields Too Large: more header bytes or lines than this "
+                        "server reads.\n");
+    case http_error::version_not_supported:
+      return plain(505, "505 HTTP Version Not Supported: this server speaks HTTP/1.0 and HTTP/1.1.\n");
+    case http_error::bad_request: break;
+  }
+  return plain(400, "400 Bad Request: this server could not read that request.\n");
+}
+
+http_response plain_http_on_tls_port(const http_request& request, const web_context& c) {
+  std::string url = fmt::format("https://{}:{}/", host_for_links(request, c), c.tuple.local.port);
+  return plain(400, fmt::format("400 Bad Request: port {} speaks HTTPS (HTTP inside TLS), and this "
+                                "request came as plain HTTP. Use {} instead.\n",
+                                c.tuple.local.port, url));
+}
+
+http_response tls_on_plain_port(const http_request& request, const web_context& c) {
+  std::string url = fmt::format("http://{}:{}/", host_for_links(request, c), c.tuple.local.port);
+  return plain(400, fmt::format("400 Bad Request: port {} speaks plain HTTP, and this request came "
+                                "inside TLS (https://). Use {} instead.\n",
+                                c.tuple.local.port, url));
+}
+
+std::string serialize(const http_response& r, bool head_only) {
+  std::string out = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
+                                "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n",
+                                r.status, reason_phrase(r.status), r.content_type, r.body.size());
+  if (!r.allow.empty()) out += fmt::format("Allow: {}\r\n", r.allow);
+  if (!r.location.empty()) out += fmt::format("Location: {}\r\n", r.location);
+  out += r.close ? "Connection: close\r\n" : "Connection: keep-alive\r\n";
+  out += "\r\n";
+  if (!head_only) out += r.body;
+  return out;
+}
+
+}  // namespace portdemo
