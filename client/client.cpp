@@ -1,15 +1,23 @@
 #include "client.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <array>
+#include <cstdio>
+#include <unordered_map>
 
+#include <asio/co_spawn.hpp>
 #include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include "portdemo/asio_adapter.hpp"
 #include "portdemo/deadline.hpp"
+#include "portdemo/proc_net.hpp"
 #include "portdemo/protocol.hpp"
+#include "portdemo/text.hpp"
 
 namespace portdemo::client {
 
@@ -26,7 +34,15 @@ struct attempt {
   int exit_code = exit_code::ok;
   std::optional<connected_event> connected;
   std::vector<failure> failures;  // one per address that did not accept
+  std::optional<tcp::socket> socket;  // kept open for --hold / --verify
 };
+
+// Whether connections stay open until the end of the run.
+bool keep_open(const options& opts) { return opts.hold.count() > 0 || opts.verify; }
+
+// Per-connection text would scroll hundreds of lines past a projector: past this many, text
+// shows a progress bar and the summary (JSON always has every event).
+constexpr std::uint64_t max_connections_shown = 20;
 
 // --source-port: open the socket and bind the chosen local port before connecting, as a server
 // binds its port. No SO_REUSEADDR: a port still in TIME_WAIT from the last run must show.
@@ -89,7 +105,8 @@ asio::awaitable<std::optional<std::vector<tcp::endpoint>>> resolve(reporter& out
 asio::awaitable<void> ask_server(tcp::socket& socket, const options& opts, connected_event& ev) {
   std::error_code ec;
   const auto deadline = clock::now() + std::min<std::chrono::milliseconds>(opts.timeout, report_wait);
-  co_await write_until(socket, asio::buffer(client_hello), deadline, ec);
+  co_await write_until(socket, asio::buffer(opts.hold.count() > 0 ? client_hello_hold : client_hello), deadline,
+                       ec);
   std::array<char, 4096> buffer{};
   std::size_t received = 0;
   while (!ec && received < buffer.size()) {
@@ -103,6 +120,7 @@ asio::awaitable<void> ask_server(tcp::socket& socket, const options& opts, conne
     if (auto view = parse_server_view(got.substr(0, newline))) {
       ev.server_view = view->tuple;
       ev.server_id = view->id;
+      if (keep_open(opts)) co_return;
       // Let the server close first (it already sent its FIN, or is about to): the TIME_WAIT
       // then stays on the server's side, and this port is free again at once (--source-port).
       std::array<char, 256> rest{};
@@ -160,13 +178,103 @@ asio::awaitable<attempt> connect_once(reporter& out, const options& opts,
     ev.tuple = {to_endpoint(local), to_endpoint(remote)};
     if (out.facts().ephemeral) ev.in_ephemeral_range = out.facts().ephemeral->contains(ev.tuple.local.port);
     co_await ask_server(socket, opts, ev);
-    socket.close(ec);
-    out.emit(ev);
+    if (keep_open(opts)) result.socket.emplace(std::move(socket));
+    else socket.close(ec);
+    if (opts.count <= max_connections_shown || out.format() == output_format::json) out.emit(ev);
     result.exit_code = exit_code::ok;
     result.connected = std::move(ev);
     co_return result;
   }
   co_return result;
+}
+
+
+// A progress bar on stderr for runs of many connections on a terminal: "[#####.....] 512/1000".
+// Redrawn at most every 100 ms; nothing at all when off (JSON, or not a terminal).
+class progress_bar {
+ public:
+  progress_bar(bool on, std::uint64_t total) : on_(on && total > max_connections_shown), total_(total) {}
+
+  void update(std::uint64_t done) {
+    if (!on_) return;
+    auto now = clock::now();
+    if (done < total_ && now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    constexpr std::uint64_t width = 40;
+    std::uint64_t filled = done * width / total_;
+    std::fprintf(stderr, "\r  connecting [%s%s] %llu/%llu", std::string(filled, '#').c_str(),
+                 std::string(width - filled, '.').c_str(), static_cast<unsigned long long>(done),
+                 static_cast<unsigned long long>(total_));
+    std::fflush(stderr);
+    drawn_ = true;
+  }
+
+  void clear() {
+    if (!drawn_) return;
+    std::fprintf(stderr, "\r\033[K");
+    std::fflush(stderr);
+    drawn_ = false;
+  }
+
+ private:
+  bool on_;
+  bool drawn_ = false;
+  std::uint64_t total_;
+  clock::time_point last_{};
+};
+
+// What the workers share while N connections are made, C at a time.
+struct run_state {
+  reporter& out;
+  const options& opts;
+  const std::vector<tcp::endpoint>& endpoints;
+  std::uint64_t next_id = 1;
+  bool stopped = false;
+  int code = exit_code::ok;
+  std::vector<connected_event> made;
+  std::vector<tcp::socket> held;
+  progress_bar bar;
+};
+
+// One of C workers: takes the next connection number until all are made or one fails.
+asio::awaitable<void> worker(run_state& s) {
+  while (!s.stopped && s.next_id <= s.opts.count) {
+    std::uint64_t id = s.next_id++;
+    attempt a = co_await connect_once(s.out, s.opts, s.endpoints, id);
+    if (!a.connected) {
+      if (!s.stopped) {
+        s.stopped = true;
+        s.code = a.exit_code;
+        s.bar.clear();
+        s.out.emit(gave_up_event{s.opts.host, s.opts.port, std::move(a.failures), s.code});
+      }
+      co_return;
+    }
+    s.made.push_back(std::move(*a.connected));
+    if (a.socket) s.held.push_back(std::move(*a.socket));
+    s.bar.update(s.made.size());
+  }
+}
+
+// --verify: each held socket's tuple, as printed, against the kernel's table (by the socket's
+// inode, so it is this very socket, not one that happens to look the same).
+verified_event verify(const std::vector<tcp::socket>& held, const std::vector<connected_event>& made) {
+  std::unordered_map<std::uint64_t, socket_entry> by_inode;
+  for (const char* path : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    for (auto& e : parse_proc_net_tcp(read_text_file(path).value_or(""))) by_inode.emplace(e.inode, e);
+  }
+  verified_event v;
+  for (std::size_t i = 0; i < held.size() && i < made.size(); ++i) {
+    ++v.checked;
+    struct stat st {};
+    std::optional<socket_tuple> kernel;
+    if (::fstat(const_cast<tcp::socket&>(held[i]).native_handle(), &st) == 0) {
+      if (auto it = by_inode.find(st.st_ino); it != by_inode.end()) kernel = socket_tuple{it->second.local, it->second.remote};
+    }
+    if (kernel && *kernel == made[i].tuple) ++v.matched;
+    else v.mismatches.push_back({made[i].id, made[i].tuple, kernel});
+  }
+  return v;
 }
 
 }  // namespace
@@ -177,18 +285,49 @@ asio::awaitable<int> run(reporter& out, options opts) {
   auto endpoints = co_await resolve(out, opts, code);
   if (!endpoints) co_return code;
 
+  auto ex = co_await asio::this_coro::executor;
+  run_state s{out, opts, *endpoints, 1, false, exit_code::ok, {}, {}, progress_bar(opts.progress, opts.count)};
+  // C workers at once; the run waits on a timer that the last worker to finish cancels.
+  asio::steady_timer all_done(ex, clock::time_point::max());
+  std::uint64_t running = std::min(opts.parallel, opts.count);
+  const std::uint64_t workers = running;
+  for (std::uint64_t i = 0; i < workers; ++i) {
+    asio::co_spawn(ex, worker(s), [&](std::exception_ptr e) {
+      if (--running == 0) all_done.cancel();
+      if (e) std::rethrow_exception(e);
+    });
+  }
+  std::error_code ec;
+  if (running > 0) co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  s.bar.clear();
+  // Completion order is not connection order when C > 1: sort both by connection number.
+  std::vector<std::size_t> order(s.made.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return s.made[a].id < s.made[b].id; });
+
+  if (opts.hold.count() > 0 && !s.held.empty()) {
+    out.emit(note_event{"holding", fmt::format("holding {} connection{} open for {} s: see them with "
+                                               "ss -tn 'dport = :{}'",
+                                               s.held.size(), s.held.size() == 1 ? "" : "s",
+                                               std::chrono::duration<double>(opts.hold).count(), opts.port)});
+    asio::steady_timer hold(ex, opts.hold);
+    co_await hold.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  if (opts.verify && !s.held.empty()) {
+    verified_event v = verify(s.held, s.made);
+    if (!v.mismatches.empty() && s.code == exit_code::ok) s.code = exit_code::software;
+    out.emit(v);
+  }
+  for (auto& socket : s.held) socket.close(ec);
+
   client_summary_event summary;
   summary.pinned = opts.source_port != 0;
+  summary.parallel = workers;
+  summary.attempted = std::min<std::uint64_t>(s.next_id - 1, opts.count);
+  summary.ephemeral = out.facts().ephemeral;
   std::vector<bool> seen(65536, false);
-  for (std::uint64_t id = 1; id <= opts.count; ++id) {
-    ++summary.attempted;
-    attempt a = co_await connect_once(out, opts, *endpoints, id);
-    if (!a.connected) {
-      code = a.exit_code;
-      out.emit(gave_up_event{opts.host, opts.port, std::move(a.failures), code});
-      break;
-    }
-    const connected_event& ev = *a.connected;
+  for (std::size_t i : order) {
+    const connected_event& ev = s.made[i];
     ++summary.connected;
     if (std::find(summary.servers.begin(), summary.servers.end(), ev.tuple.remote) == summary.servers.end())
       summary.servers.push_back(ev.tuple.remote);
@@ -201,7 +340,7 @@ asio::awaitable<int> run(reporter& out, options opts) {
     if (ev.server_view && is_mirror(ev.tuple, *ev.server_view)) ++summary.mirrored;
   }
   if (opts.count > 1) out.emit(summary);
-  co_return code;
+  co_return s.code;
 }
 
 }  // namespace portdemo::client

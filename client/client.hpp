@@ -26,6 +26,10 @@ struct options {
   family only = family::any;
   std::chrono::milliseconds timeout{10000};  ///< per connection attempt
   std::uint16_t source_port = 0;             ///< --source-port: pin the local port (0: the kernel's pick)
+  std::uint64_t parallel = 1;                ///< --parallel: connections in flight at once
+  std::chrono::milliseconds hold{0};         ///< --hold: keep every connection open this long
+  bool verify = false;                       ///< --verify: check each tuple in the kernel's table
+  bool progress = false;                     ///< draw a progress bar on stderr (a terminal, text)
 };
 
 /// Runs the whole client; the result is the process exit code.

@@ -1,5 +1,8 @@
 // demo-client: connects to a port and shows the connection from both ends.
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cmath>
 
@@ -29,6 +32,16 @@ int main(int argc, char** argv) {
   app.add_option("--count,-n", opts.count, "connections to make, one after another")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{65535}))
       ->capture_default_str();
+  app.add_option("--parallel,-P", opts.parallel, "connections in flight at once, with --count (1-1000)")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1000}))
+      ->capture_default_str();
+  double hold_s = 0;
+  app.add_option("--hold", hold_s,
+                 "keep every connection open this many seconds, so that\n`ss -tn` shows them (0-3600)")
+      ->check(CLI::Range(0.0, 3600.0));
+  bool verify = false;
+  app.add_flag("--verify", verify,
+               "before closing, check each printed tuple against the kernel's\nsocket table (/proc/net/tcp)");
   double timeout_s = 10;
   app.add_option("--timeout,-t", timeout_s, "seconds to wait for each connection to be accepted")
       ->check(CLI::Range(0.001, 3600.0))
@@ -54,6 +67,40 @@ int main(int argc, char** argv) {
     opts.host = opts.host.substr(1, opts.host.size() - 2);
   opts.only = only_v4 ? client::family::v4 : only_v6 ? client::family::v6 : client::family::any;
   opts.timeout = std::chrono::milliseconds(static_cast<long long>(std::llround(timeout_s * 1000)));
+  opts.hold = std::chrono::milliseconds(static_cast<long long>(std::llround(hold_s * 1000)));
+  opts.verify = verify;
+  opts.progress = output.chosen_format() == output_format::text && ::isatty(STDERR_FILENO) == 1 &&
+                  ::isatty(STDOUT_FILENO) == 1;
+
+  // Held connections are open descriptors all at once, and each needs its own ephemeral port.
+  if (opts.hold.count() > 0 || opts.verify) {
+    const host_facts facts = read_host_facts();
+    if (facts.ephemeral && opts.source_port == 0 &&
+        opts.count > static_cast<std::uint64_t>(facts.ephemeral->high - facts.ephemeral->low + 1)) {
+      std::fprintf(stderr,
+                   "--count: %llu connections held open at once need %llu ephemeral ports, but this host's "
+                   "range %u-%u has %u; give --count %u or less\n",
+                   static_cast<unsigned long long>(opts.count), static_cast<unsigned long long>(opts.count),
+                   facts.ephemeral->low, facts.ephemeral->high, facts.ephemeral->high - facts.ephemeral->low + 1U,
+                   facts.ephemeral->high - facts.ephemeral->low + 1U);
+      return exit_code::usage;
+    }
+    rlimit files{};
+    const rlim_t needed = static_cast<rlim_t>(opts.count) + 32;
+    if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < needed) {
+      if (files.rlim_max < needed) {
+        std::fprintf(stderr,
+                     "--count: %llu connections held open at once need %llu file descriptors; this process may "
+                     "have %llu (ulimit -Hn); give --count %llu or less\n",
+                     static_cast<unsigned long long>(opts.count), static_cast<unsigned long long>(needed),
+                     static_cast<unsigned long long>(files.rlim_max),
+                     static_cast<unsigned long long>(files.rlim_max > 32 ? files.rlim_max - 32 : 0));
+        return exit_code::usage;
+      }
+      files.rlim_cur = needed;
+      ::setrlimit(RLIMIT_NOFILE, &files);
+    }
+  }
 
   try {
     asio::io_context io{1};

@@ -25,6 +25,7 @@ packages=(
   curl             # HTTP and HTTPS tests of the web page
   chromium         # a real browser for the web page tests (headless)
   fonts-dejavu-core  # a font for chromium's screenshots
+  tshark           # scripts/capture.sh: the SYN, SYN-ACK and first data on the wire
 )
 
 missing=()

@@ -175,6 +175,7 @@ void server::stop() {
     summary.connections += n;
   }
   summary.distinct_client_ports = distinct_client_ports_;
+  summary.peak_open = shared_.peak_open;
   for (std::size_t p = 0; p < client_port_seen_.size(); ++p) {
     if (!client_port_seen_[p]) continue;
     if (!summary.lowest_client_port) summary.lowest_client_port = static_cast<std::uint16_t>(p);
@@ -229,7 +230,8 @@ asio::awaitable<void> server::accept_loop(listener& l) {
     count(tuple);
     std::optional<bool> in_range;
     if (out_.facts().ephemeral) in_range = out_.facts().ephemeral->contains(tuple.remote.port);
-    out_.emit(accepted_event{id, tuple, in_range});
+    shared_.peak_open = std::max(shared_.peak_open, ++shared_.open);
+    out_.emit(accepted_event{id, tuple, in_range, shared_.open});
     // The previous port of this client address: the web page tells a reload on a new
     // connection (new port) from one on a kept-alive connection (same port).
     connection_facts facts{id, tuple, l.tls, std::nullopt};
@@ -239,7 +241,11 @@ asio::awaitable<void> server::accept_loop(listener& l) {
       facts.previous_port = it->second;
       it->second = tuple.remote.port;
     }
-    asio::co_spawn(acceptor.get_executor(), serve(std::move(socket), std::move(facts), shared_), report_exception);
+    asio::co_spawn(acceptor.get_executor(), serve(std::move(socket), std::move(facts), shared_),
+                   [this](std::exception_ptr e) {
+                     --shared_.open;
+                     report_exception(e);
+                   });
   }
 }
 

@@ -32,6 +32,7 @@ constexpr auto write_wait = 5s;
 constexpr auto handshake_wait = 10s;
 constexpr auto request_wait = 10s;     // a whole request head, from its first byte
 constexpr auto keep_alive_wait = 15s;  // between requests on one connection
+constexpr auto hold_limit = std::chrono::hours(1);  // demo-client --hold, at the longest
 
 // What the first bytes say, read with MSG_PEEK so that they stay in the socket for whoever
 // reads next (OpenSSL reads a TLS handshake itself).
@@ -87,12 +88,20 @@ asio::awaitable<void> report(tcp::socket& socket, const connection_facts& c, sha
   }
   std::string_view got(buffer.data(), received);
   server_view view{c.id, c.tuple};
-  const bool hello = got == client_hello;
+  const bool hold = got == client_hello_hold;
+  const bool hello = got == client_hello || hold;
   std::string answer = hello ? render_server_view(view) : render_raw_client_report(view, shared.out.facts());
   if (ec && ec != asio::error::timed_out && ec != asio::error::eof) co_return;  // reset: nothing to tell
   shared.out.emit(answered_event{c.id, hello, received, std::string(got)});
   co_await write_until(socket, asio::buffer(answer), clock::now() + write_wait, ec);
   if (ec) co_return;
+  if (hold) {
+    // demo-client --hold: the connection stays open until the client closes it, so that both
+    // ends show it in `ss -tn`. Bounded all the same.
+    std::array<char, 256> sink{};
+    const auto hold_deadline = clock::now() + hold_limit;
+    while (!ec) co_await read_some_until(socket, asio::buffer(sink), hold_deadline, ec);
+  }
   co_await close_gracefully(socket);
 }
 

@@ -23,6 +23,8 @@ struct shared_state {
   /// The last client port seen from each client address, to tell a reload on a new connection
   /// from one on a reused connection. Bounded: cleared when it grows past 4096 addresses.
   std::unordered_map<std::string, std::uint16_t> last_port;
+  std::uint64_t open = 0;       ///< connections open right now
+  std::uint64_t peak_open = 0;  ///< the most open at once
 };
 
 /// The facts of one connection, known at accept.

@@ -77,40 +77,40 @@ bool http_request::wants_html() const {
 }
 
 request_parser::state request_parser::feed(std::string_view bytes) {
-  if (state_ != state::incomplete) {
-    buffer_.append(bytes);
-    return state_;
-  }
-  std::size_t searched_from = buffer_.size() >= 3 ? buffer_.size() - 3 : 0;
   buffer_.append(bytes);
-
-  // The end of the head: an empty line ("\r\n\r\n", or "\n\n" from lenient clients).
-  std::size_t end = std::string::npos;
-  std::size_t end_size = 0;
-  for (std::size_t i = searched_from; i < buffer_.size(); ++i) {
-    if (buffer_[i] != '\n') continue;
-    if (i >= 1 && buffer_[i - 1] == '\n') { end = i - 1; end_size = 2; break; }
-    if (i >= 3 && buffer_[i - 1] == '\r' && buffer_[i - 2] == '\n' && buffer_[i - 3] == '\r') {
-      end = i - 3; end_size = 4; break;
+  if (state_ != state::incomplete) return state_;
+  // Only the new bytes are scanned: a client trickling a head byte by byte costs linear time.
+  // Limits count the bytes of each line without its line ending (CRLF or a bare LF).
+  for (; scanned_ < buffer_.size(); ++scanned_) {
+    if (buffer_[scanned_] != '\n') {
+      ++line_len_;
+      // An unfinished line over the limit is refused now, not when the client stops sending
+      // (one byte of slack for the CR of a CRLF still to come).
+      if (lines_ == 0 && line_len_ > limits_.request_line + 1) return fail(http_error::uri_too_long);
+      if (lines_ > 0 && header_bytes_ + line_len_ > limits_.header_bytes + 1) return fail(http_error::headers_too_large);
+      continue;
     }
+    std::size_t len = line_len_;
+    if (len > 0 && buffer_[scanned_ - 1] == '\r') --len;
+    line_len_ = 0;
+    if (len == 0) {
+      if (lines_ == 0) {  // blank lines before a request line are ignored (RFC 9112 2.2)
+        head_start_ = scanned_ + 1;
+        continue;
+      }
+      head_size_ = scanned_ + 1;
+      ++scanned_;
+      return parse_head(std::string_view(buffer_).substr(head_start_, head_size_ - head_start_));
+    }
+    if (lines_ == 0) {
+      if (len > limits_.request_line) return fail(http_error::uri_too_long);
+    } else {
+      header_bytes_ += len;
+      if (header_bytes_ > limits_.header_bytes || lines_ > limits_.header_lines) return fail(http_error::headers_too_large);
+    }
+    ++lines_;
   }
-  std::string_view seen(buffer_);
-  if (end != std::string::npos) seen = seen.substr(0, end);
-
-  // Limits are checked on what has arrived, so an endless line is refused at the limit, not
-  // after the client chooses to stop.
-  std::size_t first_nl = seen.find('\n');
-  std::size_t line_size = first_nl == std::string_view::npos ? seen.size() : first_nl;
-  if (line_size > limits_.request_line) return fail(http_error::uri_too_long);
-  if (first_nl != std::string_view::npos) {
-    std::string_view rest = seen.substr(first_nl + 1);
-    if (rest.size() > limits_.header_bytes) return fail(http_error::headers_too_large);
-    if (static_cast<std::size_t>(std::count(rest.begin(), rest.end(), '\n')) + 1 > limits_.header_lines + 1)
-      return fail(http_error::headers_too_large);
-  }
-  if (end == std::string::npos) return state_;
-  head_size_ = end + end_size;
-  return parse_head(std::string_view(buffer_).substr(0, end));
+  return state_;
 }
 
 request_parser::state request_parser::parse_head(std::string_view head) {
@@ -170,6 +170,11 @@ request_parser::state request_parser::next() {
   std::string rest = state_ == state::complete ? buffer_.substr(head_size_) : std::string{};
   buffer_.clear();
   head_size_ = 0;
+  head_start_ = 0;
+  scanned_ = 0;
+  line_len_ = 0;
+  lines_ = 0;
+  header_bytes_ = 0;
   state_ = state::incomplete;
   request_ = http_request{};
   if (rest.empty()) return state_;

@@ -58,8 +58,10 @@ std::optional<server_view> parse_server_view(std::string_view line) {
 }
 
 bool could_be_hello(std::string_view received) noexcept {
-  if (received.size() > client_hello.size()) return false;
-  return client_hello.substr(0, received.size()) == received;
+  for (std::string_view hello : {client_hello, client_hello_hold}) {
+    if (received.size() <= hello.size() && hello.substr(0, received.size()) == received) return true;
+  }
+  return false;
 }
 
 }  // namespace portdemo

@@ -111,9 +111,9 @@ struct json_visitor {
   std::string operator()(const accepted_event& e) const {
     return fmt::format(
         "{{\"event\":\"accepted\",\"proto\":\"tcp\",\"id\":{},{},\"remote_port_class\":{},"
-        "\"in_ephemeral_range\":{}}}",
+        "\"in_ephemeral_range\":{},\"open\":{}}}",
         e.id, json_tuple(e.tuple), json_string(to_string(classify(e.tuple.remote.port))),
-        json_opt(e.in_ephemeral_range));
+        json_opt(e.in_ephemeral_range), e.open);
   }
   std::string operator()(const answered_event& e) const {
     return fmt::format("{{\"event\":\"answered\",\"id\":{},\"report\":{},\"received_bytes\":{},"
@@ -169,9 +169,10 @@ struct json_visitor {
     per_port += ']';
     return fmt::format(
         "{{\"event\":\"summary\",\"role\":\"server\",\"connections\":{},\"per_port\":{},"
-        "\"distinct_client_ports\":{},\"lowest_client_port\":{},\"highest_client_port\":{}}}",
+        "\"distinct_client_ports\":{},\"lowest_client_port\":{},\"highest_client_port\":{},"
+        "\"peak_open\":{}}}",
         e.connections, per_port, e.distinct_client_ports, json_opt(e.lowest_client_port),
-        json_opt(e.highest_client_port));
+        json_opt(e.highest_client_port), e.peak_open);
   }
   std::string operator()(const resolved_event& e) const {
     return fmt::format("{{\"event\":\"resolved\",\"host\":{},\"port\":{},\"addresses\":{}}}",
@@ -201,6 +202,28 @@ struct json_visitor {
         e.id, json_tuple(e.tuple), json_string(to_string(classify(e.tuple.local.port))),
         json_opt(e.in_ephemeral_range), json_string(e.pinned ? "user" : "kernel"), view, mirror, problem);
   }
+  // The spread of the client ports, for runs with more than one connection.
+  static std::string json_distribution(const client_summary_event& e) {
+    if (e.client_ports.empty()) return "";
+    port_distribution d = distribution(e.client_ports, e.ephemeral);
+    return fmt::format(",\"parallel\":{},\"lowest_client_port\":{},\"highest_client_port\":{},"
+                       "\"in_iana_dynamic_range\":{},\"even\":{},\"odd\":{},"
+                       "\"histogram\":{{\"low\":{},\"high\":{},\"buckets\":{}}}",
+                       e.parallel, d.lowest, d.highest, d.in_iana_dynamic, d.even, d.odd, d.histogram_range.low,
+                       d.histogram_range.high, json_list(d.buckets));
+  }
+  std::string operator()(const verified_event& e) const {
+    std::string mismatches = "[";
+    for (std::size_t i = 0; i < e.mismatches.size(); ++i) {
+      const verify_mismatch& m = e.mismatches[i];
+      if (i) mismatches += ',';
+      mismatches += fmt::format("{{\"id\":{},\"printed\":{{{}}},\"kernel\":{}}}", m.id, json_tuple(m.printed),
+                                m.kernel ? "{" + json_tuple(*m.kernel) + "}" : std::string("null"));
+    }
+    mismatches += ']';
+    return fmt::format("{{\"event\":\"verified\",\"checked\":{},\"matched\":{},\"mismatches\":{}}}", e.checked,
+                       e.matched, mismatches);
+  }
   std::string operator()(const client_summary_event& e) const {
     std::vector<std::uint16_t> server_ports;
     for (const auto& s : e.servers)
@@ -209,9 +232,10 @@ struct json_visitor {
     return fmt::format(
         "{{\"event\":\"summary\",\"role\":\"client\",\"attempted\":{},\"connected\":{},"
         "\"server_ports\":{},\"client_ports\":{},\"distinct_client_ports\":{},"
-        "\"in_ephemeral_range\":{},\"mirrored\":{},\"local_port_chosen_by\":{}}}",
+        "\"in_ephemeral_range\":{},\"mirrored\":{},\"local_port_chosen_by\":{}{}}}",
         e.attempted, e.connected, json_list(server_ports), json_list(e.client_ports),
-        e.distinct_client_ports, e.in_ephemeral_range, e.mirrored, json_string(e.pinned ? "user" : "kernel"));
+        e.distinct_client_ports, e.in_ephemeral_range, e.mirrored, json_string(e.pinned ? "user" : "kernel"),
+        json_distribution(e));
   }
 };
 
@@ -465,7 +489,8 @@ struct text_renderer::impl {
     else
       where = fmt::format("outside this host's ephemeral range {}: chosen, or from another host",
                           range_text(r.facts_.ephemeral));
-    out += wrap(fmt::format("remote port {}: {} (IANA: {})", port, where, to_string(classify(port))),
+    std::string open = e.open > 1 ? fmt::format("; {} open now", e.open) : "";
+    out += wrap(fmt::format("remote port {}: {} (IANA: {}){}", port, where, to_string(classify(port)), open),
                 text_width, 4, 2);
     return out;
   }
@@ -544,6 +569,7 @@ struct text_renderer::impl {
       out += fmt::format("  client ports seen: {} distinct, lowest {}, highest {}\n",
                          e.distinct_client_ports, *e.lowest_client_port, *e.highest_client_port);
       out += "  the server's ports stayed fixed; the clients' ports came and went\n";
+      if (e.peak_open > 1) out += fmt::format("  at most {} connections were open at once\n", e.peak_open);
     }
     return out;
   }
@@ -660,9 +686,67 @@ struct text_renderer::impl {
     out += fmt::format("  {} of {} inside this host's ephemeral range {}; {} of {} mirror images\n",
                        e.in_ephemeral_range, e.connected, range_text(r.facts_.ephemeral), e.mirrored,
                        e.connected);
+    if (e.client_ports.size() <= 8 || e.pinned) return out;
+    // Many connections: where in the range the kernel took their ports from.
+    port_distribution d = distribution(e.client_ports, e.ephemeral);
+    if (e.parallel > 1) out += fmt::format("  made {} at a time (--parallel {})\n", e.parallel, e.parallel);
+    out += fmt::format("  lowest {}, highest {}; {} in IANA's dynamic range 49152-65535\n", d.lowest, d.highest,
+                       d.in_iana_dynamic);
+    out += fmt::format("  parity: {} even, {} odd (Linux gives connect() even ports first, bind() odd)\n",
+                       d.even, d.odd);
+    out += fmt::format("  client ports over {} {}-{}:\n",
+                       e.ephemeral ? "this host's ephemeral range" : "the span seen", d.histogram_range.low,
+                       d.histogram_range.high);
+    const std::uint64_t most = *std::max_element(d.buckets.begin(), d.buckets.end());
+    const std::size_t bucket_size = (static_cast<std::size_t>(d.histogram_range.high) - d.histogram_range.low + 16) / 16;
+    for (std::size_t i = 0; i < d.buckets.size(); ++i) {
+      std::size_t low = d.histogram_range.low + i * bucket_size;
+      std::size_t high = std::min<std::size_t>(low + bucket_size - 1, d.histogram_range.high);
+      std::size_t bar = most == 0 ? 0 : static_cast<std::size_t>((d.buckets[i] * 50 + most - 1) / most);
+      out += fmt::format("    {:>5}-{:<5} {:<50} {}\n", low, high, paint(std::string(bar, '#'), ephemeral_style),
+                         d.buckets[i]);
+    }
+    return out;
+  }
+
+  std::string operator()(const verified_event& e) const {
+    if (e.mismatches.empty())
+      return wrap(fmt::format("{}: all {} tuples printed are the ones the kernel holds for these sockets "
+                              "(/proc/net/tcp and tcp6, matched by socket inode)",
+                              paint("verified", good_style), e.checked),
+                  text_width, 4);
+    std::string out = fmt::format("{}: {} of {} tuples printed differ from the kernel's\n",
+                                  paint("MISMATCH", bad_style), e.mismatches.size(), e.checked);
+    for (std::size_t i = 0; i < e.mismatches.size() && i < 5; ++i) {
+      const verify_mismatch& m = e.mismatches[i];
+      out += fmt::format("  #{} printed {} -> {}; kernel {}\n", m.id, to_string(m.printed.local),
+                         to_string(m.printed.remote),
+                         m.kernel ? to_string(m.kernel->local) + " -> " + to_string(m.kernel->remote)
+                                  : std::string("no such socket"));
+    }
     return out;
   }
 };
+
+port_distribution distribution(const std::vector<std::uint16_t>& ports, const std::optional<port_range>& ephemeral) {
+  port_distribution d;
+  if (ports.empty()) return d;
+  auto [lo, hi] = std::minmax_element(ports.begin(), ports.end());
+  d.lowest = *lo;
+  d.highest = *hi;
+  d.histogram_range = ephemeral.value_or(port_range{d.lowest, d.highest});
+  // At most 16 slices of equal size; fewer when the range is small, so none is empty by design.
+  const std::size_t span = static_cast<std::size_t>(d.histogram_range.high) - d.histogram_range.low + 1;
+  const std::size_t bucket_size = (span + 15) / 16;
+  d.buckets.assign((span + bucket_size - 1) / bucket_size, 0);
+  for (std::uint16_t p : ports) {
+    if (ephemeral && ephemeral->contains(p)) ++d.in_ephemeral_range;
+    if (iana_dynamic_range.contains(p)) ++d.in_iana_dynamic;
+    (p % 2 == 0 ? d.even : d.odd) += 1;
+    if (d.histogram_range.contains(p)) ++d.buckets[(p - d.histogram_range.low) / bucket_size];
+  }
+  return d;
+}
 
 text_renderer::text_renderer(host_facts facts, bool color) : facts_(std::move(facts)), color_(color) {}
 

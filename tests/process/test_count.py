@@ -34,11 +34,21 @@ class Count(unittest.TestCase):
 
         summary = h.one(self, events, "summary")
         inside = sum(1 for p in client_ports if h.in_ephemeral_range(p))
+        # The distribution is computed independently here from the ports the client printed.
+        histogram = summary.pop("histogram")
         self.assertEqual(summary, {"event": "summary", "role": "client", "attempted": 5,
                                    "connected": 5, "server_ports": [port],
                                    "client_ports": client_ports, "distinct_client_ports": 5,
                                    "in_ephemeral_range": inside, "mirrored": 5,
-                                   "local_port_chosen_by": "kernel"})
+                                   "local_port_chosen_by": "kernel", "parallel": 1,
+                                   "lowest_client_port": min(client_ports),
+                                   "highest_client_port": max(client_ports),
+                                   "in_iana_dynamic_range": sum(1 for p in client_ports if p >= 49152),
+                                   "even": sum(1 for p in client_ports if p % 2 == 0),
+                                   "odd": sum(1 for p in client_ports if p % 2 == 1)})
+        low, high = h.ephemeral_range()
+        self.assertEqual((histogram["low"], histogram["high"]), (low, high))
+        self.assertEqual(sum(histogram["buckets"]), 5)
 
         # The server saw the same five connections, each with the client's port.
         accepted = [server.wait_event("accepted") for _ in range(5)]
@@ -52,10 +62,15 @@ class Count(unittest.TestCase):
         self.assertEqual(server.terminate(), h.EX_OK, server.stderr())
         server.read_rest()
         server_summary = server.events()[-1]
+        # One connection at a time; the next may arrive while the last one's close is still
+        # being drained, so at most two are open at once.
+        peak = server_summary.pop("peak_open")
+        self.assertIn(peak, (1, 2), server_summary)
         self.assertEqual(server_summary, {
             "event": "summary", "role": "server", "connections": 5,
             "per_port": [{"port": port, "connections": 5}], "distinct_client_ports": 5,
             "lowest_client_port": min(client_ports), "highest_client_port": max(client_ports)})
+        server_summary["peak_open"] = peak
         self.assertEqual(h.of(server.events(), "summary"), [server_summary])
 
     def test_count_text_summary(self):
@@ -85,7 +100,7 @@ class Count(unittest.TestCase):
         self.assertEqual(server.events()[-1], {
             "event": "summary", "role": "server", "connections": 0,
             "per_port": [{"port": server.port, "connections": 0}], "distinct_client_ports": 0,
-            "lowest_client_port": None, "highest_client_port": None})
+            "lowest_client_port": None, "highest_client_port": None, "peak_open": 0})
 
 
 if __name__ == "__main__":

@@ -209,13 +209,13 @@ TEST(RenderJson, Accepted) {
             R"({"event":"accepted","proto":"tcp","id":1,)"
             R"("local":{"address":"127.0.0.1","port":8080},)"
             R"("remote":{"address":"127.0.0.1","port":40000},)"
-            R"("remote_port_class":"registered","in_ephemeral_range":true})"
+            R"("remote_port_class":"registered","in_ephemeral_range":true,"open":1})"
             "\n");
   EXPECT_EQ(render_json(accepted_event{2, {{"::1", 8443}, {"::1", 61000}}, std::nullopt}),
             R"({"event":"accepted","proto":"tcp","id":2,)"
             R"("local":{"address":"::1","port":8443},)"
             R"("remote":{"address":"::1","port":61000},)"
-            R"("remote_port_class":"dynamic","in_ephemeral_range":null})"
+            R"("remote_port_class":"dynamic","in_ephemeral_range":null,"open":1})"
             "\n");
 }
 
@@ -224,11 +224,13 @@ TEST(RenderJson, ServerSummary) {
                 3, {{8080, 2}, {8443, 1}}, 3, std::uint16_t{40000}, std::uint16_t{40002}}),
             R"({"event":"summary","role":"server","connections":3,)"
             R"("per_port":[{"port":8080,"connections":2},{"port":8443,"connections":1}],)"
-            R"("distinct_client_ports":3,"lowest_client_port":40000,"highest_client_port":40002})"
+            R"("distinct_client_ports":3,"lowest_client_port":40000,"highest_client_port":40002,)"
+            R"("peak_open":0})"
             "\n");
   EXPECT_EQ(render_json(server_summary_event{}),
             R"({"event":"summary","role":"server","connections":0,"per_port":[],)"
-            R"("distinct_client_ports":0,"lowest_client_port":null,"highest_client_port":null})"
+            R"("distinct_client_ports":0,"lowest_client_port":null,"highest_client_port":null,)"
+            R"("peak_open":0})"
             "\n");
 }
 
@@ -317,7 +319,9 @@ TEST(RenderJson, ClientSummary) {
             R"({"event":"summary","role":"client","attempted":4,"connected":4,)"
             R"("server_ports":[8080,8443],"client_ports":[40000,40001,40000,40003],)"
             R"("distinct_client_ports":3,"in_ephemeral_range":4,"mirrored":2,)"
-            R"("local_port_chosen_by":"kernel"})"
+            R"("local_port_chosen_by":"kernel","parallel":1,"lowest_client_port":40000,)"
+            R"("highest_client_port":40003,"in_iana_dynamic_range":0,"even":2,"odd":2,)"
+            R"("histogram":{"low":40000,"high":40003,"buckets":[2,1,0,1]}})"
             "\n");
 }
 
@@ -669,7 +673,25 @@ TEST(RenderText, ClientSummaryOfManyConnectionsGivesTheRange) {
             "summary: 10 of 10 connections made\n"
             "  server ports: 8080, 8443\n"
             "  client ports: 39999..40100 - 9 distinct of 10\n"
-            "  10 of 10 inside this host's ephemeral range 32768-60999; 8 of 10 mirror images\n");
+            "  10 of 10 inside this host's ephemeral range 32768-60999; 8 of 10 mirror images\n"
+            "  lowest 39999, highest 40100; 0 in IANA's dynamic range 49152-65535\n"
+            "  parity: 5 even, 5 odd (Linux gives connect() even ports first, bind() odd)\n"
+            "  client ports over the span seen 39999-40100:\n"
+            "    39999-40005 ################################################## 7\n"
+            "    40006-40012 ###############                                    2\n"
+            "    40013-40019                                                    0\n"
+            "    40020-40026                                                    0\n"
+            "    40027-40033                                                    0\n"
+            "    40034-40040                                                    0\n"
+            "    40041-40047                                                    0\n"
+            "    40048-40054                                                    0\n"
+            "    40055-40061                                                    0\n"
+            "    40062-40068                                                    0\n"
+            "    40069-40075                                                    0\n"
+            "    40076-40082                                                    0\n"
+            "    40083-40089                                                    0\n"
+            "    40090-40096                                                    0\n"
+            "    40097-40100 ########                                           1\n");
 }
 
 TEST(RenderText, ClientSummaryWithNoConnection) {
@@ -1254,6 +1276,109 @@ TEST(RenderTextWidth, NewEventsOverLongIpv6Addresses) {
   // An hour without descriptors: one failed accept every 100 ms.
   expect_lines_under_100(text_of(accept_resumed_event{{a, 65535}, 36000}));
   expect_lines_under_100(text_of(answered_event{99999, false, 512, std::string(512, '\xff')}));
+}
+
+// ---- HTTPS ports and the web's events ------------------------------------------------------
+
+TEST(RenderJson, ListeningOnATlsPort) {
+  EXPECT_EQ(render_json(listening_event{{"127.0.0.1", 8443}, 8443, "HTTPS alternate", std::nullopt, true}),
+            R"({"event":"listening","proto":"tcp","local":{"address":"127.0.0.1","port":8443},)"
+            R"("port_class":"registered","service":"HTTPS alternate","requested_port":8443,)"
+            R"("privileged_allowed_by":null,"tls":true})"
+            "\n");
+}
+
+TEST(RenderJson, ReadyWithTlsPorts) {
+  EXPECT_EQ(render_json(ready_event{4, 0, {8080, 8443}, {8443}}),
+            R"({"event":"ready","listening":4,"failed":0,"ports":[8080,8443],"tls_ports":[8443]})"
+            "\n");
+}
+
+TEST(RenderText, ListeningOnATlsPort) {
+  EXPECT_EQ(text_of(listening_event{{"127.0.0.1", 8443}, 8443, "HTTPS alternate", std::nullopt, true}),
+            "listening  127.0.0.1:8443    registered port, HTTPS alternate; HTTPS (TLS)\n");
+}
+
+TEST(RenderText, ReadyNamesTheBrowserUrls) {
+  EXPECT_EQ(text_of(ready_event{4, 0, {8080, 8443}, {8443}}),
+            "ready: 4 sockets listening on ports 8080, 8443\n"
+            "  try it: demo-client localhost 8080    or:  nc localhost 8080\n"
+            "  in a browser: http://localhost:8080/  https://localhost:8443/\n");
+  EXPECT_EQ(text_of(ready_event{2, 0, {8443}, {8443}}),
+            "ready: 2 sockets listening on port 8443\n"
+            "  try it: demo-client localhost 8443    or:  nc localhost 8443\n"
+            "  in a browser: https://localhost:8443/\n");
+}
+
+const socket_tuple web_tuple{{"127.0.0.1", 8080}, {"127.0.0.1", 40000}};
+
+TEST(RenderJson, HttpRequest) {
+  EXPECT_EQ(render_json(http_request_event{7, web_tuple, "GET", "/json", 200, 2, "TLSv1.3", ""}),
+            R"({"event":"http_request","id":7,"local":{"address":"127.0.0.1","port":8080},)"
+            R"("remote":{"address":"127.0.0.1","port":40000},"method":"GET","path":"/json","status":200,)"
+            R"("request":2,"reused":true,"tls":"TLSv1.3","note":null})"
+            "\n");
+  EXPECT_EQ(render_json(http_request_event{8, web_tuple, "-", "-", 400, 1, "", "plain HTTP on a TLS port"}),
+            R"({"event":"http_request","id":8,"local":{"address":"127.0.0.1","port":8080},)"
+            R"("remote":{"address":"127.0.0.1","port":40000},"method":"-","path":"-","status":400,)"
+            R"("request":1,"reused":false,"tls":null,"note":"plain HTTP on a TLS port"})"
+            "\n");
+}
+
+TEST(RenderJson, HttpRequestEscapesWhatTheClientSent) {
+  std::string line = render_json(http_request_event{1, web_tuple, "G\x1bT", "/\xff\n", 405, 1, "", ""});
+  EXPECT_NE(line.find(R"("method":"G\\x1bT","path":"/\\xff\\n")"), std::string::npos) << line;
+}
+
+TEST(RenderText, HttpRequest) {
+  EXPECT_EQ(text_of(http_request_event{7, web_tuple, "GET", "/json", 200, 2, "TLSv1.3", ""}),
+            "  #7 GET /json -> 200  127.0.0.1:8080 <- 127.0.0.1:40000\n"
+            "    (request 2: reused connection, TLSv1.3)\n");
+  EXPECT_EQ(text_of(http_request_event{7, web_tuple, "GET", "/", 200, 1, "", ""}),
+            "  #7 GET / -> 200  127.0.0.1:8080 <- 127.0.0.1:40000 (new connection)\n");
+  EXPECT_EQ(text_of(http_request_event{8, web_tuple, "GET", "/", 400, 1, "", "plain HTTP on a TLS port"}),
+            "  #8 GET / -> 400  127.0.0.1:8080 <- 127.0.0.1:40000\n"
+            "    (new connection; plain HTTP on a TLS port)\n");
+}
+
+TEST(RenderText, HttpRequestEscapesWhatTheClientSent) {
+  std::string text = text_of(http_request_event{1, web_tuple, "G\x1bT", "/\x1b[2J", 405, 1, "", ""});
+  EXPECT_EQ(text.find('\x1b'), std::string::npos) << text;
+  EXPECT_NE(text.find("G\\x1bT /\\x1b[2J -> 405"), std::string::npos) << text;
+}
+
+TEST(RenderText, TlsFailed) {
+  EXPECT_EQ(text_of(tls_failed_event{3, web_tuple, "tlsv1 alert unknown ca (SSL routines)",
+                                     "The client does not trust this server's self-signed certificate: accept it in "
+                                     "the browser, or give curl -k or --cacert."}),
+            "  #3 TLS handshake failed: tlsv1 alert unknown ca (SSL routines). The client does not\n"
+            "    trust this server's self-signed certificate: accept it in the browser, or give curl\n"
+            "    -k or --cacert.\n");
+}
+
+TEST(RenderJson, TlsFailed) {
+  EXPECT_EQ(render_json(tls_failed_event{3, web_tuple, "tlsv1 alert unknown ca (SSL routines)",
+                                         "The client does not trust this server's self-signed certificate."}),
+            R"({"event":"tls_failed","id":3,"local":{"address":"127.0.0.1","port":8080},)"
+            R"j("remote":{"address":"127.0.0.1","port":40000},"reason":"tlsv1 alert unknown ca (SSL routines)",)j"
+            R"("explanation":"The client does not trust this server's self-signed certificate."})"
+            "\n");
+}
+
+TEST(RenderJson, TlsCertificate) {
+  EXPECT_EQ(render_json(tls_certificate_event{"generated", "CN=localhost,O=portdemo",
+                                              "DNS:localhost, IP Address:127.0.0.1", "AB:CD", ""}),
+            R"({"event":"tls_certificate","source":"generated","subject":"CN=localhost,O=portdemo",)"
+            R"("names":"DNS:localhost, IP Address:127.0.0.1","sha256":"AB:CD","saved_to":null})"
+            "\n");
+}
+
+TEST(RenderText, TlsCertificate) {
+  const std::string sha = "BA:00:DF:BC:7B:20:DB:B9:57:69:A2:86:15:8E:A0:12:F4:EB:0E:BA:A7:57:DB:72:FE:EA:CF:04:9B:72:84:DF";
+  EXPECT_EQ(text_of(tls_certificate_event{"generated", "CN=localhost,O=portdemo", "", sha, "/tmp/c.pem"}),
+            "certificate: generated at start-up, self-signed for localhost, 127.0.0.1 and ::1\n"
+            "             SHA-256 BA:00:DF:BC:7B:20:DB:B9:57:69:A2:86:15:8E:A0:12:...\n"
+            "             saved to /tmp/c.pem: trust it with curl --cacert /tmp/c.pem\n");
 }
 
 }  // namespace

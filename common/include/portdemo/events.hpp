@@ -59,6 +59,7 @@ struct accepted_event {
   std::uint64_t id = 0;
   socket_tuple tuple;
   std::optional<bool> in_ephemeral_range;  ///< remote port in this host's range; nullopt if unknown
+  std::uint64_t open = 1;                  ///< connections open on the server, this one included
 };
 
 /// The server answered a connection: the JSON view (demo-client) or the text report.
@@ -125,6 +126,7 @@ struct server_summary_event {
   std::uint64_t distinct_client_ports = 0;
   std::optional<std::uint16_t> lowest_client_port;
   std::optional<std::uint16_t> highest_client_port;
+  std::uint64_t peak_open = 0;  ///< the most connections open at once
 };
 
 /// The client resolved a name.
@@ -175,7 +177,38 @@ struct client_summary_event {
   std::uint64_t in_ephemeral_range = 0;
   std::uint64_t mirrored = 0;             ///< connections whose server view was the mirror image
   bool pinned = false;                    ///< every connection used --source-port
+  std::uint64_t parallel = 1;             ///< connections in flight at once (--parallel)
+  std::optional<port_range> ephemeral = {};  ///< this host's ephemeral range, for the histogram
 };
+
+/// One tuple that did not match the kernel's table (--verify).
+struct verify_mismatch {
+  std::uint64_t id = 0;
+  socket_tuple printed;
+  std::optional<socket_tuple> kernel;  ///< nullopt: the socket was not in the table at all
+};
+
+/// --verify: the printed tuples checked against the kernel's socket table.
+struct verified_event {
+  std::uint64_t checked = 0;
+  std::uint64_t matched = 0;
+  std::vector<verify_mismatch> mismatches;
+};
+
+/// How the client ports of a run spread: what the summary shows about the ephemeral range.
+struct port_distribution {
+  std::uint16_t lowest = 0;
+  std::uint16_t highest = 0;
+  std::uint64_t in_ephemeral_range = 0;
+  std::uint64_t in_iana_dynamic = 0;
+  std::uint64_t even = 0;
+  std::uint64_t odd = 0;
+  port_range histogram_range;          ///< the ephemeral range, or lowest-highest if unknown
+  std::vector<std::uint64_t> buckets;  ///< 16 equal slices of histogram_range
+};
+
+/// The distribution of `ports` over `ephemeral` (the histogram's range when known).
+port_distribution distribution(const std::vector<std::uint16_t>& ports, const std::optional<port_range>& ephemeral);
 
 /// Every event either program emits.
 using event = std::variant<host_facts_event, listening_event, bind_failed_event, note_event,
@@ -183,6 +216,6 @@ using event = std::variant<host_facts_event, listening_event, bind_failed_event,
                            tls_failed_event, tls_certificate_event, accept_failed_event,
                            accept_resumed_event, server_summary_event, resolved_event,
                            resolve_failed_event, connect_failed_event, connected_event,
-                           gave_up_event, client_summary_event>;
+                           gave_up_event, verified_event, client_summary_event>;
 
 }  // namespace portdemo

@@ -82,6 +82,11 @@ class request_parser {
   http_limits limits_;
   std::string buffer_;
   std::size_t head_size_ = 0;  // bytes of the complete head, including its blank line
+  std::size_t head_start_ = 0;  // after blank lines that came before the request line
+  std::size_t scanned_ = 0;     // bytes of buffer_ looked at so far
+  std::size_t line_len_ = 0;    // bytes of the current, unfinished line
+  std::size_t lines_ = 0;       // finished lines: the request line, then header lines
+  std::size_t header_bytes_ = 0;
   http_request request_;
   http_error error_ = http_error::bad_request;
   state state_ = state::incomplete;

@@ -15,6 +15,10 @@ namespace portdemo {
 /// The line demo-client sends first to ask for the machine-readable report.
 inline constexpr std::string_view client_hello = "portdemo-hello 1\n";
 
+/// The same, asking the server to keep the connection open until the client closes it
+/// (demo-client --hold), so that `ss -tn` shows it.
+inline constexpr std::string_view client_hello_hold = "portdemo-hello 1 hold\n";
+
 /// An endpoint as the JSON contract writes it: {"address":"127.0.0.1","port":8080}.
 std::string endpoint_json(const endpoint& ep);
 
@@ -30,7 +34,7 @@ std::string render_server_view(const server_view& view);
 /// Parses the server's line; nullopt if it is not a server_view object.
 std::optional<server_view> parse_server_view(std::string_view line);
 
-/// Whether bytes received so far are (a prefix of) the hello line.
+/// Whether bytes received so far are (a prefix of) one of the hello lines.
 bool could_be_hello(std::string_view received) noexcept;
 
 }  // namespace portdemo

@@ -27,6 +27,9 @@ class reporter {
   /// Renders and prints the event. A closed or broken output is ignored, never fatal.
   void emit(const event& e);
 
+  /// The format chosen at construction.
+  output_format format() const noexcept { return format_; }
+
   /// The facts given at construction.
   const host_facts& facts() const noexcept { return facts_; }
 
