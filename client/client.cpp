@@ -101,6 +101,25 @@ asio::awaitable<std::optional<std::vector<tcp::endpoint>>> resolve(reporter& out
   co_return endpoints;
 }
 
+// The event for a connection (or UDP exchange) whose four facts the kernel just gave us.
+connected_event new_event(const reporter& out, const options& opts, std::uint64_t id, socket_tuple tuple,
+                          std::string proto) {
+  connected_event ev;
+  ev.id = id;
+  ev.proto = std::move(proto);
+  ev.pinned = opts.source_port != 0;
+  ev.tuple = std::move(tuple);
+  if (out.facts().ephemeral) ev.in_ephemeral_range = out.facts().ephemeral->contains(ev.tuple.local.port);
+  return ev;
+}
+
+// Reports a made connection (each one only up to max_connections_shown on screen) and keeps it.
+void succeed(reporter& out, const options& opts, attempt& result, connected_event ev) {
+  if (opts.count <= max_connections_shown || out.format() == output_format::json) out.emit(ev);
+  result.exit_code = exit_code::ok;
+  result.connected = std::move(ev);
+}
+
 // Asks the server for its view of this connection: says hello, reads one line.
 asio::awaitable<void> ask_server(tcp::socket& socket, const options& opts, connected_event& ev) {
   std::error_code ec;
@@ -172,17 +191,11 @@ asio::awaitable<attempt> connect_once(reporter& out, const options& opts,
       result.failures.push_back(std::move(f));
       continue;
     }
-    connected_event ev;
-    ev.id = id;
-    ev.pinned = opts.source_port != 0;
-    ev.tuple = {to_endpoint(local), to_endpoint(remote)};
-    if (out.facts().ephemeral) ev.in_ephemeral_range = out.facts().ephemeral->contains(ev.tuple.local.port);
+    connected_event ev = new_event(out, opts, id, {to_endpoint(local), to_endpoint(remote)}, "tcp");
     co_await ask_server(socket, opts, ev);
     if (keep_open(opts)) result.socket.emplace(std::move(socket));
     else socket.close(ec);
-    if (opts.count <= max_connections_shown || out.format() == output_format::json) out.emit(ev);
-    result.exit_code = exit_code::ok;
-    result.connected = std::move(ev);
+    succeed(out, opts, result, std::move(ev));
     co_return result;
   }
   co_return result;
@@ -223,6 +236,71 @@ class progress_bar {
   clock::time_point last_{};
 };
 
+// Reports one failed UDP exchange and records it for gave_up.
+void udp_failure(reporter& out, const options& opts, attempt& result, step where, const std::error_code& ec,
+                 const asio::ip::udp::endpoint& peer) {
+  failure f = make_failure(where, ec, to_endpoint(peer));
+  f.proto = "udp";
+  f.timeout = opts.timeout;
+  out.emit(connect_failed_event{f, explain(f, out.facts())});
+  result.exit_code = exit_code_for(f.error);
+  result.failures.push_back(std::move(f));
+}
+
+// UDP: a new socket per exchange, "connected" only in the sense that connect() fixes its default
+// peer (no packet is sent); the kernel picks the ephemeral port at that moment.
+asio::awaitable<attempt> exchange_once(reporter& out, const options& opts,
+                                       const std::vector<tcp::endpoint>& endpoints, std::uint64_t id) {
+  using asio::ip::udp;
+  attempt result;
+  for (const auto& resolved : endpoints) {
+    const udp::endpoint peer(resolved.address(), resolved.port());
+    udp::socket socket(co_await asio::this_coro::executor);
+    std::error_code ec;
+    socket.open(peer.protocol(), ec);
+    if (!ec && opts.source_port != 0) {
+      socket.bind(udp::endpoint(peer.address().is_v6() ? asio::ip::address(asio::ip::address_v6::any())
+                                                       : asio::ip::address(asio::ip::address_v4::any()),
+                                opts.source_port),
+                  ec);
+      if (ec) {
+        udp_failure(out, opts, result, step::bind, ec, peer);
+        continue;
+      }
+    }
+    if (!ec) socket.connect(peer, ec);
+    if (ec) {
+      udp_failure(out, opts, result, step::connect, ec, peer);
+      continue;
+    }
+    // The four facts, from the kernel: getsockname after connect() fixed the peer.
+    udp::endpoint local = socket.local_endpoint(ec);
+    connected_event ev = new_event(out, opts, id, {to_endpoint(local), to_endpoint(peer)}, "udp");
+    socket.send(asio::buffer(client_hello), 0, ec);
+    if (ec) {
+      udp_failure(out, opts, result, step::write, ec, peer);
+      continue;
+    }
+    std::array<char, 2048> buffer{};
+    std::size_t n = co_await receive_until(socket, asio::buffer(buffer), clock::now() + opts.timeout, ec);
+    if (ec) {
+      udp_failure(out, opts, result, step::read, ec, peer);  // ECONNREFUSED: ICMP; ETIMEDOUT: silence
+      continue;
+    }
+    std::string_view got(buffer.data(), n);
+    if (auto view = parse_server_view(got.substr(0, got.find('\n')))) {
+      ev.server_view = view->tuple;
+      ev.server_id = view->id;
+    } else {
+      ev.server_view_problem = fmt::format("the server answered, but not as demo-server does: \"{}\"",
+                                           printable(got, 60));
+    }
+    succeed(out, opts, result, std::move(ev));
+    co_return result;
+  }
+  co_return result;
+}
+
 // What the workers share while N connections are made, C at a time.
 struct run_state {
   reporter& out;
@@ -240,7 +318,11 @@ struct run_state {
 asio::awaitable<void> worker(run_state& s) {
   while (!s.stopped && s.next_id <= s.opts.count) {
     std::uint64_t id = s.next_id++;
-    attempt a = co_await connect_once(s.out, s.opts, s.endpoints, id);
+    // Not `cond ? co_await x : co_await y`: GCC 12 mishandles the temporaries of co_await
+    // inside a conditional expression (the result pointed into a destroyed frame).
+    attempt a;
+    if (s.opts.udp) a = co_await exchange_once(s.out, s.opts, s.endpoints, id);
+    else a = co_await connect_once(s.out, s.opts, s.endpoints, id);
     if (!a.connected) {
       if (!s.stopped) {
         s.stopped = true;
@@ -323,6 +405,7 @@ asio::awaitable<int> run(reporter& out, options opts) {
   client_summary_event summary;
   summary.pinned = opts.source_port != 0;
   summary.parallel = workers;
+  summary.udp = opts.udp;
   summary.attempted = std::min<std::uint64_t>(s.next_id - 1, opts.count);
   summary.ephemeral = out.facts().ephemeral;
   std::vector<bool> seen(65536, false);

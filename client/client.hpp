@@ -30,6 +30,7 @@ struct options {
   std::chrono::milliseconds hold{0};         ///< --hold: keep every connection open this long
   bool verify = false;                       ///< --verify: check each tuple in the kernel's table
   bool progress = false;                     ///< draw a progress bar on stderr (a terminal, text)
+  bool udp = false;                          ///< --udp: one datagram each way instead of a connection
 };
 
 /// Runs the whole client; the result is the process exit code.

@@ -39,6 +39,9 @@ int main(int argc, char** argv) {
   app.add_option("--hold", hold_s,
                  "keep every connection open this many seconds, so that\n`ss -tn` shows them (0-3600)")
       ->check(CLI::Range(0.0, 3600.0));
+  bool udp = false;
+  app.add_flag("--udp,-u", udp,
+                                "UDP: one datagram each way, answered with the server's\nview of the sender");
   bool verify = false;
   app.add_flag("--verify", verify,
                "before closing, check each printed tuple against the kernel's\nsocket table (/proc/net/tcp)");
@@ -59,6 +62,11 @@ int main(int argc, char** argv) {
   cli::add_output_options(app, output);
 
   if (int code = cli::parse(app, argc, argv); code >= 0) return code;
+  if (udp && (hold_s > 0 || verify)) {
+    std::fprintf(stderr, "--udp: UDP has no connections to %s; leave out %s\n", verify ? "verify" : "hold open",
+                 verify ? "--verify" : "--hold");
+    return exit_code::usage;
+  }
 
   opts.port = parse_single_port(port, false).ports.front();
   opts.source_port = source_port;
@@ -69,6 +77,7 @@ int main(int argc, char** argv) {
   opts.timeout = std::chrono::milliseconds(static_cast<long long>(std::llround(timeout_s * 1000)));
   opts.hold = std::chrono::milliseconds(static_cast<long long>(std::llround(hold_s * 1000)));
   opts.verify = verify;
+  opts.udp = udp;
   opts.progress = output.chosen_format() == output_format::text && ::isatty(STDERR_FILENO) == 1 &&
                   ::isatty(STDOUT_FILENO) == 1;
 

@@ -1,16 +1,86 @@
 #!/usr/bin/env bash
-# The guided demonstration: installs what is missing, builds, then shows in about 30 seconds
-# how TCP ports work: the server's fixed port against the client's ephemeral ones, the two
-# ends' mirrored views of one connection, and a privileged port refused.
+# The guided demonstration: installs what is missing, builds, then shows in six chapters how
+# ports work: the server's fixed port against the client's ephemeral ones, the two ends'
+# mirrored views of one connection, several services on one host and a privileged port
+# refused, many connections and the ephemeral range, UDP, two hosts, and the packets on the
+# wire. A lecturer runs one chapter at a time, or all of them.
 #
-#   DEMO_PACE=0 scripts/demo.sh     no pauses (for tests)
-#   DEMO_PORTS=8080,8443            the ports the server tries first
+#   scripts/demo.sh           every chapter, one after another
+#   scripts/demo.sh 3         chapter 3 only (several numbers: those chapters, in that order)
+#   scripts/demo.sh --list    the chapters
+#
+# On a terminal the demo waits for Enter after each chapter (q quits); otherwise it reads
+# nothing from stdin and runs straight through.
+#
+#   DEMO_PACE=0               no pauses (for tests); DEMO_PACE=2 pauses twice as long
+#   DEMO_PORTS=8080,8443      the ports the servers try first
 #   DEMO_SKIP_BUILD=1 DEMO_BIN_DIR=build/ci   use binaries already built there
+#   NO_COLOR=1                no colour, even on a terminal
+#
+# Exit: 0 done (a chapter that cannot run here says why and the demo goes on), 64 a bad
+# argument, 130/143 interrupted. Every server the demo starts is stopped by its pid.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
+titles=(
+  ""
+  "Fixed versus ephemeral"
+  "Several services on one host"
+  "Many connections and the ephemeral range"
+  "UDP"
+  "Two hosts"
+  "The packets on the wire"
+)
+last_chapter=$((${#titles[@]} - 1))
+
+list_chapters() {
+  echo "portdemo's guided demonstration, in $last_chapter chapters:"
+  local i
+  for ((i = 1; i <= last_chapter; i++)); do printf '  %d  %s\n' "$i" "${titles[$i]}"; done
+  echo "scripts/demo.sh runs them all; scripts/demo.sh N runs chapter N."
+}
+usage() {
+  echo "usage: scripts/demo.sh [--list] [CHAPTER...]"
+  list_chapters
+}
+# A bad argument: one message naming it and the chapters there are, exit 64.
+bad_argument() {
+  local shown=${1:0:40}
+  shown=$(printf '%q' "$shown")
+  if [[ $1 == -* ]]; then
+    echo "demo.sh: unknown option $shown (--list names the chapters, --help shows the usage)" >&2
+  elif [[ $1 =~ ^[0-9]+$ ]]; then
+    echo "demo.sh: there is no chapter $shown; the chapters are 1 to $last_chapter:" >&2
+    list_chapters | sed -n "2,$((last_chapter + 1))p" >&2
+  else
+    echo "demo.sh: $shown is not a chapter number; the chapters are 1 to $last_chapter:" >&2
+    list_chapters | sed -n "2,$((last_chapter + 1))p" >&2
+  fi
+  exit 64
+}
+
+chapters=()
+for arg in "$@"; do
+  case $arg in
+    -h | --help) usage; exit 0 ;;
+    -l | --list) list_chapters; exit 0 ;;
+    *)
+      if [[ $arg =~ ^[0-9]{1,3}$ ]] && ((10#$arg >= 1 && 10#$arg <= last_chapter)); then
+        chapters+=("$((10#$arg))")
+      else
+        bad_argument "$arg"
+      fi ;;
+  esac
+done
+whole=0
+if ((${#chapters[@]} == 0)); then
+  whole=1
+  for ((i = 1; i <= last_chapter; i++)); do chapters+=("$i"); done
+fi
+
 pace=${DEMO_PACE:-1}
+[[ $pace =~ ^[0-9]+([.][0-9]+)?$ ]] || pace=1
 ports=${DEMO_PORTS:-8080,8443}
 
 if [[ ${DEMO_SKIP_BUILD:-0} != 1 ]]; then
@@ -21,136 +91,591 @@ fi
 bin=${DEMO_BIN_DIR:-$root/build/ci}
 server_bin=$bin/server/demo-server
 client_bin=$bin/client/demo-client
+for b in "$server_bin" "$client_bin"; do
+  if [[ ! -x $b ]]; then
+    echo "demo.sh: $b is not an executable; build first (cmake --build --preset ci)" >&2
+    exit 69
+  fi
+done
 
 color=never
 [[ -t 1 && -z ${NO_COLOR:-} ]] && color=always
+# Waiting for Enter only when a person can press it.
+interactive=0
+[[ -t 0 ]] && interactive=1
+
 bold() { if [[ $color == always ]]; then printf '\033[1m%s\033[0m\n' "$*"; else printf '%s\n' "$*"; fi; }
-pause() { [[ $pace == 0 ]] || sleep "$(awk "BEGIN{print $1 * $pace}")"; }
+pause() { [[ $pace == 0 ]] || sleep "$(awk -v s="$1" -v p="$pace" 'BEGIN { print s * p }')"; }
 say() { printf '%s\n' "$*"; }
 cmd() { bold "\$ $*"; }
 
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-  if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
+# prefixed PREFIX: every line of stdin behind PREFIX ("  client | "), wrapped at spaces so that
+# no line reaches 100 columns. A line that must be wrapped loses its colour.
+prefixed() {
+  awk -v pre="$1" -v width=99 '
+    function plain(s) { gsub(esc "\\[[0-9;]*m", "", s); return s }
+    BEGIN { esc = sprintf("%c", 27) }
+    {
+      sub(/\r$/, ""); sub(/[ \t]+$/, "")
+      if ($0 == "") { line = pre; sub(/ +$/, "", line); print line; next }
+      if (length(pre plain($0)) <= width) { print pre $0; next }
+      line = plain($0)
+      match(line, /^ */)
+      ind = substr(line, 1, RLENGTH) "  "
+      room = width - length(pre)
+      if (length(ind) > room / 2) ind = "    "
+      while (length(line) > room) {
+        cut = 0
+        for (i = room + 1; i > length(ind) + 1; i--) if (substr(line, i, 1) == " ") { cut = i; break }
+        if (cut) { head = substr(line, 1, cut - 1); rest = substr(line, cut + 1) }
+        else { head = substr(line, 1, room); rest = substr(line, room + 1) }
+        sub(/ +$/, "", head); sub(/^ +/, "", rest)
+        print pre head
+        line = ind rest
+      }
+      print pre line
+    }'
 }
-trap cleanup EXIT
+# The text without colour, for reading it.
+uncolored() { sed -E 's/\x1b\[[0-9;]*m//g' "$@"; }
 
-# Shows what the server printed since the last call, each line marked as the server's.
-shown=0
-server_says() {
-  local total
-  total=$(wc -l <"$work/server.txt")
-  if ((total > shown)); then
-    tail -n +"$((shown + 1))" "$work/server.txt" | head -n "$((total - shown))" | sed 's/^/  server | /'
-    shown=$total
+# --- Processes of our own, ended by pid -----------------------------------------------------
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/portdemo-demo.XXXXXX")
+declare -A server_pid=() server_shown=()
+aux_pid=   # a client running beside the demo (chapter 3's held connections)
+
+# True while pid $1 runs (a zombie, ended but not yet reaped, counts as ended).
+alive() {
+  local stat
+  { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
+  stat=${stat##*) }
+  [[ ${stat%% *} != Z ]]
+}
+# Ends a process this script started, by its pid: signal $2 (INT: a server prints its summary),
+# at most 5 s, then TERM and KILL; reaps it.
+stop_pid() {
+  local pid=$1 sig=${2:-TERM} i
+  [[ -n $pid ]] || return 0
+  if alive "$pid"; then
+    kill "-$sig" "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do alive "$pid" || break; sleep 0.05; done
+    for s in TERM KILL; do
+      alive "$pid" || break
+      kill "-$s" "$pid" 2>/dev/null || true
+      for ((i = 0; i < 40; i++)); do alive "$pid" || break; sleep 0.05; done
+    done
   fi
+  alive "$pid" || wait "$pid" 2>/dev/null || true
 }
 
-# Waits (at most 5 s) for the server's "ready" or "stopped" line.
-wait_ready() {
-  for _ in $(seq 50); do
-    grep -qE '^(.\[[0-9;]*m)?(ready|stopped)' "$work/server.txt" && return 0
-    kill -0 "$server_pid" 2>/dev/null || return 0
-    sleep 0.1
+stop_everything() {
+  local name
+  stop_pid "$aux_pid" TERM
+  aux_pid=
+  for name in "${!server_pid[@]}"; do
+    stop_pid "${server_pid[$name]}" INT
+    unset "server_pid[$name]"
   done
 }
+# shellcheck disable=SC2317  # reached through the trap
+cleanup() {
+  local rc=$?
+  trap '' INT TERM
+  set +e
+  stop_everything
+  rm -rf "$work"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo; exit 130' INT
+trap 'exit 143' TERM
 
+# --- Servers ---------------------------------------------------------------------------------
+
+# start_server NAME ARGS...: demo-server ARGS, its text in $work/NAME.txt; waits (at most 5 s)
+# for its "ready" line, or for it to end (nothing could listen).
 start_server() {
-  "$server_bin" --ports "$1" --color "$color" >"$work/server.txt" 2>&1 &
-  server_pid=$!
-  shown=0
-  wait_ready
+  local name=$1 i
+  shift
+  "$server_bin" "$@" --color "$color" </dev/null >"$work/$name.txt" 2>&1 &
+  server_pid[$name]=$!
+  server_shown[$name]=0
+  for ((i = 0; i < 100; i++)); do
+    uncolored "$work/$name.txt" | grep -qE '^(ready|stopped)' && return 0
+    alive "${server_pid[$name]}" || return 0
+    sleep 0.05
+  done
+  say "  (the server has not said it is ready within 5 s; the demo goes on)"
 }
 
-# The ports the server reports on its ready line, e.g. "ready: 4 sockets listening on ports 8080, 8443".
+# Shows what server NAME printed since the last call, each line marked as the server's.
+server_says() {
+  local name=$1 total
+  total=$(wc -l <"$work/$name.txt")
+  if ((total > server_shown[$name])); then
+    tail -n "+$((server_shown[$name] + 1))" "$work/$name.txt" | head -n "$((total - server_shown[$name]))" |
+      prefixed "  server | "
+    server_shown[$name]=$total
+  fi
+}
+
+# Marks what server NAME printed so far as shown, with one line instead: how many connections
+# (or datagrams) it logged meanwhile.
+server_skip() {
+  local name=$1 total n
+  total=$(wc -l <"$work/$name.txt")
+  if ((total > server_shown[$name])); then
+    n=$(tail -n "+$((server_shown[$name] + 1))" "$work/$name.txt" | head -n "$((total - server_shown[$name]))" |
+      uncolored | grep -cE '^(connection|datagram) #' || true)
+    if ((n == 1)); then
+      say "  server | (1 connection logged, with its client's port: not shown)"
+    else
+      say "  server | ($n connections logged, one by one, each with its client's new port: not shown)"
+    fi
+    server_shown[$name]=$total
+  fi
+}
+
+# Stops server NAME (SIGINT, as Ctrl-C) and shows what it printed last: its summary.
+stop_server() {
+  local name=$1
+  [[ -n ${server_pid[$name]:-} ]] || return 0
+  stop_pid "${server_pid[$name]}" INT
+  unset "server_pid[$name]"
+  server_says "$name"
+}
+
+# The ports server NAME reports on its ready line ("ready: 4 sockets listening on ports 8080,
+# 8443"), less those that FAILED on one of its addresses: a client of localhost could reach
+# another program's listener there.
 listening_ports() {
-  sed -E 's/\x1b\[[0-9;]*m//g' "$work/server.txt" | sed -nE 's/^ready: .* listening on ports? ([0-9, ]+).*/\1/p' |
-    tr -d ' ' | tr ',' ' '
+  local -a failed
+  read -r -a failed <<<"$(uncolored "$work/$1.txt" |
+    sed -nE 's/^FAILED +(\[[^]]*\]|[^ ]*):([0-9]+) .*/\2/p' | tr '\n' ' ')"
+  local p f
+  for p in $(uncolored "$work/$1.txt" | sed -nE 's/^ready: .* listening on ports? ([0-9, ]+).*/\1/p' |
+    tr -d ' ' | tr ',' ' '); do
+    for f in "${failed[@]}"; do [[ $f != "$p" ]] || continue 2; done
+    printf '%s ' "$p"
+  done
+}
+# Whether server NAME's port $2 speaks HTTPS (its listening line says so).
+is_tls_port() {
+  uncolored "$work/$1.txt" | grep -qE "^listening +[^ ]*:$2 .*HTTPS \\(TLS\\)"
 }
 
-bold "portdemo: how TCP ports work, in about 30 seconds"
-say ""
-bold "1. A server listens on ports it chose itself: they are fixed, and clients must know them."
-cmd "demo-server --ports $ports"
-start_server "$ports"
-server_says
-read -r -a live <<<"$(listening_ports)"
-if ((${#live[@]} == 0)); then
-  say ""
-  say "Every port in $ports is taken on this machine (see above), so the demo asks the kernel"
-  say "for a free port instead: --ports 0"
-  cmd "demo-server --ports 0"
-  start_server 0
-  server_says
-  read -r -a live <<<"$(listening_ports)"
-fi
-if ((${#live[@]} == 0)); then
-  say "The server could not listen on any port; the demo cannot go on."
-  exit 69
-fi
-first=${live[0]}
-second=${live[1]:-${live[0]}}
-if [[ ,$ports, != *,$first,* ]]; then
-  say "(Port ${ports%%,*} is taken here, as the server said; the demo goes on with port $first.)"
-fi
-pause 3
+# start_fixed NAME SPEC [ARGS...]: "demo-server --ports SPEC ARGS", and if every port in SPEC is
+# taken, --ports 0 instead. Sets live=(the ports that listen), empty if none, and fell_back=1
+# if it took --ports 0.
+fell_back=0
+start_fixed() {
+  local name=$1 spec=$2
+  shift 2
+  fell_back=0
+  cmd "demo-server --ports $spec${*:+ $*}"
+  start_server "$name" --ports "$spec" "$@"
+  server_says "$name"
+  read -r -a live <<<"$(listening_ports "$name")"
+  if ((${#live[@]} == 0)); then
+    stop_pid "${server_pid[$name]}" INT
+    say ""
+    say "Every port in $spec is taken on this machine (see above), so the demo asks the kernel"
+    say "for a free port instead: --ports 0"
+    cmd "demo-server --ports 0${*:+ $*}"
+    fell_back=1
+    start_server "$name" --ports 0 "$@"
+    server_says "$name"
+    read -r -a live <<<"$(listening_ports "$name")"
+  fi
+}
 
-say ""
-bold "2. Three clients connect to port $first. Watch the columns: the server's port stays $first,"
-bold "   the client's port is new every time, chosen by the kernel from its ephemeral range."
-for i in 1 2 3; do
-  cmd "demo-client localhost $first"
-  "$client_bin" localhost "$first" --color "$color" | sed 's/^/  client | /'
-  pause 1.5
-done
-say ""
-say "The server saw the same three connections, mirrored: its local is the client's remote."
-server_says
-pause 4
+# run_tool PREFIX SECONDS COMMAND...: runs COMMAND (at most SECONDS), stdin empty, and shows its
+# output (stdout and stderr) behind PREFIX. Its exit code is left in tool_rc.
+tool_rc=0
+run_tool() {
+  local pre=$1 limit=$2
+  shift 2
+  tool_rc=0
+  timeout --foreground -k 2 "$limit" "$@" </dev/null >"$work/tool.txt" 2>&1 || tool_rc=$?
+  prefixed "$pre" <"$work/tool.txt"
+}
 
-say ""
-bold "3. Any client works: nc sends nothing, and still gets the server's view of its connection."
-cmd "nc localhost $second"
-if command -v nc >/dev/null; then
-  nc -w 3 localhost "$second" </dev/null | sed 's/^/  nc     | /' || true
-else
-  say "  (nc is not installed here; scripts/install-deps.sh installs netcat-openbsd)"
-fi
-server_says
-pause 4
+# condensed: demo-client's text, with the blocks of connections after the first one left out
+# (one line says how many), and without the histogram of the ports (shown once already).
+condensed() {
+  awk '
+    function plain(s) { gsub(esc "\\[[0-9;]*m", "", s); return s }
+    function flush() {
+      if (skipped) {
+        printf "(connections #%d to #%d: the same, each on a new local port)\n", from, upto
+        skipped = 0
+      }
+    }
+    BEGIN { esc = sprintf("%c", 27) }
+    {
+      p = plain($0)
+      if (p ~ /^(connected|answered) #[0-9]+/) {
+        n = p; sub(/^[a-z]+ #/, "", n); n += 0
+        if (n > 1) { if (!skipped) from = n; skipped = 1; upto = n; inblock = 1; next }
+        inblock = 0
+      } else if (inblock && p ~ /^  /) {
+        next
+      } else {
+        inblock = 0
+      }
+      if (p ~ /^  client ports over this host/) { hist = 1; next }
+      if (hist && p ~ /^    /) next
+      hist = 0
+      flush()
+      print
+    }
+    END { flush() }'
+}
 
-say ""
-bold "4. A student tries port 80, the HTTP port, without the privilege to bind it."
+# --- Chapters --------------------------------------------------------------------------------
+
 cutoff=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null || echo unknown)
-say "   (This host's cut-off: ports below $cutoff are privileged.)"
-if [[ $cutoff =~ ^[0-9]+$ ]] && ((cutoff <= 80)); then
-  say "   Port 80 is not privileged on this host, so there is nothing to refuse; here it is bound:"
-  cmd "demo-server --ports 80 --strict"
-  timeout -s INT 1 "$server_bin" --ports 80 --strict --color "$color" | sed 's/^/  student| /' || true
-elif (($(id -u) == 0)) && command -v capsh >/dev/null; then
-  cmd "demo-server --ports 80      (run as root with CAP_NET_BIND_SERVICE dropped, like a student)"
-  capsh --drop=cap_net_bind_service -- -c "timeout -s INT 2 '$server_bin' --ports 80 --color $color" |
-    sed 's/^/  student| /' || true
-else
-  cmd "demo-server --ports 80"
-  timeout -s INT 2 "$server_bin" --ports 80 --color "$color" | sed 's/^/  student| /' || true
-fi
-pause 4
+read -r eph_low eph_high < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+eph_low=${eph_low:-32768} eph_high=${eph_high:-60999}
 
-say ""
-bold "5. The lecturer stops the server (Ctrl-C): it sums up what it saw."
-kill -INT "$server_pid"
-wait "$server_pid" 2>/dev/null || true
-server_pid=
-server_says
-say ""
-bold "Your turn. In one terminal:"
-say "  $server_bin --ports 8080,8443"
-bold "In another, again and again:"
-say "  $client_bin localhost 8080"
-say "  nc localhost 8443"
+chapter_1() {
+  bold "A server listens on ports it chose itself: they are fixed, and clients must know them."
+  start_fixed ch1 "$ports"
+  if ((${#live[@]} == 0)); then
+    say "The server could not listen on any port; this chapter cannot go on."
+    return 0
+  fi
+  local first=${live[0]} second=${live[1]:-${live[0]}}
+  if ((!fell_back)) && [[ ,$ports, != *,$first,* ]]; then
+    say "(Port ${ports%%,*} is taken here, as the server said; the demo goes on with port $first.)"
+  fi
+  pause 2
+
+  say ""
+  bold "Three clients connect to port $first. Watch the columns: the server's port stays $first,"
+  bold "the client's port is new every time, chosen by the kernel from its ephemeral range."
+  for _ in 1 2 3; do
+    cmd "demo-client localhost $first"
+    run_tool "  client | " 30 "$client_bin" localhost "$first" --color "$color"
+    pause 1
+  done
+  say ""
+  say "The server saw the same three connections, mirrored: its local is the client's remote."
+  server_says ch1
+  pause 2
+
+  say ""
+  bold "Any client works: nc sends nothing, and still gets the server's view of its connection."
+  cmd "nc localhost $second"
+  if command -v nc >/dev/null; then
+    run_tool "  nc     | " 10 nc -w 3 localhost "$second"
+  else
+    say "  (nc is not installed here; scripts/install-deps.sh installs netcat-openbsd)"
+  fi
+  server_says ch1
+  pause 2
+
+  say ""
+  bold "The lecturer stops the server (Ctrl-C): it sums up what it saw."
+  stop_server ch1
+}
+
+chapter_2() {
+  bold "One host, several services: each listens on a fixed port of its own, and the port"
+  bold "names the service. One demo-server plays two: HTTP and HTTPS."
+  local -a req extra=()
+  IFS=, read -r -a req <<<"$ports"
+  # 443 and 8443 speak HTTPS by themselves; another second port is asked to with --tls.
+  if [[ -n ${req[1]:-} && ${req[1]} != 443 && ${req[1]} != 8443 ]]; then extra=(--tls "${req[1]}"); fi
+  start_fixed ch2 "$ports" "${extra[@]}"
+  local http_port='' https_port='' p
+  for p in "${live[@]}"; do
+    if is_tls_port ch2 "$p"; then
+      [[ -n $https_port ]] || https_port=$p
+    else
+      [[ -n $http_port ]] || http_port=$p
+    fi
+  done
+  if [[ -z $http_port ]]; then
+    say "(The server has no plain HTTP port here; a second demo-server takes a port the kernel"
+    say " chooses.)"
+    start_fixed ch2http 0
+    http_port=${live[0]:-}
+  fi
+  if [[ -z $https_port ]]; then
+    say "(The server has no HTTPS port here; a second demo-server takes a port the kernel chooses"
+    say " and speaks HTTPS on it.)"
+    start_fixed ch2tls 0 --tls 0
+    https_port=${live[0]:-}
+  fi
+  pause 2
+
+  local -a client_ports=()
+  if ! command -v curl >/dev/null; then
+    say "(curl is not installed here, so no web client asks; scripts/install-deps.sh installs it)"
+    http_port='' https_port=''
+  fi
+  if [[ -n $http_port ]]; then
+    say ""
+    bold "curl, a web client, asks the HTTP service on port $http_port:"
+    cmd "curl http://localhost:$http_port/"
+    run_tool "  curl   | " 15 curl -sS --max-time 10 "http://localhost:$http_port/"
+    client_ports+=("$(uncolored "$work/tool.txt" | sed -nE 's/^ *your port[^:]*: +[^ ]*:([0-9]+).*/\1/p' | head -n 1)")
+    server_says ch2
+    [[ -z ${server_pid[ch2http]:-} ]] || server_says ch2http
+    pause 2
+  fi
+  if [[ -n $https_port ]]; then
+    say ""
+    bold "And the HTTPS service on port $https_port (-k: the certificate is self-signed):"
+    cmd "curl -k https://localhost:$https_port/"
+    run_tool "  curl   | " 15 curl -sS -k --max-time 10 "https://localhost:$https_port/"
+    client_ports+=("$(uncolored "$work/tool.txt" | sed -nE 's/^ *your port[^:]*: +[^ ]*:([0-9]+).*/\1/p' | head -n 1)")
+    server_says ch2
+    [[ -z ${server_pid[ch2tls]:-} ]] || server_says ch2tls
+    pause 2
+  fi
+  if [[ -n $http_port && -n $https_port && -n ${client_ports[0]:-} && -n ${client_ports[1]:-} ]]; then
+    say ""
+    say "Two services on one host: server ports $http_port and $https_port, fixed, one for each"
+    say "service; client ports ${client_ports[0]} and ${client_ports[1]}, new for each connection."
+    pause 1
+  fi
+
+  say ""
+  bold "A student tries port 80, the HTTP port, without the privilege to bind it."
+  if [[ $cutoff == 0 ]]; then
+    say "   (This host's cut-off is 0: no port is privileged here, as in most containers.)"
+  else
+    say "   (This host's cut-off: ports below $cutoff are privileged.)"
+  fi
+  if [[ $cutoff =~ ^[0-9]+$ ]] && ((cutoff <= 80)); then
+    say "   Port 80 is not privileged on this host (net.ipv4.ip_unprivileged_port_start is"
+    say "   $cutoff, not above 80), so nothing is refused: any process may bind it. Here it is:"
+    cmd "demo-server --ports 80 --strict"
+    run_tool "  student| " 10 timeout -s INT 1 "$server_bin" --ports 80 --strict --color "$color"
+  elif (($(id -u) == 0)) && command -v capsh >/dev/null; then
+    cmd "demo-server --ports 80      (run as root with CAP_NET_BIND_SERVICE dropped, like a student)"
+    run_tool "  student| " 10 capsh --drop=cap_net_bind_service -- -c \
+      "timeout -s INT 2 '$server_bin' --ports 80 --color $color"
+  else
+    cmd "demo-server --ports 80"
+    run_tool "  student| " 10 timeout -s INT 2 "$server_bin" --ports 80 --color "$color"
+  fi
+  pause 2
+
+  say ""
+  if [[ -n ${server_pid[ch2http]:-}${server_pid[ch2tls]:-} ]]; then
+    bold "The lecturer stops the servers: two services, each on its own fixed port."
+  else
+    bold "The lecturer stops the server: one process, two services, each on its own fixed port."
+  fi
+  stop_server ch2
+  stop_server ch2http
+  stop_server ch2tls
+}
+
+chapter_3() {
+  bold "Every connection needs a client port of its own, and the kernel takes them from one"
+  bold "range: this host's ephemeral range, $eph_low-$eph_high (net.ipv4.ip_local_port_range)."
+  say "So at most $((eph_high - eph_low + 1)) connections at once from one client address to one server"
+  say "address and port."
+  start_fixed ch3 "${ports%%,*}"
+  if ((${#live[@]} == 0)); then
+    say "The server could not listen on any port; this chapter cannot go on."
+    return 0
+  fi
+  local p=${live[0]}
+  pause 2
+
+  say ""
+  bold "500 connections, 50 at a time. Where in the range did the kernel take their ports from?"
+  cmd "demo-client localhost $p --count 500 --parallel 50"
+  run_tool "  client | " 60 "$client_bin" localhost "$p" --count 500 --parallel 50 --color "$color"
+  server_skip ch3
+  say "One server port, $p, every time; a new client port for every connection, all from"
+  say "the ephemeral range (the histogram shows where)."
+  pause 3
+
+  say ""
+  bold "Now 20 connections held open for 3 s. Meanwhile ss lists them from the kernel's table."
+  cmd "demo-client localhost $p --count 20 --hold 3"
+  timeout -k 2 30 "$client_bin" localhost "$p" --count 20 --hold 3 --color "$color" \
+    </dev/null >"$work/hold.txt" 2>&1 &
+  aux_pid=$!
+  # Until it holds the connections (at most 10 s).
+  local i at=0
+  for ((i = 0; i < 200; i++)); do
+    at=$(uncolored "$work/hold.txt" | grep -nE '^(note: holding|summary:)' | head -n 1 | cut -d: -f1 || true)
+    [[ -z $at ]] || break
+    alive "$aux_pid" || break
+    sleep 0.05
+  done
+  [[ -n $at ]] || at=$(wc -l <"$work/hold.txt")
+  head -n "$at" "$work/hold.txt" | condensed | prefixed "  client | "
+  local filter="( dport = :$p )"
+  cmd "ss -tn state established '$filter'"
+  if command -v ss >/dev/null; then
+    ss -tn state established "$filter" >"$work/ss.txt" 2>&1 || true
+    local rows n
+    rows=$(($(wc -l <"$work/ss.txt") - 1))
+    # (The empty Process column's title goes: "Peer Address:PortProcess" misleads.)
+    head -n 7 "$work/ss.txt" | sed '1s/ *Process *$//' | prefixed "  ss     | "
+    ((rows <= 6)) || say "  ss     | ... and $((rows - 6)) more like these"
+    n=$(ss -Htn state established "$filter" 2>/dev/null | wc -l)
+    bold "established connections to port $p: $n (the client holds them open)"
+  else
+    say "  (ss is not installed here; scripts/install-deps.sh installs iproute2)"
+  fi
+  # The client lets them go after 3 s (at most 20 s more).
+  for ((i = 0; i < 400; i++)); do alive "$aux_pid" || break; sleep 0.05; done
+  stop_pid "$aux_pid" TERM
+  aux_pid=
+  tail -n "+$((at + 1))" "$work/hold.txt" | condensed | prefixed "  client | "
+  server_skip ch3
+  pause 2
+
+  say ""
+  bold "Are the printed ports the kernel's own? --verify looks each socket up in /proc/net/tcp."
+  cmd "demo-client localhost $p --verify"
+  run_tool "  client | " 30 "$client_bin" localhost "$p" --verify --color "$color"
+  server_skip ch3
+  pause 2
+
+  say ""
+  bold "The lecturer stops the server: it counted every connection and every client port."
+  stop_server ch3
+}
+
+# A UDP port on 127.0.0.1 that nothing listens on: the kernel picks a free one, and lets go.
+closed_udp_port() {
+  python3 -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])' 2>/dev/null || echo 9
+}
+
+chapter_4() {
+  if ! "$client_bin" --help 2>&1 | grep -q -- '--udp' ||
+    ! "$server_bin" --help 2>&1 | grep -q -- '--udp'; then
+    say "UDP support is not built yet: demo-client --help does not mention --udp. This chapter"
+    say "is left out; the demo goes on."
+    return 0
+  fi
+  bold "UDP has ports too, fixed for the server and ephemeral for the client, but no connection:"
+  bold "every datagram carries both ports, and the server answers the address:port it came from."
+  cmd "demo-server --udp 0 --bind 127.0.0.1"
+  start_server ch4 --udp 0 --bind 127.0.0.1
+  server_says ch4
+  local p
+  p=$(uncolored "$work/ch4.txt" | sed -nE 's/^listening +127\.0\.0\.1:([0-9]+) .*UDP.*/\1/p' | head -n 1)
+  [[ -n $p ]] || p=$(listening_ports ch4 | awk '{ print $1 }')
+  if [[ -z $p ]]; then
+    say "The server could not bind a UDP port (see above); this chapter cannot go on."
+    stop_server ch4
+    return 0
+  fi
+  pause 2
+
+  say ""
+  bold "Two clients send a datagram each to UDP port $p: the server's port stays, theirs change."
+  for _ in 1 2; do
+    cmd "demo-client --udp 127.0.0.1 $p"
+    run_tool "  client | " 30 "$client_bin" --udp 127.0.0.1 "$p" --color "$color"
+    pause 1
+  done
+  say ""
+  say "The server's view of the same two datagrams:"
+  server_says ch4
+  pause 2
+
+  local closed
+  closed=$(closed_udp_port)
+  say ""
+  bold "Nothing listens on UDP port $closed. The kernel answers a datagram to it with an ICMP"
+  bold "\"port unreachable\", and the client reports that the port refused it."
+  cmd "demo-client --udp 127.0.0.1 $closed"
+  run_tool "  client | " 30 "$client_bin" --udp 127.0.0.1 "$closed" --color "$color"
+  say "  (demo-client ended with exit $tool_rc)"
+  pause 2
+
+  say ""
+  bold "The lecturer stops the server: datagrams, not connections."
+  stop_server ch4
+}
+
+chapter_5() {
+  bold "On loopback both ends are 127.0.0.1. Two network namespaces play two hosts, with two"
+  bold "addresses, joined by a virtual cable; the same programs run on them."
+  cmd "scripts/two-hosts.sh"
+  DEMO_SERVER=$server_bin DEMO_CLIENT=$client_bin run_tool "  " 90 scripts/two-hosts.sh
+  case $tool_rc in
+    0) ;;
+    77)
+      say ""
+      say "This machine does not let the demo make two hosts: that needs root and permission to"
+      say "create network namespaces (the message above says which is missing). On a lecture"
+      say "machine, run sudo scripts/two-hosts.sh. The demo goes on." ;;
+    124 | 137) say "" ; say "two-hosts.sh did not finish within 90 s; the demo goes on." ;;
+    *) say "" ; say "two-hosts.sh ended with exit $tool_rc (its message is above); the demo goes on." ;;
+  esac
+}
+
+chapter_6() {
+  bold "tshark captures one connection on the loopback interface: its SYN, SYN-ACK and first"
+  bold "data segment carry the same four facts the programs read from the kernel."
+  cmd "scripts/capture.sh"
+  DEMO_SERVER=$server_bin DEMO_CLIENT=$client_bin run_tool "  " 90 scripts/capture.sh
+  case $tool_rc in
+    0) ;;
+    77)
+      say ""
+      say "No packets can be captured here: tshark is missing, or capturing is not permitted"
+      say "(the message above says which). scripts/install-deps.sh installs tshark; run the"
+      say "capture as root. The demo goes on." ;;
+    124 | 137) say "" ; say "capture.sh did not finish within 90 s; the demo goes on." ;;
+    *) say "" ; say "capture.sh ended with exit $tool_rc (its message is above); the demo goes on." ;;
+  esac
+}
+
+# --- The run ---------------------------------------------------------------------------------
+
+if ((whole)); then
+  bold "portdemo: how ports work, in $last_chapter chapters"
+else
+  bold "portdemo: how ports work"
+fi
+for ((k = 0; k < ${#chapters[@]}; k++)); do
+  c=${chapters[$k]}
+  heading="Chapter $c of $last_chapter: ${titles[$c]}"
+  say ""
+  bold "$heading"
+  bold "${heading//?/=}"
+  "chapter_$c"
+  stop_everything
+  if ((k + 1 < ${#chapters[@]})); then
+    next=${chapters[$((k + 1))]}
+    if ((interactive)); then
+      say ""
+      answer=
+      if ! read -r -p "Press Enter for chapter $next (or q to quit) " answer || [[ $answer == [qQ]* ]]; then
+        say ""
+        say "Stopped after chapter $c. scripts/demo.sh $next goes on from there."
+        exit 0
+      fi
+    else
+      pause 1.5
+    fi
+  fi
+done
+
+# After chapter 1, what to try by hand.
+if [[ " ${chapters[*]} " == *" 1 "* ]]; then
+  say ""
+  bold "Your turn. In one terminal:"
+  say "  $server_bin --ports 8080,8443"
+  bold "In another, again and again:"
+  say "  $client_bin localhost 8080"
+  say "  nc localhost 8443"
+fi

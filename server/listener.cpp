@@ -36,4 +36,27 @@ std::variant<asio::ip::tcp::acceptor, failure> open_listener(asio::io_context& i
   return acceptor;
 }
 
+std::variant<asio::ip::udp::socket, failure> open_datagram(asio::io_context& io,
+                                                           const asio::ip::udp::endpoint& where) {
+  asio::ip::udp::socket socket(io);
+  std::error_code ec;
+  endpoint ep{where.address().to_string(), where.port()};
+  auto fail = [&](step s) {
+    failure f = make_failure(s, ec, ep);
+    f.proto = "udp";
+    return s == step::bind ? with_context(std::move(f)) : f;
+  };
+  socket.open(where.protocol(), ec);
+  if (ec) return fail(step::open);
+  if (where.address().is_v6()) {
+    socket.set_option(asio::ip::v6_only(true), ec);
+    if (ec) return fail(step::set_option);
+  }
+  socket.set_option(asio::socket_base::reuse_address(true), ec);
+  if (ec) return fail(step::set_option);
+  socket.bind(where, ec);
+  if (ec) return fail(step::bind);
+  return socket;
+}
+
 }  // namespace portdemo::server

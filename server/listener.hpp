@@ -6,6 +6,7 @@
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/ip/udp.hpp>
 
 #include "portdemo/failure.hpp"
 
@@ -15,5 +16,10 @@ namespace portdemo::server {
 /// Never sets SO_REUSEPORT: a second server on the same port must fail, not share it.
 std::variant<asio::ip::tcp::acceptor, failure> open_listener(asio::io_context& io,
                                                              const asio::ip::tcp::endpoint& where);
+
+/// Opens a UDP socket bound to `where`, step by step as for TCP (open, v6-only, SO_REUSEADDR,
+/// bind); there is no listen step: a datagram socket receives from anyone once bound.
+std::variant<asio::ip::udp::socket, failure> open_datagram(asio::io_context& io,
+                                                           const asio::ip::udp::endpoint& where);
 
 }  // namespace portdemo::server

@@ -28,6 +28,10 @@ int main(int argc, char** argv) {
                  "and ::1; a classroom uses --bind 0.0.0.0 --bind ::)")
       ->check(cli::address_check())
       ->delimiter(',');
+  std::string udp_ports;
+  app.add_option("--udp", udp_ports,
+                 "UDP ports to bind, as in --ports; alone (without --ports)\nthe server speaks UDP only")
+      ->check(cli::port_spec_check(true));
   std::string tls_ports;
   app.add_option("--tls", tls_ports,
                  "ports that speak HTTPS besides 443 and 8443, as in --ports;\n"
@@ -53,7 +57,9 @@ int main(int argc, char** argv) {
   if (int code = cli::parse(app, argc, argv); code >= 0) return code;
 
   server::options opts;
-  opts.ports = parse_port_spec(ports, true).ports;
+  // --udp alone means UDP only; --ports and --udp together serve both.
+  if (udp_ports.empty() || app.count("--ports") > 0) opts.ports = parse_port_spec(ports, true).ports;
+  if (!udp_ports.empty()) opts.udp_ports = parse_port_spec(udp_ports, true).ports;
   opts.bind_addresses = binds;
   opts.strict = strict;
   if (!tls_ports.empty()) opts.tls_ports = parse_port_spec(tls_ports, true).ports;

@@ -77,7 +77,8 @@ bool server::setup_tls() {
 int server::start() {
   const host_facts& facts = out_.facts();
   out_.emit(host_facts_event{role::server, facts});
-  if (!setup_tls()) return exit_code::usage;
+  // TLS only matters to TCP ports; a UDP-only server needs no certificate.
+  if (!opts_.ports.empty() && !setup_tls()) return exit_code::usage;
 
   const bool defaults = opts_.bind_addresses.empty();
   std::vector<asio::ip::address> addresses;
@@ -87,55 +88,51 @@ int server::start() {
     for (const auto& a : opts_.bind_addresses) addresses.push_back(asio::ip::make_address(a));
   }
 
-  int listening = 0;
-  int failed = 0;
-  int first_failure_code = 0;
-  bool v6_missing = false;
+  bind_tally t;
+  t.defaults = defaults;
   std::vector<std::uint16_t> ready_ports;
   std::vector<std::uint16_t> tls_ports;
+  std::vector<std::uint16_t> udp_ports;
 
-  for (std::uint16_t port : opts_.ports) {
-    // Port 0 asks the kernel for a free port; the other addresses then try that same port, so
-    // that one number reaches the server on both families.
-    std::uint16_t chosen = 0;
-    for (const auto& address : addresses) {
-      if (defaults && address.is_v6() && v6_missing) continue;
-      std::uint16_t try_port = port == 0 ? chosen : port;
-      auto result = open_listener(io_, tcp::endpoint(address, try_port));
-      if (port == 0 && try_port != 0 && std::holds_alternative<failure>(result) &&
-          std::get<failure>(result).error == "EADDRINUSE") {
-        result = open_listener(io_, tcp::endpoint(address, 0));
-      }
-      if (auto* f = std::get_if<failure>(&result)) {
-        if (defaults && address.is_v6() && (f->error == "EADDRNOTAVAIL" || f->error == "EAFNOSUPPORT")) {
-          v6_missing = true;
-          out_.emit(note_event{"ipv6_unavailable",
-                               fmt::format("the IPv6 loopback address ::1 is not available on this "
-                                           "host ({}); serving IPv4 only",
-                                           f->error)});
-          continue;
-        }
-        ++failed;
-        if (first_failure_code == 0) first_failure_code = exit_code_for(f->error);
-        out_.emit(bind_failed_event{*f, explain(*f, facts)});
-        continue;
-      }
-      auto l = std::make_unique<listener>(listener{std::move(std::get<tcp::acceptor>(result)), false});
-      // The kernel's answer, not the number we asked for: with port 0 they differ.
-      endpoint local = to_endpoint(l->acceptor.local_endpoint());
-      if (chosen == 0) chosen = local.port;
-      l->tls = is_tls_port(opts_, port, local.port);
-      out_.emit(listening_event{local, port, describe_port(local.port),
-                                bind_allowed_because(facts, local.port), l->tls});
-      ++listening;
-      if (std::find(ready_ports.begin(), ready_ports.end(), local.port) == ready_ports.end()) {
-        ready_ports.push_back(local.port);
-        if (l->tls) tls_ports.push_back(local.port);
-      }
-      per_port_.try_emplace(local.port, 0);
-      listeners_.push_back(std::move(l));
-    }
-  }
+  // TCP: a listening socket per (port, address).
+  bind_all(opts_.ports, addresses, t,
+           [&](const asio::ip::address& address, std::uint16_t asked, std::uint16_t port)
+               -> std::variant<listening_event, failure> {
+             auto result = open_listener(io_, tcp::endpoint(address, port));
+             if (auto* f = std::get_if<failure>(&result)) return *f;
+             auto l = std::make_unique<listener>(listener{std::move(std::get<tcp::acceptor>(result)), false});
+             // The kernel's answer, not the number we asked for: with port 0 they differ.
+             endpoint local = to_endpoint(l->acceptor.local_endpoint());
+             l->tls = is_tls_port(opts_, asked, local.port);
+             if (std::find(ready_ports.begin(), ready_ports.end(), local.port) == ready_ports.end()) {
+               ready_ports.push_back(local.port);
+               if (l->tls) tls_ports.push_back(local.port);
+             }
+             per_port_.try_emplace({false, local.port}, 0);
+             listening_event ev{local, asked, describe_port(local.port), bind_allowed_because(facts, local.port),
+                                l->tls, "tcp"};
+             listeners_.push_back(std::move(l));
+             return ev;
+           });
+  // UDP: a bound datagram socket per (port, address).
+  bind_all(opts_.udp_ports, addresses, t,
+           [&](const asio::ip::address& address, std::uint16_t asked, std::uint16_t port)
+               -> std::variant<listening_event, failure> {
+             auto result = open_datagram(io_, asio::ip::udp::endpoint(address, port));
+             if (auto* f = std::get_if<failure>(&result)) return *f;
+             auto u = std::make_unique<asio::ip::udp::socket>(std::move(std::get<asio::ip::udp::socket>(result)));
+             endpoint local = to_endpoint(u->local_endpoint());
+             if (std::find(udp_ports.begin(), udp_ports.end(), local.port) == udp_ports.end())
+               udp_ports.push_back(local.port);
+             per_port_.try_emplace({true, local.port}, 0);
+             listening_event ev{local, asked, describe_port(local.port), bind_allowed_because(facts, local.port),
+                                false, "udp"};
+             udp_sockets_.push_back(std::move(u));
+             return ev;
+           });
+  const int listening = t.listening;
+  const int failed = t.failed;
+  const int first_failure_code = t.first_failure_code;
 
   if (std::any_of(listeners_.begin(), listeners_.end(),
                   [](const auto& l) { return !is_loopback(l->acceptor.local_endpoint().address()); })) {
@@ -147,14 +144,21 @@ int server::start() {
     out_.emit(note_event{"strict", fmt::format("--strict: {} of {} sockets failed, so none will serve",
                                                failed, failed + listening)});
     listeners_.clear();
-    out_.emit(ready_event{0, failed, {}, {}});
+    udp_sockets_.clear();
+    out_.emit(ready_event{0, failed, {}, {}, {}});
     return first_failure_code;
   }
-  out_.emit(ready_event{listening, failed, ready_ports, tls_ports});
+  std::vector<std::uint16_t> all_ports = ready_ports;
+  for (auto p : udp_ports)
+    if (std::find(all_ports.begin(), all_ports.end(), p) == all_ports.end()) all_ports.push_back(p);
+  out_.emit(ready_event{listening, failed, all_ports, tls_ports, udp_ports, ready_ports});
   if (listening == 0) return first_failure_code ? first_failure_code : exit_code::software;
 
   for (auto& l : listeners_) {
     asio::co_spawn(io_, accept_loop(*l), report_exception);
+  }
+  for (auto& u : udp_sockets_) {
+    asio::co_spawn(io_, datagram_loop(*u), report_exception);
   }
   signals_.async_wait([this](const std::error_code& ec, int) {
     if (!ec) stop();
@@ -169,10 +173,14 @@ void server::stop() {
     std::error_code ignored;
     l->acceptor.close(ignored);
   }
+  for (auto& u : udp_sockets_) {
+    std::error_code ignored;
+    u->close(ignored);
+  }
   server_summary_event summary;
-  for (const auto& [port, n] : per_port_) {
-    summary.per_port.push_back({port, n});
-    summary.connections += n;
+  for (const auto& [key, n] : per_port_) {
+    summary.per_port.push_back({key.second, n, key.first ? "udp" : "tcp"});
+    if (!key.first) summary.connections += n;
   }
   summary.distinct_client_ports = distinct_client_ports_;
   summary.peak_open = shared_.peak_open;
@@ -185,8 +193,79 @@ void server::stop() {
   io_.stop();
 }
 
+template <typename Open>
+void server::bind_all(const std::vector<std::uint16_t>& ports, const std::vector<asio::ip::address>& addresses,
+                      bind_tally& t, Open open) {
+  const host_facts& facts = out_.facts();
+  for (std::uint16_t port : ports) {
+    // Port 0 asks the kernel for a free port; the other addresses then try that same port, so
+    // that one number reaches the server on both families.
+    std::uint16_t chosen = 0;
+    for (const auto& address : addresses) {
+      if (t.defaults && address.is_v6() && t.v6_missing) continue;
+      std::uint16_t try_port = port == 0 ? chosen : port;
+      auto result = open(address, port, try_port);
+      if (port == 0 && try_port != 0 && std::holds_alternative<failure>(result) &&
+          std::get<failure>(result).error == "EADDRINUSE") {
+        result = open(address, port, 0);
+      }
+      if (auto* f = std::get_if<failure>(&result)) {
+        if (t.defaults && address.is_v6() && (f->error == "EADDRNOTAVAIL" || f->error == "EAFNOSUPPORT")) {
+          t.v6_missing = true;
+          out_.emit(note_event{"ipv6_unavailable",
+                               fmt::format("the IPv6 loopback address ::1 is not available on this "
+                                           "host ({}); serving IPv4 only",
+                                           f->error)});
+          continue;
+        }
+        ++t.failed;
+        if (t.first_failure_code == 0) t.first_failure_code = exit_code_for(f->error);
+        out_.emit(bind_failed_event{*f, explain(*f, facts)});
+        continue;
+      }
+      auto& ev = std::get<listening_event>(result);
+      if (chosen == 0) chosen = ev.local.port;
+      out_.emit(ev);
+      ++t.listening;
+    }
+  }
+}
+
+asio::awaitable<void> server::datagram_loop(asio::ip::udp::socket& socket) {
+  using asio::ip::udp;
+  // The bound address: for a loopback or specific address it is the datagram's destination.
+  // (Bound to 0.0.0.0 or ::, the destination would need IP_PKTINFO; the wildcard is reported.)
+  const endpoint local = to_endpoint(socket.local_endpoint());
+  std::array<char, 2048> buffer{};
+  for (;;) {
+    udp::endpoint sender;
+    std::error_code ec;
+    std::size_t n = co_await socket.async_receive_from(asio::buffer(buffer), sender,
+                                                       asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::operation_aborted || !socket.is_open()) co_return;
+    if (ec) continue;  // e.g. an ICMP error about an earlier answer: concerns one client only
+    socket_tuple tuple{local, to_endpoint(sender)};
+    std::uint64_t id = next_id_++;
+    ++per_port_[{true, local.port}];
+    if (!client_port_seen_[tuple.remote.port]) {
+      client_port_seen_[tuple.remote.port] = true;
+      ++distinct_client_ports_;
+    }
+    std::optional<bool> in_range;
+    if (out_.facts().ephemeral) in_range = out_.facts().ephemeral->contains(tuple.remote.port);
+    out_.emit(datagram_event{id, tuple, n, in_range});
+    std::string_view got(buffer.data(), n);
+    server_view view{id, tuple, "udp"};
+    const bool hello = got == client_hello || got == client_hello_hold;
+    std::string answer = hello ? render_server_view(view) : render_raw_client_report(view, out_.facts());
+    out_.emit(answered_event{id, hello, n, std::string(got.substr(0, 512))});
+    // A datagram needs no waiting: it goes out whole, or the kernel drops it.
+    socket.send_to(asio::buffer(answer), sender, 0, ec);
+  }
+}
+
 void server::count(const socket_tuple& tuple) {
-  ++per_port_[tuple.local.port];
+  ++per_port_[{false, tuple.local.port}];
   if (!client_port_seen_[tuple.remote.port]) {
     client_port_seen_[tuple.remote.port] = true;
     ++distinct_client_ports_;

@@ -11,6 +11,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/ip/udp.hpp>
 #include <asio/signal_set.hpp>
 
 #include "portdemo/reporter.hpp"
@@ -24,6 +25,7 @@ struct options {
   std::vector<std::uint16_t> ports;          ///< 0 = let the kernel choose
   std::vector<std::string> bind_addresses;   ///< empty: the loopback addresses 127.0.0.1 and ::1
   bool strict = false;                       ///< any failed listener is fatal
+  std::vector<std::uint16_t> udp_ports;      ///< --udp: UDP ports, beside (or instead of) TCP
   std::vector<std::uint16_t> tls_ports;      ///< --tls: ports (as asked) that speak HTTPS; 0 = every port asked as 0
   std::string cert_file;                     ///< --cert, with --key: use these instead of generating
   std::string key_file;
@@ -52,7 +54,23 @@ class server {
     bool tls = false;
   };
 
+  /// What binding all ports has come to so far.
+  struct bind_tally {
+    bool defaults = false;  ///< the default loopback addresses: a missing ::1 is a note, not a failure
+    bool v6_missing = false;
+    int listening = 0;
+    int failed = 0;
+    int first_failure_code = 0;
+  };
+
+  /// Binds every port on every address with `open`, reporting each; port 0 is chosen once and
+  /// reused on the other addresses.
+  template <typename Open>
+  void bind_all(const std::vector<std::uint16_t>& ports, const std::vector<asio::ip::address>& addresses,
+                bind_tally& t, Open open);
+
   asio::awaitable<void> accept_loop(listener& l);
+  asio::awaitable<void> datagram_loop(asio::ip::udp::socket& socket);
   void count(const socket_tuple& tuple);
   /// Sets up TLS and reports the certificate; false if --cert/--key could not be used.
   bool setup_tls();
@@ -61,6 +79,7 @@ class server {
   reporter& out_;
   options opts_;
   std::vector<std::unique_ptr<listener>> listeners_;
+  std::vector<std::unique_ptr<asio::ip::udp::socket>> udp_sockets_;
   tls_setup tls_;
   shared_state shared_;
   asio::signal_set signals_;
@@ -68,7 +87,7 @@ class server {
   bool stopped_ = false;
 
   // For the summary.
-  std::map<std::uint16_t, std::uint64_t> per_port_;
+  std::map<std::pair<bool, std::uint16_t>, std::uint64_t> per_port_;  // (udp?, port) -> count
   std::vector<bool> client_port_seen_ = std::vector<bool>(65536, false);
   std::uint64_t distinct_client_ports_ = 0;
 };

@@ -16,6 +16,10 @@ endpoint to_endpoint(const asio::ip::tcp::endpoint& ep) {
   return out;
 }
 
+endpoint to_endpoint(const asio::ip::udp::endpoint& ep) {
+  return to_endpoint(asio::ip::tcp::endpoint(ep.address(), ep.port()));
+}
+
 std::string error_name(const std::error_code& ec) {
   const auto& cat = ec.category();
   // Asio 1.22 has its own "asio.system" category, distinct from std::system_category(); its

@@ -61,6 +61,12 @@ asio::awaitable<std::size_t> write_until(Stream& stream, asio::const_buffer buff
                           deadline, ec);
 }
 
+asio::awaitable<std::size_t> receive_until(asio::ip::udp::socket& socket, asio::mutable_buffer buffer,
+                                           clock::time_point deadline, std::error_code& ec) {
+  ec.clear();
+  co_return co_await race(socket.async_receive(buffer, asio::redirect_error(asio::use_awaitable, ec)), deadline, ec);
+}
+
 asio::awaitable<void> wait_readable_until(asio::ip::tcp::socket& socket, clock::time_point deadline,
                                           std::error_code& ec) {
   ec.clear();

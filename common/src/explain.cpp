@@ -97,6 +97,21 @@ constexpr std::string_view time_wait_reason =
 explanation explain_listener_in_use(const failure& f, const std::string& where) {
   const endpoint ep = f.ep.value_or(endpoint{});
   explanation e;
+  if (f.proto == "udp") {
+    // A bound UDP socket has no listen state: the kernel's UDP table shows it as CLOSE (UNCONN).
+    if (!f.holders.empty())
+      e.what = fmt::format("{} is already bound for UDP: {} holds UDP {}.", where, owner_phrase(f.holders.front()),
+                           to_string(f.holders.front().socket.local));
+    else
+      e.what = fmt::format("{} is already bound for UDP by another socket.", where);
+    e.why = "Only one UDP socket may be bound to an address and port at a time (without "
+            "SO_REUSEPORT, which this server never sets). TCP and UDP ports are separate: the same "
+            "number may be open on both.";
+    e.tries = {{"see who holds it:", fmt::format("ss -lunp 'sport = :{}'", ep.port)},
+               {"or pick another port:", fmt::format("--udp {}", alternative_port(ep.port))},
+               {"or let the kernel choose a free one:", "--udp 0"}};
+    return e;
+  }
   if (const port_user* l = first_in_state(f.holders, tcp_state::listen)) {
     e.what = fmt::format("{} is already in use: {} is listening on {}.", where, owner_phrase(*l),
                          to_string(l->socket.local));
@@ -233,9 +248,42 @@ explanation explain_accept(const failure& f, const host_facts& facts) {
   return e;
 }
 
+// UDP has no connection: "refused" is an ICMP message about an earlier datagram, and a lost
+// datagram looks exactly like silence.
+explanation explain_udp(const failure& f) {
+  const endpoint ep = f.ep.value_or(endpoint{});
+  explanation e;
+  if (f.error == "ECONNREFUSED") {
+    e.what = fmt::format("nothing is bound to UDP {} on {}: our datagram was refused.", port_phrase(ep.port),
+                         ep.address);
+    e.why = "UDP has no handshake: the datagram went out, and the host answered it with an ICMP "
+            "port-unreachable message, which the kernel reports as \"connection refused\" on the next "
+            "receive.";
+    e.tries = {{"start a UDP server there:", fmt::format("demo-server --udp {}", ep.port)},
+               {"on that host, list what is bound:", fmt::format("ss -lun 'sport = :{}'", ep.port)}};
+  } else if (f.error == "ETIMEDOUT") {
+    e.what = fmt::format("no answer from UDP {} within {} s.", to_string(ep),
+                         static_cast<double>(f.timeout.count()) / 1000.0);
+    e.why = "UDP has no connection and no retransmission: our datagram or its answer was lost, "
+            "a firewall dropped it silently, or the server there does not answer. Silence is all "
+            "a UDP client ever sees of that.";
+    e.tries = {{"check that a UDP server listens there:", fmt::format("ss -lun 'sport = :{}'", ep.port)},
+               {"or wait longer:", "--timeout SECONDS"}};
+  } else {
+    e.what = fmt::format("{} of a UDP datagram to {} failed: {} ({}).", to_string(f.where), to_string(ep),
+                         f.system_message, f.error);
+    e.why = f.error == "ENETUNREACH" || f.error == "EHOSTUNREACH"
+                ? "No route leads to that address from this host, so the datagram was not sent."
+                : "The kernel refused to send or receive the datagram.";
+    e.tries = {{"check the address:", "ip route get " + ep.address}};
+  }
+  return e;
+}
+
 explanation explain_connect(const failure& f, const host_facts&) {
   const endpoint ep = f.ep.value_or(endpoint{});
   explanation e;
+  if (f.proto == "udp") return explain_udp(f);
   if (f.error == "ECONNREFUSED") {
     e.what = fmt::format("nothing is listening on {} {}: the connection was refused.",
                          ep.address, port_phrase(ep.port));
@@ -306,7 +354,7 @@ explanation explain_resolve(const failure& f) {
 }  // namespace
 
 failure with_context(failure f) {
-  if (f.error == "EADDRINUSE" && f.ep) f.holders = find_port_users(f.ep->port);
+  if (f.error == "EADDRINUSE" && f.ep) f.holders = find_port_users(f.ep->port, 5, f.proto == "udp");
   if (f.error == "EADDRNOTAVAIL") f.local_addresses = local_addresses();
   return f;
 }

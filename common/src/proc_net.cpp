@@ -149,9 +149,9 @@ std::vector<socket_entry> parse_proc_net_tcp(std::string_view text) {
   return out;
 }
 
-std::vector<port_user> find_port_users(std::uint16_t port, std::size_t limit) {
-  std::vector<socket_entry> all = parse_proc_net_tcp(read_all("/proc/net/tcp"));
-  auto v6 = parse_proc_net_tcp(read_all("/proc/net/tcp6"));
+std::vector<port_user> find_port_users(std::uint16_t port, std::size_t limit, bool udp) {
+  std::vector<socket_entry> all = parse_proc_net_tcp(read_all(udp ? "/proc/net/udp" : "/proc/net/tcp"));
+  auto v6 = parse_proc_net_tcp(read_all(udp ? "/proc/net/udp6" : "/proc/net/tcp6"));
   all.insert(all.end(), v6.begin(), v6.end());
   std::vector<socket_entry> matching;
   std::copy_if(all.begin(), all.end(), std::back_inserter(matching),

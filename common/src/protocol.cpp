@@ -33,9 +33,10 @@ std::optional<endpoint> endpoint_from(const json_value* v) {
 }  // namespace
 
 std::string render_server_view(const server_view& view) {
-  return fmt::format("{{\"event\":\"server_view\",\"proto\":\"tcp\",\"id\":{},\"local\":{},"
+  return fmt::format("{{\"event\":\"server_view\",\"proto\":{},\"id\":{},\"local\":{},"
                      "\"remote\":{}}}\n",
-                     view.id, endpoint_json(view.tuple.local), endpoint_json(view.tuple.remote));
+                     json_string(view.proto), view.id, endpoint_json(view.tuple.local),
+                     endpoint_json(view.tuple.remote));
 }
 
 std::optional<server_view> parse_server_view(std::string_view line) {
@@ -54,6 +55,8 @@ std::optional<server_view> parse_server_view(std::string_view line) {
   server_view view;
   view.id = static_cast<std::uint64_t>(n);
   view.tuple = {std::move(*local), std::move(*remote)};
+  if (const json_value* proto = doc->find("proto"); proto && proto->as_string() && *proto->as_string() == "udp")
+    view.proto = "udp";
   return view;
 }
 

@@ -90,14 +90,14 @@ struct json_visitor {
   }
   std::string operator()(const listening_event& e) const {
     return fmt::format(
-        "{{\"event\":\"listening\",\"proto\":\"tcp\",\"local\":{},\"port_class\":{},"
+        "{{\"event\":\"listening\",\"proto\":{},\"local\":{},\"port_class\":{},"
         "\"service\":{},\"requested_port\":{},\"privileged_allowed_by\":{},\"tls\":{}}}",
-        endpoint_json(e.local), json_string(to_string(classify(e.local.port))),
+        json_string(e.proto), endpoint_json(e.local), json_string(to_string(classify(e.local.port))),
         json_opt_string(e.service), e.requested_port,
         e.privilege ? json_string(*e.privilege) : "null", e.tls);
   }
   std::string operator()(const bind_failed_event& e) const {
-    return fmt::format("{{\"event\":\"bind_failed\",\"proto\":\"tcp\",\"local\":{},{}}}",
+    return fmt::format("{{\"event\":\"bind_failed\",\"proto\":{},\"local\":{},{}}}", json_string(e.what.proto),
                        endpoint_json(e.what.ep.value_or(endpoint{})), json_failure(e.what, e.why));
   }
   std::string operator()(const note_event& e) const {
@@ -105,8 +105,9 @@ struct json_visitor {
                        json_string(e.message));
   }
   std::string operator()(const ready_event& e) const {
-    return fmt::format("{{\"event\":\"ready\",\"listening\":{},\"failed\":{},\"ports\":{},\"tls_ports\":{}}}",
-                       e.listening, e.failed, json_list(e.ports), json_list(e.tls_ports));
+    return fmt::format("{{\"event\":\"ready\",\"listening\":{},\"failed\":{},\"ports\":{},\"tls_ports\":{},"
+                       "\"udp_ports\":{}}}",
+                       e.listening, e.failed, json_list(e.ports), json_list(e.tls_ports), json_list(e.udp_ports));
   }
   std::string operator()(const accepted_event& e) const {
     return fmt::format(
@@ -114,6 +115,12 @@ struct json_visitor {
         "\"in_ephemeral_range\":{},\"open\":{}}}",
         e.id, json_tuple(e.tuple), json_string(to_string(classify(e.tuple.remote.port))),
         json_opt(e.in_ephemeral_range), e.open);
+  }
+  std::string operator()(const datagram_event& e) const {
+    return fmt::format("{{\"event\":\"datagram\",\"proto\":\"udp\",\"id\":{},{},\"bytes\":{},"
+                       "\"remote_port_class\":{},\"in_ephemeral_range\":{}}}",
+                       e.id, json_tuple(e.tuple), e.bytes, json_string(to_string(classify(e.tuple.remote.port))),
+                       json_opt(e.in_ephemeral_range));
   }
   std::string operator()(const answered_event& e) const {
     return fmt::format("{{\"event\":\"answered\",\"id\":{},\"report\":{},\"received_bytes\":{},"
@@ -163,8 +170,11 @@ struct json_visitor {
     std::string per_port = "[";
     for (std::size_t i = 0; i < e.per_port.size(); ++i) {
       if (i) per_port += ',';
-      per_port += fmt::format("{{\"port\":{},\"connections\":{}}}", e.per_port[i].port,
-                              e.per_port[i].connections);
+      const port_count& pc = e.per_port[i];
+      if (pc.proto == "udp")
+        per_port += fmt::format("{{\"port\":{},\"proto\":\"udp\",\"datagrams\":{}}}", pc.port, pc.connections);
+      else
+        per_port += fmt::format("{{\"port\":{},\"connections\":{}}}", pc.port, pc.connections);
     }
     per_port += ']';
     return fmt::format(
@@ -185,8 +195,9 @@ struct json_visitor {
   std::string operator()(const connect_failed_event& e) const {
     // "local": the client's own end, when --source-port pinned it.
     std::string local = e.what.local ? ",\"local\":" + endpoint_json(*e.what.local) : "";
-    return fmt::format("{{\"event\":\"connect_failed\",\"proto\":\"tcp\",\"remote\":{}{},{}}}",
-                       endpoint_json(e.what.ep.value_or(endpoint{})), local, json_failure(e.what, e.why));
+    return fmt::format("{{\"event\":\"connect_failed\",\"proto\":{},\"remote\":{}{},{}}}",
+                       json_string(e.what.proto), endpoint_json(e.what.ep.value_or(endpoint{})), local,
+                       json_failure(e.what, e.why));
   }
   std::string operator()(const connected_event& e) const {
     std::string view = "null";
@@ -196,10 +207,11 @@ struct json_visitor {
     std::string mirror = e.server_view ? (is_mirror(e.tuple, *e.server_view) ? "true" : "false") : "null";
     // Without a view, say why, as the text does.
     std::string problem = e.server_view ? "" : ",\"server_view_problem\":" + json_string(e.server_view_problem);
+    // UDP has no connection: its event is "exchanged" (one datagram each way), same fields.
     return fmt::format(
-        "{{\"event\":\"connected\",\"proto\":\"tcp\",\"id\":{},{},\"local_port_class\":{},"
+        "{{\"event\":{},\"proto\":{},\"id\":{},{},\"local_port_class\":{},"
         "\"in_ephemeral_range\":{},\"local_port_chosen_by\":{},\"server_view\":{},\"mirror\":{}{}}}",
-        e.id, json_tuple(e.tuple), json_string(to_string(classify(e.tuple.local.port))),
+        json_string(e.proto == "udp" ? "exchanged" : "connected"), json_string(e.proto), e.id, json_tuple(e.tuple), json_string(to_string(classify(e.tuple.local.port))),
         json_opt(e.in_ephemeral_range), json_string(e.pinned ? "user" : "kernel"), view, mirror, problem);
   }
   // The spread of the client ports, for runs with more than one connection.
@@ -433,6 +445,7 @@ struct text_renderer::impl {
     if (e.requested_port == 0) detail += ", chosen by the kernel (port 0)";
     if (e.privilege) detail += "; " + allowed_text(*e.privilege);
     if (e.tls) detail += "; HTTPS (TLS)";
+    if (e.proto == "udp") detail = "UDP, " + detail;
     return join(fmt::format("{}  {}", paint("listening", good_style), ep(e.local, fixed_style, 17)),
                 detail, 11);
   }
@@ -460,19 +473,27 @@ struct text_renderer::impl {
                                   e.ports.size() == 1 ? "" : "s", port_list(e.ports));
     if (e.failed) out += fmt::format("; {} failed (see above)", e.failed);
     out += "\n";
-    if (!e.ports.empty()) {
+    // The hints name TCP ports. Without tcp_ports, the ports that are not UDP ones are taken.
+    std::vector<std::uint16_t> tcp = e.tcp_ports;
+    if (tcp.empty())
+      std::copy_if(e.ports.begin(), e.ports.end(), std::back_inserter(tcp), [&](std::uint16_t p) {
+        return std::find(e.udp_ports.begin(), e.udp_ports.end(), p) == e.udp_ports.end();
+      });
+    if (!tcp.empty()) {
       out += fmt::format("  try it: demo-client localhost {0}    or:  nc localhost {0}\n",
-                         e.ports.front());
+                         tcp.front());
       // A browser: the first plain port over http://, the first TLS port over https://.
-      auto plain = std::find_if(e.ports.begin(), e.ports.end(), [&](std::uint16_t p) {
+      auto plain = std::find_if(tcp.begin(), tcp.end(), [&](std::uint16_t p) {
         return std::find(e.tls_ports.begin(), e.tls_ports.end(), p) == e.tls_ports.end();
       });
       std::string urls;
-      if (plain != e.ports.end()) urls = fmt::format("http://localhost:{}/", *plain);
+      if (plain != tcp.end()) urls = fmt::format("http://localhost:{}/", *plain);
       if (!e.tls_ports.empty())
         urls += fmt::format("{}https://localhost:{}/", urls.empty() ? "" : "  ", e.tls_ports.front());
-      out += fmt::format("  in a browser: {}\n", urls);
+      if (!urls.empty()) out += fmt::format("  in a browser: {}\n", urls);
     }
+    if (!e.udp_ports.empty())
+      out += fmt::format("  UDP: demo-client --udp localhost {0}    or:  nc -u localhost {0}\n", e.udp_ports.front());
     return out;
   }
 
@@ -491,6 +512,19 @@ struct text_renderer::impl {
                           range_text(r.facts_.ephemeral));
     std::string open = e.open > 1 ? fmt::format("; {} open now", e.open) : "";
     out += wrap(fmt::format("remote port {}: {} (IANA: {}){}", port, where, to_string(classify(port)), open),
+                text_width, 4, 2);
+    return out;
+  }
+
+  std::string operator()(const datagram_event& e) const {
+    std::string head = fmt::format("datagram #{:<3} ", e.id);
+    std::string out = join(fmt::format("{}local {} (fixed)  ", head, ep(e.tuple.local, fixed_style)),
+                           fmt::format("remote {} (ephemeral)", ep(e.tuple.remote, ephemeral_style)), head.size());
+    std::string where = !e.in_ephemeral_range ? ""
+                        : *e.in_ephemeral_range ? "; remote port in this host's ephemeral range"
+                                                : "; remote port outside this host's ephemeral range";
+    out += wrap(fmt::format("UDP: no connection, one datagram of {} byte{}{}", e.bytes, e.bytes == 1 ? "" : "s",
+                            where),
                 text_width, 4, 2);
     return out;
   }
@@ -560,7 +594,9 @@ struct text_renderer::impl {
     std::string per_port;
     for (const auto& pc : e.per_port) {
       if (!per_port.empty()) per_port += ", ";
-      per_port += fmt::format("port {}: {}", pc.port, pc.connections);
+      per_port += pc.proto == "udp" ? fmt::format("UDP port {}: {} datagram{}", pc.port, pc.connections,
+                                                  pc.connections == 1 ? "" : "s")
+                                    : fmt::format("port {}: {}", pc.port, pc.connections);
     }
     std::string out = fmt::format("summary: {} connection{}{}{}\n", e.connections,
                                   e.connections == 1 ? "" : "s", per_port.empty() ? "" : "; ",
@@ -620,7 +656,10 @@ struct text_renderer::impl {
     std::string service = describe_port(remote.port);
     std::string remote_note = fmt::format("chosen by the server ({}{}{})", to_string(classify(remote.port)),
                                           service.empty() ? "" : ", ", service);
-    std::string out = fmt::format("{} #{}\n", paint("connected", good_style), e.id);
+    std::string out = e.proto == "udp"
+                          ? fmt::format("{} #{} (UDP: one datagram each way, no connection)\n",
+                                        paint("answered", good_style), e.id)
+                          : fmt::format("{} #{}\n", paint("connected", good_style), e.id);
     out += join("  local   " + ep(local, ephemeral_style, 17),
                 (ephemeral ? paint("ephemeral", ephemeral_style) + "  " : paint("chosen", fixed_style) + "     ") +
                     local_note,
@@ -628,7 +667,9 @@ struct text_renderer::impl {
     out += join("  remote  " + ep(remote, fixed_style, 17), paint("fixed", fixed_style) + "      " + remote_note,
                 10);
     if (e.server_view) {
-      std::string id = e.server_id ? fmt::format(" (its connection #{})", *e.server_id) : "";
+      std::string id = e.server_id ? fmt::format(" (its {} #{})", e.proto == "udp" ? "datagram" : "connection",
+                                                 *e.server_id)
+                                   : "";
       out += join(fmt::format("  server's view{}:", id),
                   fmt::format("local {}  remote {}", ep(e.server_view->local, fixed_style),
                               ep(e.server_view->remote, ephemeral_style)),
@@ -660,8 +701,10 @@ struct text_renderer::impl {
   std::string operator()(const client_summary_event& e) const {
     std::set<std::uint16_t> server_ports;
     for (const auto& s : e.servers) server_ports.insert(s.port);
-    std::string out = fmt::format("summary: {} of {} connection{} made\n", e.connected, e.attempted,
-                                  e.attempted == 1 ? "" : "s");
+    std::string out = e.udp ? fmt::format("summary: {} of {} UDP exchange{} answered\n", e.connected, e.attempted,
+                                          e.attempted == 1 ? "" : "s")
+                            : fmt::format("summary: {} of {} connection{} made\n", e.connected, e.attempted,
+                                          e.attempted == 1 ? "" : "s");
     if (e.connected == 0) return out;
     if (server_ports.size() == 1) {
       out += fmt::format("  server port: {} every time ({})\n",
@@ -711,9 +754,12 @@ struct text_renderer::impl {
 
   std::string operator()(const verified_event& e) const {
     if (e.mismatches.empty())
-      return wrap(fmt::format("{}: all {} tuples printed are the ones the kernel holds for these sockets "
+      return wrap(fmt::format("{}: {} printed {} the one{} the kernel holds for {} "
                               "(/proc/net/tcp and tcp6, matched by socket inode)",
-                              paint("verified", good_style), e.checked),
+                              paint("verified", good_style),
+                              e.checked == 1 ? std::string("the tuple") : fmt::format("all {} tuples", e.checked),
+                              e.checked == 1 ? "is" : "are", e.checked == 1 ? "" : "s",
+                              e.checked == 1 ? "this socket" : "these sockets"),
                   text_width, 4);
     std::string out = fmt::format("{}: {} of {} tuples printed differ from the kernel's\n",
                                   paint("MISMATCH", bad_style), e.mismatches.size(), e.checked);
@@ -757,14 +803,16 @@ std::string render_raw_client_report(const server_view& view, const host_facts& 
   const endpoint& client = view.tuple.remote;
   std::string range = facts.ephemeral ? fmt::format("{}-{}", facts.ephemeral->low, facts.ephemeral->high)
                                       : std::string("its ephemeral range");
-  std::string out = fmt::format("portdemo: your connection #{}, as this server sees it\n", view.id);
+  std::string out = view.proto == "udp"
+                        ? fmt::format("portdemo: your UDP datagram #{}, as this server sees it\n", view.id)
+                        : fmt::format("portdemo: your connection #{}, as this server sees it\n", view.id);
   out += join(fmt::format("  server (local here):  {:<22}", to_string(server)),
               "fixed: the port this server listens on", 24);
   out += join(fmt::format("  you (remote here):    {:<22}", to_string(client)), "ephemeral: chosen by your kernel",
               24);
-  out += wrap(fmt::format("Connect again and your port changes, the server's does not. (This "
+  out += wrap(fmt::format("{} and your port changes, the server's does not. (This "
                           "host takes client ports from {}.)",
-                          range),
+                          view.proto == "udp" ? "Send again from a new socket" : "Connect again", range),
               text_width, 2, 2);
   return out;
 }

@@ -197,10 +197,10 @@ TEST(RenderJson, Note) {
 
 TEST(RenderJson, Ready) {
   EXPECT_EQ(render_json(ready_event{2, 1, {8080, 8443}}),
-            R"({"event":"ready","listening":2,"failed":1,"ports":[8080,8443],"tls_ports":[]})"
+            R"({"event":"ready","listening":2,"failed":1,"ports":[8080,8443],"tls_ports":[],"udp_ports":[]})"
             "\n");
   EXPECT_EQ(render_json(ready_event{0, 2, {}}),
-            R"({"event":"ready","listening":0,"failed":2,"ports":[],"tls_ports":[]})"
+            R"({"event":"ready","listening":0,"failed":2,"ports":[],"tls_ports":[],"udp_ports":[]})"
             "\n");
 }
 
@@ -1290,7 +1290,7 @@ TEST(RenderJson, ListeningOnATlsPort) {
 
 TEST(RenderJson, ReadyWithTlsPorts) {
   EXPECT_EQ(render_json(ready_event{4, 0, {8080, 8443}, {8443}}),
-            R"({"event":"ready","listening":4,"failed":0,"ports":[8080,8443],"tls_ports":[8443]})"
+            R"({"event":"ready","listening":4,"failed":0,"ports":[8080,8443],"tls_ports":[8443],"udp_ports":[]})"
             "\n");
 }
 

@@ -32,6 +32,7 @@ struct listening_event {
   std::string service;                 ///< what is normally found on the port, may be empty
   std::optional<std::string> privilege;  ///< for a privileged port: why binding it was allowed
   bool tls = false;                      ///< the port speaks HTTPS
+  std::string proto = "tcp";             ///< "tcp", or "udp" for a bound datagram socket
 };
 
 /// A listening socket could not be set up; the other ports go on.
@@ -52,6 +53,8 @@ struct ready_event {
   int failed = 0;
   std::vector<std::uint16_t> ports;  ///< the ports that listen, for the "try" hint
   std::vector<std::uint16_t> tls_ports = {};  ///< those of them that speak HTTPS
+  std::vector<std::uint16_t> udp_ports = {};  ///< UDP ports bound (--udp)
+  std::vector<std::uint16_t> tcp_ports = {};  ///< TCP ports listening (for the text's hints)
 };
 
 /// The server accepted a connection. `tuple.local` is the server's fixed port.
@@ -116,7 +119,16 @@ struct accept_resumed_event {
 /// Per-port count in the server's summary.
 struct port_count {
   std::uint16_t port = 0;
-  std::uint64_t connections = 0;
+  std::uint64_t connections = 0;  ///< connections (TCP) or datagrams (UDP)
+  std::string proto = "tcp";
+};
+
+/// A UDP datagram arrived and was answered: no connection, just the sender's address and port.
+struct datagram_event {
+  std::uint64_t id = 0;
+  socket_tuple tuple;            ///< local is the server's bound address and port
+  std::size_t bytes = 0;
+  std::optional<bool> in_ephemeral_range;
 };
 
 /// The server's closing summary.
@@ -157,6 +169,7 @@ struct connected_event {
   std::optional<std::uint64_t> server_id;   ///< the server's connection number, if it said
   std::string server_view_problem;          ///< why there is no server view, if there is none
   bool pinned = false;                      ///< the local port was given with --source-port
+  std::string proto = "tcp";                ///< "udp": one datagram each way, no connection
 };
 
 /// No address accepted: the client gives up on this connection.
@@ -178,6 +191,7 @@ struct client_summary_event {
   std::uint64_t mirrored = 0;             ///< connections whose server view was the mirror image
   bool pinned = false;                    ///< every connection used --source-port
   std::uint64_t parallel = 1;             ///< connections in flight at once (--parallel)
+  bool udp = false;                       ///< exchanges of datagrams, not connections
   std::optional<port_range> ephemeral = {};  ///< this host's ephemeral range, for the histogram
 };
 
@@ -212,7 +226,7 @@ port_distribution distribution(const std::vector<std::uint16_t>& ports, const st
 
 /// Every event either program emits.
 using event = std::variant<host_facts_event, listening_event, bind_failed_event, note_event,
-                           ready_event, accepted_event, answered_event, http_request_event,
+                           ready_event, accepted_event, datagram_event, answered_event, http_request_event,
                            tls_failed_event, tls_certificate_event, accept_failed_event,
                            accept_resumed_event, server_summary_event, resolved_event,
                            resolve_failed_event, connect_failed_event, connected_event,

@@ -32,6 +32,7 @@ struct failure {
   std::string only_family;       ///< "IPv4" or "IPv6" when -4 or -6 narrowed the resolution
   std::chrono::milliseconds timeout{0};  ///< the deadline that passed, for ETIMEDOUT
   bool client_side = false;      ///< the client's own bind (--source-port), not a server's
+  std::string proto = "tcp";     ///< "udp" for datagram sockets
   std::optional<endpoint> local; ///< the client's own end it tried to bind (--source-port)
 
   // Context the networking code gathers for some errors, so the explanation can be specific.

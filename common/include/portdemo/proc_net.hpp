@@ -49,7 +49,8 @@ struct port_user {
 
 /// The sockets of this network namespace whose local port is `port`, listeners first, at most
 /// `limit` of them, each with its owning process where visible.
-std::vector<port_user> find_port_users(std::uint16_t port, std::size_t limit = 5);
+/// With `udp`, the UDP tables (/proc/net/udp, udp6) instead, where a bound socket shows as CLOSE.
+std::vector<port_user> find_port_users(std::uint16_t port, std::size_t limit = 5, bool udp = false);
 
 /// The IP addresses this host's interfaces have (getifaddrs), IPv4 first.
 std::vector<std::string> local_addresses();

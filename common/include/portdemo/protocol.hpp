@@ -24,8 +24,9 @@ std::string endpoint_json(const endpoint& ep);
 
 /// The server's view of one connection, as sent to the client.
 struct server_view {
-  std::uint64_t id = 0;  ///< the server's connection number
+  std::uint64_t id = 0;  ///< the server's connection number (datagram number for UDP)
   socket_tuple tuple;    ///< local is the server's end
+  std::string proto = "tcp";  ///< "tcp" or "udp"
 };
 
 /// The JSON line the server sends: {"event":"server_view","proto":"tcp","id":..,"local":..,"remote":..}

@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include <asio/ip/tcp.hpp>
+#include <asio/ip/udp.hpp>
 
 #include "portdemo/endpoint.hpp"
 #include "portdemo/failure.hpp"
@@ -15,6 +16,9 @@ namespace portdemo {
 /// Our endpoint from an Asio endpoint (the kernel's answer to getsockname/getpeername).
 /// IPv6 addresses lose their brackets; a v4-mapped address stays as the kernel gave it.
 endpoint to_endpoint(const asio::ip::tcp::endpoint& ep);
+
+/// The same for a UDP endpoint.
+endpoint to_endpoint(const asio::ip::udp::endpoint& ep);
 
 /// The symbolic name of an Asio error: "EACCES", "EAI_NONAME", "EAI_SERVICE", "EOF", ...
 std::string error_name(const std::error_code& ec);

@@ -11,6 +11,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/buffer.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/ip/udp.hpp>
 #include <asio/ssl/stream.hpp>
 
 namespace portdemo {
@@ -34,6 +35,11 @@ asio::awaitable<std::size_t> read_some_until(Stream& stream, asio::mutable_buffe
 template <typename Stream>
 asio::awaitable<std::size_t> write_until(Stream& stream, asio::const_buffer buffer,
                                          clock::time_point deadline, std::error_code& ec);
+
+/// Receives one datagram on a connected UDP socket, giving up at `deadline` with timed_out.
+/// An ICMP port-unreachable for an earlier datagram shows here as connection_refused.
+asio::awaitable<std::size_t> receive_until(asio::ip::udp::socket& socket, asio::mutable_buffer buffer,
+                                           clock::time_point deadline, std::error_code& ec);
 
 /// Waits until the socket has bytes to read (without reading them), or the deadline.
 asio::awaitable<void> wait_readable_until(asio::ip::tcp::socket& socket, clock::time_point deadline,
