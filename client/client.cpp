@@ -90,7 +90,7 @@ asio::awaitable<std::optional<std::vector<tcp::endpoint>>> resolve(reporter& out
     co_return std::nullopt;
   }
   std::vector<tcp::endpoint> endpoints;
-  resolved_event resolved{opts.host, opts.port, {}};
+  resolved_event resolved{opts.host, opts.port, {}, opts.udp};
   for (const auto& entry : results) {
     tcp::endpoint ep = entry.endpoint();
     if (std::find(endpoints.begin(), endpoints.end(), ep) != endpoints.end()) continue;

@@ -226,11 +226,13 @@ explanation explain_accept(const failure& f, const host_facts& facts) {
   explanation e;
   if (f.error == "EMFILE" || f.error == "ENFILE") {
     bool process = f.error == "EMFILE";
-    e.what = fmt::format("a connection to {} is waiting, but {} has no file descriptor left for it ({}).",
+    // accept() takes a descriptor before it looks at the queue, so this can come with no client
+    // waiting at all; it says so only about the next one.
+    e.what = fmt::format("accepting on {} failed: {} has no file descriptor left for a new connection ({}).",
                          to_string(ep), process ? "this process" : "the whole system", f.error);
     std::string limit = facts.open_files_limit ? fmt::format(" (ulimit -n: {})", *facts.open_files_limit) : "";
-    e.why = fmt::format("Every connection is a file descriptor, and {}{} is at its limit. The client "
-                        "waits in the listen queue; the server pauses 100 ms and tries again.",
+    e.why = fmt::format("Every connection is a file descriptor, and {}{} is at its limit. Clients "
+                        "wait in the listen queue; the server pauses 100 ms and tries again.",
                         process ? "this process" : "the system", process ? limit : "");
     e.tries = {{"raise the limit before starting the server:", "ulimit -n 4096"},
                {"or close idle connections; see them with:", fmt::format("ss -tn 'sport = :{}'", ep.port)}};

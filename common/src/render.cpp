@@ -619,9 +619,11 @@ struct text_renderer::impl {
     std::string service = describe_port(e.port);
     std::string port = service.empty() ? fmt::format("port {}", e.port)
                                        : fmt::format("port {} ({})", e.port, service);
+    const char* verb = e.udp ? "sending to UDP" : "connecting to";
     if (e.addresses.size() == 1 && e.addresses.front() == e.host)
-      return fmt::format("connecting to {}, {}\n", e.host, port);
-    return wrap(fmt::format("resolved {} -> {}; connecting to {}{}", e.host, addresses, port,
+      return fmt::format("{} {}, {}\n", e.udp ? "sending to" : "connecting to", e.host,
+                         e.udp ? "UDP " + port : port);
+    return wrap(fmt::format("resolved {} -> {}; {} {}{}", e.host, addresses, verb, port,
                             e.addresses.size() > 1 ? ", trying each address in turn" : ""),
                 text_width, 2);
   }

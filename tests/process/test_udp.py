@@ -335,7 +335,7 @@ class UdpMirror(unittest.TestCase):
         remote_note = f"chosen by the server ({h.port_class(port)}{', ' if service else ''}{service})"
         parts = [f"this host: {'ephemeral (client) ports ' + h.range_text():<38} "
                  f"(net.ipv4.ip_local_port_range)\n"
-                 f"connecting to {address}, {port_phrase}\n"
+                 f"sending to {address}, UDP {port_phrase}\n"
                  f"answered #1 (UDP: one datagram each way, no connection)\n"
                  f"  local   {local:<17} ephemeral  {local_note}\n"
                  f"  remote  {remote:<17} fixed      {remote_note}\n"

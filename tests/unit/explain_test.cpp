@@ -592,11 +592,11 @@ TEST(ExplainAccept, OutOfDescriptorsNamesTheLimit) {
   facts.open_files_limit = 16;
   auto e = explain(accept_failure("EMFILE", "Too many open files", {"127.0.0.1", 8080}), facts);
   EXPECT_EQ(e.what,
-            "a connection to 127.0.0.1:8080 is waiting, but this process has no file descriptor "
-            "left for it (EMFILE).");
+            "accepting on 127.0.0.1:8080 failed: this process has no file descriptor left for a "
+            "new connection (EMFILE).");
   EXPECT_EQ(e.why,
             "Every connection is a file descriptor, and this process (ulimit -n: 16) is at its "
-            "limit. The client waits in the listen queue; the server pauses 100 ms and tries "
+            "limit. Clients wait in the listen queue; the server pauses 100 ms and tries "
             "again.");
   EXPECT_EQ(e.tries, (std::vector<suggestion>{
                          {"raise the limit before starting the server:", "ulimit -n 4096"},
@@ -606,8 +606,8 @@ TEST(ExplainAccept, OutOfDescriptorsNamesTheLimit) {
 TEST(ExplainAccept, OutOfDescriptorsWithAnUnknownLimit) {
   auto e = explain(accept_failure("EMFILE", "Too many open files", {"::1", 8443}), facts_with(1024));
   EXPECT_EQ(e.why,
-            "Every connection is a file descriptor, and this process is at its limit. The client "
-            "waits in the listen queue; the server pauses 100 ms and tries again.");
+            "Every connection is a file descriptor, and this process is at its limit. Clients "
+            "wait in the listen queue; the server pauses 100 ms and tries again.");
   EXPECT_TRUE(contains(e.what, "[::1]:8443")) << e.what;
 }
 
@@ -616,11 +616,11 @@ TEST(ExplainAccept, TheWholeSystemOutOfDescriptors) {
   facts.open_files_limit = 16;  // the process's limit is not the one reached
   auto e = explain(accept_failure("ENFILE", "Too many open files in system", {"127.0.0.1", 8080}), facts);
   EXPECT_EQ(e.what,
-            "a connection to 127.0.0.1:8080 is waiting, but the whole system has no file "
-            "descriptor left for it (ENFILE).");
+            "accepting on 127.0.0.1:8080 failed: the whole system has no file descriptor left "
+            "for a new connection (ENFILE).");
   EXPECT_EQ(e.why,
-            "Every connection is a file descriptor, and the system is at its limit. The client "
-            "waits in the listen queue; the server pauses 100 ms and tries again.");
+            "Every connection is a file descriptor, and the system is at its limit. Clients "
+            "wait in the listen queue; the server pauses 100 ms and tries again.");
 }
 
 TEST(ExplainAccept, OutOfMemory) {

@@ -1091,9 +1091,9 @@ TEST(RenderJson, AcceptFailed) {
   EXPECT_EQ(render_json(e),
             R"({"event":"accept_failed","proto":"tcp","local":{"address":"127.0.0.1","port":8080},)"
             R"("step":"accept","errno":"EMFILE","message":"Too many open files",)"
-            R"("explanation":"a connection to 127.0.0.1:8080 is waiting, but this process has no )"
-            R"(file descriptor left for it (EMFILE). Every connection is a file descriptor, and this )"
-            R"(process (ulimit -n: 16) is at its limit. The client waits in the listen queue; the )"
+            R"("explanation":"accepting on 127.0.0.1:8080 failed: this process has no file )"
+            R"(descriptor left for a new connection (EMFILE). Every connection is a file descriptor, )"
+            R"(and this process (ulimit -n: 16) is at its limit. Clients wait in the listen queue; the )"
             R"(server pauses 100 ms and tries again. Try: raise the limit before starting the )"
             R"(server: ulimit -n 4096; or close idle connections; see them with: ss -tn 'sport = )"
             R"(:8080'."})"
@@ -1243,10 +1243,10 @@ TEST(RenderText, AnsweredNeverPrintsAControlByte) {
 TEST(RenderText, AcceptFailed) {
   EXPECT_EQ(text_of(out_of_descriptors()),
             "accept failed  127.0.0.1:8080 Too many open files (EMFILE)\n"
-            "  a connection to 127.0.0.1:8080 is waiting, but this process has no file descriptor\n"
-            "  left for it (EMFILE).\n"
+            "  accepting on 127.0.0.1:8080 failed: this process has no file descriptor left for a new\n"
+            "  connection (EMFILE).\n"
             "  why: Every connection is a file descriptor, and this process (ulimit -n: 16) is at its\n"
-            "       limit. The client waits in the listen queue; the server pauses 100 ms and tries\n"
+            "       limit. Clients wait in the listen queue; the server pauses 100 ms and tries\n"
             "       again.\n"
             "  try: raise the limit before starting the server:  ulimit -n 4096\n"
             "       or close idle connections; see them with:  ss -tn 'sport = :8080'\n");

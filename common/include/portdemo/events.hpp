@@ -146,6 +146,7 @@ struct resolved_event {
   std::string host;
   std::uint16_t port = 0;
   std::vector<std::string> addresses;  ///< in the order they will be tried
+  bool udp = false;                    ///< datagrams will be sent, no connection made
 };
 
 /// The name could not be resolved: no port was tried.
