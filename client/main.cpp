@@ -98,12 +98,15 @@ int main(int argc, char** argv) {
     const rlim_t needed = static_cast<rlim_t>(opts.count) + 32;
     if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < needed) {
       if (files.rlim_max < needed) {
+        // 32 descriptors stay spare for the process itself; below that no count fits.
+        const std::string instead = files.rlim_max > 32
+                                        ? fmt::format("give --count {} or less", files.rlim_max - 32)
+                                        : std::string("raise the limit first: ulimit -n 1024");
         std::fprintf(stderr,
                      "--count: %llu connections held open at once need %llu file descriptors; this process may "
-                     "have %llu (ulimit -Hn); give --count %llu or less\n",
+                     "have %llu (ulimit -Hn); %s\n",
                      static_cast<unsigned long long>(opts.count), static_cast<unsigned long long>(needed),
-                     static_cast<unsigned long long>(files.rlim_max),
-                     static_cast<unsigned long long>(files.rlim_max > 32 ? files.rlim_max - 32 : 0));
+                     static_cast<unsigned long long>(files.rlim_max), instead.c_str());
         return exit_code::usage;
       }
       files.rlim_cur = needed;
