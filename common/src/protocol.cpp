@@ -67,4 +67,19 @@ bool could_be_hello(std::string_view received) noexcept {
   return false;
 }
 
+line_collector::state line_collector::feed(std::string_view bytes) {
+  received_ += bytes.size();
+  if (state_ != state::incomplete) return state_;
+  const std::size_t room = limit_ - line_.size();
+  std::size_t newline = bytes.substr(0, room).find('\n');
+  if (newline != std::string_view::npos) {
+    line_.append(bytes.substr(0, newline + 1));
+    state_ = state::complete;
+  } else {
+    line_.append(bytes.substr(0, room));
+    if (line_.size() >= limit_) state_ = state::too_long;
+  }
+  return state_;
+}
+
 }  // namespace portdemo

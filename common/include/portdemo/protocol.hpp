@@ -3,6 +3,7 @@
 // The client speaks first with the hello line; the server answers with one JSON line, its view
 // of the connection, and closes. A client that sends nothing (nc, telnet) gets a text report.
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -37,5 +38,44 @@ std::optional<server_view> parse_server_view(std::string_view line);
 
 /// Whether bytes received so far are (a prefix of) one of the hello lines.
 bool could_be_hello(std::string_view received) noexcept;
+
+/// The most bytes a raw client's first line may have (newline included) before the server
+/// refuses it; --max-line changes it.
+inline constexpr std::size_t default_text_line_limit = 4096;
+
+/// Collects a raw client's first line from bytes as they come: up to the first newline, never
+/// more than the limit. Knows nothing of sockets.
+class line_collector {
+ public:
+  enum class state {
+    incomplete,  ///< no newline yet, under the limit
+    complete,    ///< a newline came: line() is the line with its newline
+    too_long,    ///< the limit was reached without a newline
+  };
+
+  explicit line_collector(std::size_t limit = default_text_line_limit) : limit_(limit) {}
+
+  /// Adds bytes and returns the state. Bytes after the newline, or past the limit, are counted
+  /// but not kept.
+  state feed(std::string_view bytes);
+
+  /// The state after the last feed.
+  state current() const noexcept { return state_; }
+
+  /// What was kept: the line (with its newline once complete), at most `limit` bytes.
+  std::string_view line() const noexcept { return line_; }
+
+  /// Every byte fed so far.
+  std::size_t received() const noexcept { return received_; }
+
+  /// The limit given.
+  std::size_t limit() const noexcept { return limit_; }
+
+ private:
+  std::size_t limit_;
+  std::string line_;
+  std::size_t received_ = 0;
+  state state_ = state::incomplete;
+};
 
 }  // namespace portdemo
