@@ -1,0 +1,343 @@
+#!/usr/bin/env bash
+# scripts/bench.sh: demo-server against nginx and a hand-written epoll server, on loopback.
+#
+#   scripts/bench.sh [--quick] [--json FILE] [--target 127.0.0.1|::1] [--only a,b,c,d,e,f]
+#
+# Workloads (each server pinned to core 0, the load generator to core 1):
+#   a  HTTP keep-alive:            wrk -t1 -c50 -d$DUR
+#   b  HTTP, new connection each:  wrk -t1 -c50 -d$DUR -H 'Connection: close'
+#   c  raw TCP, new connection per report, 32 concurrent: bench/raw_load, each connection
+#      sends "portdemo-hello 1\n" first (demo-server answers its one JSON line; the epoll
+#      server its text line) and reads to EOF
+#   d  idle connections ($IDLE_N, default 10000): RSS and Pss of the server from
+#      /proc/PID/smaps_rollup before and after, bytes per connection
+#   e  demo-client's own load mode: demo-client ADDRESS PORT --count $CLIENT_N --parallel 32
+#   f  start-up: demo-server to its ready line, demo-client to its printed tuple (median of 20)
+# a, b, c and e run in rounds, the servers alternating (A B C, A B C, ...), $ROUNDS rounds.
+# Server CPU per request: utime+stime from /proc/PID/stat before and after each run.
+#
+# Servers: nginx (one process: master_process off, access_log off, its own prefix and config
+# in a temporary directory), epoll (bench/epoll_server.c), demo-log (demo-server --format json,
+# every connection logged to a file), demo-quiet (demo-server --quiet, when it has that flag).
+#
+# Environment: ROUNDS (3), DUR (seconds per run, 5), IDLE_N (10000), CLIENT_N (5000),
+# STARTUP_RUNS (20), DEMO_SERVER, DEMO_CLIENT (binaries; default build/bench/, built there
+# when missing), KEEP_TMP=1 keeps the temporary directory.
+# --quick: DUR=1, IDLE_N=3000, CLIENT_N=2000, STARTUP_RUNS=10 (about a minute).
+# Installs nginx, wrk and gcc with apt when missing (and only then).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+helper="$here/bench/bench_helper.py"
+
+ROUNDS=${ROUNDS:-3}
+DUR=${DUR:-5}
+IDLE_N=${IDLE_N:-10000}
+CLIENT_N=${CLIENT_N:-5000}
+STARTUP_RUNS=${STARTUP_RUNS:-20}
+target=127.0.0.1
+json_out=""
+only="a,b,c,d,e,f"
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --quick) DUR=1; IDLE_N=3000; CLIENT_N=2000; STARTUP_RUNS=10; shift ;;
+    --json) json_out=$2; shift 2 ;;
+    --target) target=$2; shift 2 ;;
+    --only) only=$2; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "bench.sh: unknown argument: $1 (see --help)" >&2; exit 64 ;;
+  esac
+done
+for v in ROUNDS DUR IDLE_N CLIENT_N STARTUP_RUNS; do
+  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: $v must be a positive whole number, not '${!v}'" >&2; exit 64; }
+done
+(( IDLE_N <= 15000 )) || { echo "bench.sh: IDLE_N over 15000 does not fit the 20000 descriptors" >&2; exit 64; }
+wants() { [[ ",$only," == *",$1,"* ]]; }
+
+# Loopback only: this script loads the machine it runs on and nothing else.
+case $target in
+  127.*) [[ $target =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || { echo "bench.sh: not an address: $target" >&2; exit 64; }
+         url_host=$target ;;
+  ::1) url_host="[::1]" ;;
+  *) echo "bench.sh: refusing $target: only loopback targets (127.0.0.0/8, ::1)" >&2; exit 64 ;;
+esac
+
+# --- what it needs ---------------------------------------------------------------------------
+missing=()
+command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+command -v wrk >/dev/null || missing+=(wrk)
+command -v cc >/dev/null || missing+=(gcc)
+command -v python3 >/dev/null || missing+=(python3)
+command -v taskset >/dev/null && command -v prlimit >/dev/null || missing+=(util-linux)
+if ((${#missing[@]})); then
+  echo "bench.sh: installing ${missing[*]}"
+  # Debian starts a newly installed nginx on port 80; a temporary policy-rc.d (the documented
+  # way) keeps it from starting, since only the nginx this script configures is wanted.
+  made_policy=""
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
+  fi
+  rc=0
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; } || rc=$?
+  [[ -n $made_policy ]] && rm -f /usr/sbin/policy-rc.d
+  (( rc == 0 )) || exit 69
+fi
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+
+demo_server=${DEMO_SERVER:-$here/build/bench/server/demo-server}
+demo_client=${DEMO_CLIENT:-$here/build/bench/client/demo-client}
+if [[ ! -x $demo_server || ! -x $demo_client ]]; then
+  echo "bench.sh: building demo-server and demo-client (Release) in build/bench"
+  cmake -S "$here" -B "$here/build/bench" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPORTDEMO_BUILD_TESTS=OFF >/dev/null
+  cmake --build "$here/build/bench" --target demo-server demo-client >/dev/null
+fi
+
+tmp=$(mktemp -d /tmp/portdemo-bench.XXXXXX)
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  pids=()
+  if [[ -n ${KEEP_TMP:-} ]]; then echo "bench.sh: kept $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+cc -O2 -o "$tmp/epoll_server" "$here/bench/epoll_server.c"
+cc -O2 -o "$tmp/raw_load" "$here/bench/raw_load.c"
+
+# --- starting and stopping servers, by pid ---------------------------------------------------
+# start NAME CMD...: pinned to core 0, 20000 descriptors, stdout and stderr to files in $tmp.
+start() {
+  local name=$1; shift
+  taskset -c 0 prlimit --nofile=20000 "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+  started_pid=$!
+  pids+=("$started_pid")
+}
+stop() {
+  local pid=$1 i
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  local kept=()
+  for i in "${pids[@]}"; do [[ $i == "$pid" ]] || kept+=("$i"); done
+  pids=("${kept[@]}")
+}
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }  # utime + stime
+kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/smaps_rollup"; }
+
+has_quiet=""
+"$demo_server" --help 2>&1 | grep -q -- --quiet && has_quiet=1
+
+declare -A pid_of http_port_of raw_port_of
+start_nginx() {  # start_nginx NAME
+  local name=$1 dir="$tmp/$1" port
+  mkdir -p "$dir/logs"
+  port=$(python3 "$helper" free-port "$target")
+  cat >"$dir/nginx.conf" <<EOF
+# One process serving (master_process off), as the issue's reference figures were taken.
+daemon off;
+master_process off;
+worker_processes 1;
+worker_rlimit_nofile 20000;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log warn;
+events { worker_connections 20000; }
+http {
+  access_log off;                 # no per-request log: compared with demo-server logging and quiet
+  default_type text/plain;
+  keepalive_timeout 120s;
+  keepalive_requests 1000000;     # keep-alive means one connection for the whole run
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  server {
+    listen $url_host:$port;
+    location / { return 200 "\$remote_addr:\$remote_port -> \$server_addr:\$server_port\n"; }
+  }
+}
+EOF
+  start "$name" "$nginx_bin" -p "$dir" -e "$dir/logs/error.log" -c "$dir/nginx.conf"
+  pid_of[$name]=$started_pid
+  http_port_of[$name]=$(python3 "$helper" listen-port --pid "$started_pid") || { cat "$tmp/$name.err" >&2; exit 70; }
+  [[ ${http_port_of[$name]} == "$port" ]] || { echo "bench.sh: nginx listens on ${http_port_of[$name]}, not $port" >&2; exit 70; }
+}
+start_epoll() {
+  local name=$1
+  start "$name" "$tmp/epoll_server" --bind "$target"
+  pid_of[$name]=$started_pid
+  http_port_of[$name]=$(python3 "$helper" listen-port --pid "$started_pid" --file "$tmp/$name.out" --key http_port)
+  raw_port_of[$name]=$(python3 "$helper" listen-port --pid "$started_pid" --file "$tmp/$name.out" --key raw_port)
+}
+start_demo() {  # start_demo NAME [--quiet]
+  local name=$1; shift
+  start "$name" "$demo_server" --ports 0 --bind "$target" --format json --color never "$@"
+  pid_of[$name]=$started_pid
+  local port
+  port=$(python3 "$helper" listen-port --pid "$started_pid" --file "$tmp/$name.out" --key ports) || {
+    cat "$tmp/$name.err" >&2; exit 70; }
+  http_port_of[$name]=$port
+  raw_port_of[$name]=$port
+}
+start_variant() {  # the servers by the names in the table
+  case $1 in
+    nginx) start_nginx nginx ;;
+    epoll) start_epoll epoll ;;
+    demo-log) start_demo demo-log ;;
+    demo-quiet) start_demo demo-quiet --quiet ;;
+  esac
+}
+
+http_servers=(nginx epoll demo-log)
+raw_servers=(epoll demo-log)
+if [[ -n $has_quiet ]]; then
+  http_servers+=(demo-quiet)
+  raw_servers+=(demo-quiet)
+else
+  echo "bench.sh: this demo-server has no --quiet; only the logging variant runs"
+fi
+samples="$tmp/samples.jsonl"
+idle_results="$tmp/idle.jsonl"
+startup_results="$tmp/startup.jsonl"
+: >"$samples"; : >"$idle_results"; : >"$startup_results"
+
+# A busy machine makes every figure wrong (the first thing to check when ratios look odd):
+# wait up to 60 s for the other processes to leave both cores quiet, then say how busy it was.
+busy_percent() {  # CPU busy over one second, all cores, in percent
+  local a b
+  a=($(head -1 /proc/stat)); sleep 1; b=($(head -1 /proc/stat))
+  local idle=$(( (b[4] + b[5]) - (a[4] + a[5]) )) total=0 i
+  for i in 1 2 3 4 5 6 7 8; do total=$(( total + b[i] - a[i] )); done
+  echo $(( total > 0 ? 100 * (total - idle) / total : 0 ))
+}
+busy=$(busy_percent)
+for _ in $(seq 59); do (( busy < 10 )) && break; busy=$(busy_percent); done
+(( busy < 10 )) || echo "bench.sh: warning: the machine is ${busy}% busy with other work; the figures will be off"
+
+{
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), Linux $(uname -r)"
+  echo "versions: $("$nginx_bin" -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -1 | awk '{print "wrk " $2}'), $("$demo_server" --version 2>&1)"
+  echo "runs: $ROUNDS rounds of ${DUR} s per server and workload; target $target; servers on core 0, load on core 1"
+  echo "machine busy before the run: ${busy}% of all cores (other processes)"
+} | tee "$tmp/meta.txt"
+python3 - "$tmp/meta.txt" "$tmp/meta.json" "$demo_server" "$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)" <<'EOF'
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+json.dump({"lines": lines, "demo_server": sys.argv[3], "git_head": sys.argv[4]}, open(sys.argv[2], "w"))
+EOF
+
+# --- a, b, c, e: rounds, the servers alternating --------------------------------------------
+run_http() {  # run_http WORKLOAD SERVER ROUND [wrk args]
+  local w=$1 s=$2 r=$3; shift 3
+  local pid=${pid_of[$s]} before after
+  before=$(cpu_ticks "$pid")
+  taskset -c 1 wrk -t1 -c50 -d"${DUR}s" "$@" "http://$url_host:${http_port_of[$s]}/" >"$tmp/wrk.txt" 2>&1 || true
+  after=$(cpu_ticks "$pid")
+  python3 "$helper" record --samples "$samples" --workload "$w" --server "$s" --round "$r" \
+    --cpu-ticks $((after - before)) --wrk "$tmp/wrk.txt"
+}
+run_raw() {
+  local w=$1 s=$2 r=$3 pid=${pid_of[$2]} before after
+  before=$(cpu_ticks "$pid")
+  taskset -c 1 "$tmp/raw_load" --concurrency 32 --duration "$DUR" --line "portdemo-hello 1" \
+    "$target" "${raw_port_of[$s]}" >"$tmp/raw.txt"
+  after=$(cpu_ticks "$pid")
+  python3 "$helper" record --samples "$samples" --workload "$w" --server "$s" --round "$r" \
+    --cpu-ticks $((after - before)) --raw "$tmp/raw.txt"
+}
+run_client() {
+  local w=$1 s=$2 r=$3 pid=${pid_of[$2]} before after
+  before=$(cpu_ticks "$pid")
+  python3 "$helper" timed --out "$tmp/client.out" -- taskset -c 1 "$demo_client" "$target" "${raw_port_of[$s]}" \
+    --count "$CLIENT_N" --parallel 32 --format json >"$tmp/client.json"
+  after=$(cpu_ticks "$pid")
+  python3 "$helper" record --samples "$samples" --workload "$w" --server "$s" --round "$r" \
+    --cpu-ticks $((after - before)) --timed "$tmp/client.json"
+}
+
+if wants a || wants b || wants c || wants e; then
+  for s in "${http_servers[@]}"; do start_variant "$s"; done
+  for r in $(seq "$ROUNDS"); do
+    if wants a; then
+      for s in "${http_servers[@]}"; do echo "round $r: a keep-alive, $s"; run_http a "$s" "$r"; sleep 0.3; done
+    fi
+    if wants b; then
+      for s in "${http_servers[@]}"; do
+        echo "round $r: b Connection: close, $s"; run_http b "$s" "$r" -H 'Connection: close'; sleep 0.3
+      done
+    fi
+    if wants c; then
+      for s in "${raw_servers[@]}"; do echo "round $r: c raw, $s"; run_raw c "$s" "$r"; sleep 0.3; done
+    fi
+    if wants e; then
+      for s in "${raw_servers[@]}"; do echo "round $r: e demo-client load, $s"; run_client e "$s" "$r"; sleep 0.3; done
+    fi
+  done
+  for s in "${http_servers[@]}"; do stop "${pid_of[$s]}"; done
+fi
+
+# --- d: idle connections, a fresh server each ------------------------------------------------
+idle_case() {  # idle_case SERVER MODE
+  local s=$1 mode=$2 pid port hpid
+  start_variant "$s"
+  pid=${pid_of[$s]}
+  port=${http_port_of[$s]}
+  [[ $mode == hold ]] && port=${raw_port_of[$s]}
+  sleep 0.3
+  local rss0 pss0 rss1 pss1
+  rss0=$(kb "$pid" Rss); pss0=$(kb "$pid" Pss)
+  taskset -c 1 prlimit --nofile=20000 python3 "$helper" idle --address "$target" --port "$port" \
+    --count "$IDLE_N" --mode "$mode" --hold-max 60 >"$tmp/idle.out" 2>"$tmp/idle.err" &
+  hpid=$!
+  pids+=("$hpid")
+  for _ in $(seq 600); do grep -qs idle_ready "$tmp/idle.out" && break; kill -0 "$hpid" 2>/dev/null || break; sleep 0.05; done
+  sleep 0.3  # let the server finish its bookkeeping for the last answers
+  rss1=$(kb "$pid" Rss); pss1=$(kb "$pid" Pss)
+  python3 - "$tmp/idle.out" "$s" "$mode" "$rss0" "$pss0" "$rss1" "$pss1" >>"$idle_results" <<'EOF'
+import json, sys
+out, server, mode, rss0, pss0, rss1, pss1 = sys.argv[1:8]
+ready = {}
+for line in open(out):
+    if "idle_ready" in line:
+        ready = json.loads(line)
+n = ready.get("open", 0)
+rss0, pss0, rss1, pss1 = map(int, (rss0, pss0, rss1, pss1))
+print(json.dumps({"server": server, "mode": mode, "open": n, "failed": ready.get("failed"),
+                  "open_seconds": ready.get("seconds"),
+                  "rss_before_kb": rss0, "rss_after_kb": rss1, "pss_before_kb": pss0, "pss_after_kb": pss1,
+                  "rss_bytes_per_conn": (rss1 - rss0) * 1024 / n if n else 0,
+                  "pss_bytes_per_conn": (pss1 - pss0) * 1024 / n if n else 0}))
+EOF
+  echo "d idle $mode, $s: $(tail -1 "$idle_results")"
+  stop "$hpid"
+  stop "$pid"
+}
+if wants d; then
+  for s in "${http_servers[@]}"; do idle_case "$s" http; done
+  idle_case demo-log hold
+fi
+
+# --- f: start-up -----------------------------------------------------------------------------
+if wants f; then
+  python3 "$helper" startup --name "epoll_server to ready (the floor: fork+exec)" --until ready \
+    --runs "$STARTUP_RUNS" -- taskset -c 0 "$tmp/epoll_server" --bind "$target" >>"$startup_results"
+  python3 "$helper" startup --name "demo-server to ready" --until ready --runs "$STARTUP_RUNS" -- \
+    taskset -c 0 "$demo_server" --ports 0 --bind "$target" --format json --color never >>"$startup_results"
+  start_variant demo-log
+  python3 "$helper" startup --name "demo-client to printed tuple" --until connected --runs "$STARTUP_RUNS" -- \
+    taskset -c 1 "$demo_client" "$target" "${raw_port_of[demo-log]}" --format json >>"$startup_results"
+  stop "${pid_of[demo-log]}"
+fi
+
+python3 "$helper" summarize --samples "$samples" --idle "$idle_results" --startup "$startup_results" \
+  --meta "$tmp/meta.json" ${json_out:+--json "$json_out"}
