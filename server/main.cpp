@@ -51,12 +51,57 @@ int main(int argc, char** argv) {
                  "write the certificate (PEM) to this file, to trust it:\ncurl --cacert FILE");
   bool strict = false;
   app.add_flag("--strict", strict, "end with an error if any port fails to listen");
+
+  // Limits: what one client may cost the others.
+  server::options opts;
+  server_limits& limits = opts.limits;
+  app.add_option("--max-connections", limits.max_connections,
+                 "connections served at once; one more gets a one-line\n"
+                 "\"busy\" answer (lowered to fit the open-file limit)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
+      ->capture_default_str();
+  std::string request_timeout = format_duration(limits.request_timeout);
+  app.add_option("--request-timeout", request_timeout,
+                 "a request must be complete this long after its first byte\n(10, 1.5s, 500ms)")
+      ->check(cli::duration_check())
+      ->capture_default_str();
+  std::string write_timeout = format_duration(limits.write_timeout);
+  app.add_option("--write-timeout", write_timeout, "an answer must be taken by the client within this")
+      ->check(cli::duration_check())
+      ->capture_default_str();
+  std::string keep_alive_timeout = format_duration(limits.keep_alive_timeout);
+  app.add_option("--keep-alive-timeout", keep_alive_timeout,
+                 "an HTTP connection idle this long after an answer is closed")
+      ->check(cli::duration_check())
+      ->capture_default_str();
+  std::string shutdown_grace = format_duration(limits.shutdown_grace);
+  app.add_option("--shutdown-grace", shutdown_grace,
+                 "on SIGINT/SIGTERM, answers in flight get this long;\na second signal ends at once")
+      ->check(cli::duration_check())
+      ->capture_default_str();
+  app.add_option("--max-line", limits.max_line,
+                 "bytes of a raw client's first line (nc, telnet), newline\nincluded")
+      ->check(CLI::Range(std::size_t{64}, std::size_t{1u << 20}))
+      ->capture_default_str();
+  app.add_option("--max-header-bytes", limits.http.header_bytes, "bytes of an HTTP request's header lines")
+      ->check(CLI::Range(std::size_t{256}, std::size_t{1u << 20}))
+      ->capture_default_str();
+  app.add_option("--max-header-lines", limits.http.header_lines, "header lines of an HTTP request")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10'000}))
+      ->capture_default_str();
+  bool quiet = false;
+  app.add_flag("--quiet,-q", quiet,
+               "no line per connection: start-up, problems and the\nsummary only (for measurements)");
   cli::output_options output;
   cli::add_output_options(app, output);
 
   if (int code = cli::parse(app, argc, argv); code >= 0) return code;
 
-  server::options opts;
+  limits.request_timeout = *parse_duration(request_timeout).value;
+  limits.write_timeout = *parse_duration(write_timeout).value;
+  limits.keep_alive_timeout = *parse_duration(keep_alive_timeout).value;
+  limits.shutdown_grace = *parse_duration(shutdown_grace).value;
+  opts.quiet = quiet;
   // --udp alone means UDP only; --ports and --udp together serve both.
   if (udp_ports.empty() || app.count("--ports") > 0) opts.ports = parse_port_spec(ports, true).ports;
   if (!udp_ports.empty()) opts.udp_ports = parse_port_spec(udp_ports, true).ports;
@@ -69,10 +114,13 @@ int main(int argc, char** argv) {
 
   try {
     asio::io_context io{1};
-    reporter out(output.chosen_format(), read_host_facts(), use_color(output.chosen_color(), stdout));
+    // Written by a thread of its own, in batches: a slow terminal never holds up accepting.
+    reporter out(output.chosen_format(), read_host_facts(), use_color(output.chosen_color(), stdout), stdout,
+                 reporter::default_backlog);
     server::server srv(io, out, opts);
     if (int code = srv.start(); code >= 0) return code;
     io.run();
+    out.flush();
     return exit_code::ok;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "demo-server: internal error: %s\n", e.what());

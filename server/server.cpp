@@ -5,6 +5,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+
+#include <dirent.h>
+#include <sys/resource.h>
 #include <exception>
 
 #include <asio/co_spawn.hpp>
@@ -49,7 +52,46 @@ bool is_tls_port(const options& opts, std::uint16_t asked, std::uint16_t bound) 
 }
 
 server::server(asio::io_context& io, reporter& out, options opts)
-    : io_(io), out_(out), opts_(std::move(opts)), shared_{out, nullptr, {}}, signals_(io, SIGINT, SIGTERM) {}
+    : io_(io),
+      out_(out),
+      opts_(std::move(opts)),
+      shared_(out, io.get_executor(), opts_.limits),
+      signals_(io, SIGINT, SIGTERM),
+      grace_(io) {
+  shared_.quiet = opts_.quiet;
+}
+
+void server::cap_connections() {
+  // Every connection holds a descriptor: more connections than the open-file limit allows would
+  // end in accept failing (EMFILE) for everyone. Raise the soft limit as far as the hard one
+  // lets us if the cap needs it, then clamp the cap to what is left after a reserve.
+  std::size_t in_use = 0;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (const dirent* e = ::readdir(d))
+      if (e->d_name[0] != '.') ++in_use;
+    ::closedir(d);
+  }
+  std::optional<std::size_t> limit;
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    const rlim_t wanted = static_cast<rlim_t>(shared_.limits.max_connections + in_use + descriptor_reserve);
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < wanted) {
+      rlimit raised = rl;
+      raised.rlim_cur = rl.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, rl.rlim_max);
+      if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY) limit = static_cast<std::size_t>(rl.rlim_cur);
+  }
+  connection_cap cap = portdemo::cap_connections(shared_.limits.max_connections, limit, in_use);
+  if (cap.clamped) {
+    out_.emit(note_event{"max_connections_clamped",
+                         fmt::format("--max-connections {} lowered to {}: the open-file limit is {} "
+                                     "(ulimit -n), {} are in use and {} kept in reserve",
+                                     shared_.limits.max_connections, cap.value, *limit, in_use,
+                                     descriptor_reserve)});
+  }
+  shared_.limits.max_connections = cap.value;
+}
 
 bool server::setup_tls() {
   tls_ = make_tls(opts_.cert_file, opts_.key_file);
@@ -80,6 +122,7 @@ int server::start() {
   // TLS only matters to TCP ports; a UDP-only server needs no certificate.
   if (!opts_.ports.empty() && !setup_tls()) return exit_code::usage;
 
+  cap_connections();
   const bool defaults = opts_.bind_addresses.empty();
   std::vector<asio::ip::address> addresses;
   if (defaults) {
@@ -160,15 +203,29 @@ int server::start() {
   for (auto& u : udp_sockets_) {
     asio::co_spawn(io_, datagram_loop(*u), report_exception);
   }
-  signals_.async_wait([this](const std::error_code& ec, int) {
-    if (!ec) stop();
-  });
+  wait_for_signal();
   return -1;
 }
 
-void server::stop() {
-  if (stopped_) return;
+void server::wait_for_signal() {
+  signals_.async_wait([this](const std::error_code& ec, int signo) {
+    if (ec) return;
+    stop(signo == SIGINT ? "SIGINT" : "SIGTERM");
+    wait_for_signal();
+  });
+}
+
+void server::stop(const std::string& signal) {
+  if (stopped_) {
+    // A second signal: whoever sent it does not want to wait.
+    out_.emit(note_event{"second_signal", fmt::format("second {}: ending at once", signal)});
+    finish();
+    out_.flush();
+    std::_Exit(exit_code::ok);
+  }
   stopped_ = true;
+  shared_.stopping = true;
+  // New connections are refused from here on: the listening sockets are gone.
   for (auto& l : listeners_) {
     std::error_code ignored;
     l->acceptor.close(ignored);
@@ -177,6 +234,44 @@ void server::stop() {
     std::error_code ignored;
     u->close(ignored);
   }
+  const auto grace = shared_.limits.shutdown_grace;
+  out_.emit(stopping_event{signal, shared_.open, static_cast<std::uint64_t>(grace.count())});
+  // Idle connections (between HTTP requests, --hold, waiting for a client's FIN) have no answer
+  // in flight: their wait is cancelled now and they close.
+  for (session* s = shared_.first; s; s = s->next) {
+    std::error_code ignored;
+    if (s->idle) s->socket.cancel(ignored);
+  }
+  if (shared_.open == 0) {
+    finish();
+    return;
+  }
+  grace_.expires_after(grace);
+  grace_.async_wait([this](const std::error_code& ec) {
+    if (ec) return;
+    // The rest are cut: closing the socket ends the session's pending wait.
+    for (session* s = shared_.first; s; s = s->next) {
+      ++cut_;
+      shared_.out.emit(limit_event{s->facts.id, s->facts.tuple, limit_kind::shutdown,
+                                   static_cast<std::uint64_t>(shared_.limits.shutdown_grace.count()), 0, false});
+      std::error_code ignored;
+      s->socket.close(ignored);
+    }
+    // Sessions unwind on the next turns of the loop; finish() comes with the last of them, or
+    // here if none is left.
+    if (shared_.open == 0) finish();
+  });
+}
+
+void server::session_done() {
+  --shared_.open;
+  if (stopped_ && shared_.open == 0) finish();
+}
+
+void server::finish() {
+  if (finished_) return;
+  finished_ = true;
+  grace_.cancel();
   server_summary_event summary;
   for (const auto& [key, n] : per_port_) {
     summary.per_port.push_back({key.second, n, key.first ? "udp" : "tcp"});
@@ -184,12 +279,17 @@ void server::stop() {
   }
   summary.distinct_client_ports = distinct_client_ports_;
   summary.peak_open = shared_.peak_open;
+  summary.busy = busy_;
+  summary.limited = shared_.limited;
+  summary.cut = cut_;
+  summary.log_dropped = out_.dropped();
   for (std::size_t p = 0; p < client_port_seen_.size(); ++p) {
     if (!client_port_seen_[p]) continue;
     if (!summary.lowest_client_port) summary.lowest_client_port = static_cast<std::uint16_t>(p);
     summary.highest_client_port = static_cast<std::uint16_t>(p);
   }
   out_.emit(summary);
+  out_.flush();
   io_.stop();
 }
 
@@ -253,12 +353,12 @@ asio::awaitable<void> server::datagram_loop(asio::ip::udp::socket& socket) {
     }
     std::optional<bool> in_range;
     if (out_.facts().ephemeral) in_range = out_.facts().ephemeral->contains(tuple.remote.port);
-    out_.emit(datagram_event{id, tuple, n, in_range});
+    shared_.log(datagram_event{id, tuple, n, in_range});
     std::string_view got(buffer.data(), n);
     server_view view{id, tuple, "udp"};
     const bool hello = got == client_hello || got == client_hello_hold;
     std::string answer = hello ? render_server_view(view) : render_raw_client_report(view, out_.facts());
-    out_.emit(answered_event{id, hello, n, std::string(got.substr(0, 512))});
+    shared_.log(answered_event{id, hello, n, std::string(got.substr(0, 512))});
     // A datagram needs no waiting: it goes out whole, or the kernel drops it.
     socket.send_to(asio::buffer(answer), sender, 0, ec);
   }
@@ -283,7 +383,11 @@ asio::awaitable<void> server::accept_loop(listener& l) {
     if (ec) {
       if (failures++ == 0) {
         failure f = make_failure(step::accept, ec, listening_on);
-        out_.emit(accept_failed_event{f, explain(f, out_.facts())});
+        // The limit now, not at start-up: the server raised it, or someone lowered it since.
+        host_facts now = out_.facts();
+        if (rlimit rl{}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+          now.open_files_limit = rl.rlim_cur;
+        out_.emit(accept_failed_event{f, explain(f, now)});
       }
       // Out of descriptors or memory: the pending connection stays queued, so accepting again
       // at once would spin. Pause, then resume (the Asio examples stop or spin here).
@@ -307,10 +411,17 @@ asio::awaitable<void> server::accept_loop(listener& l) {
     socket_tuple tuple{to_endpoint(local), to_endpoint(remote)};
     std::uint64_t id = next_id_++;
     count(tuple);
+    if (shared_.open >= shared_.limits.max_connections) {
+      // Over the cap: one line and a close, at once, rather than a client left hanging.
+      ++busy_;
+      turn_away(socket, shared_.open, shared_.limits.max_connections);
+      shared_.log(busy_event{id, tuple, shared_.open, shared_.limits.max_connections});
+      continue;
+    }
     std::optional<bool> in_range;
     if (out_.facts().ephemeral) in_range = out_.facts().ephemeral->contains(tuple.remote.port);
     shared_.peak_open = std::max(shared_.peak_open, ++shared_.open);
-    out_.emit(accepted_event{id, tuple, in_range, shared_.open});
+    shared_.log(accepted_event{id, tuple, in_range, shared_.open});
     // The previous port of this client address: the web page tells a reload on a new
     // connection (new port) from one on a kept-alive connection (same port).
     connection_facts facts{id, tuple, l.tls, std::nullopt};
@@ -322,8 +433,8 @@ asio::awaitable<void> server::accept_loop(listener& l) {
     }
     asio::co_spawn(acceptor.get_executor(), serve(std::move(socket), std::move(facts), shared_),
                    [this](std::exception_ptr e) {
-                     --shared_.open;
                      report_exception(e);
+                     session_done();
                    });
   }
 }

@@ -13,6 +13,7 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/ip/udp.hpp>
 #include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
 
 #include "portdemo/reporter.hpp"
 #include "session.hpp"
@@ -30,6 +31,8 @@ struct options {
   std::string cert_file;                     ///< --cert, with --key: use these instead of generating
   std::string key_file;
   std::string save_cert;                     ///< --save-cert: write the certificate (PEM) here
+  server_limits limits;                      ///< --max-connections, the timeouts, the size limits
+  bool quiet = false;                        ///< --quiet: no line per connection
 };
 
 /// Whether a port speaks HTTPS: 443 and 8443 always, and those named with --tls.
@@ -44,8 +47,9 @@ class server {
   /// go on serving.
   int start();
 
-  /// Stops accepting and reports the summary (on SIGINT/SIGTERM).
-  void stop();
+  /// Stops accepting at once; answers in flight get the shutdown grace, idle connections are
+  /// closed; then the summary, and run() returns. `signal` names the cause ("SIGTERM").
+  void stop(const std::string& signal = "SIGTERM");
 
  private:
   /// A listening socket and whether it speaks HTTPS.
@@ -74,6 +78,13 @@ class server {
   void count(const socket_tuple& tuple);
   /// Sets up TLS and reports the certificate; false if --cert/--key could not be used.
   bool setup_tls();
+  /// Sets the connection cap from --max-connections and the open-file limit.
+  void cap_connections();
+  /// A session ended.
+  void session_done();
+  /// Prints the summary and stops the event loop.
+  void finish();
+  void wait_for_signal();
 
   asio::io_context& io_;
   reporter& out_;
@@ -83,8 +94,12 @@ class server {
   tls_setup tls_;
   shared_state shared_;
   asio::signal_set signals_;
+  asio::steady_timer grace_;
   std::uint64_t next_id_ = 1;
   bool stopped_ = false;
+  bool finished_ = false;
+  std::uint64_t busy_ = 0;
+  std::uint64_t cut_ = 0;
 
   // For the summary.
   std::map<std::pair<bool, std::uint16_t>, std::uint64_t> per_port_;  // (udp?, port) -> count

@@ -1,135 +1,302 @@
 #include "session.hpp"
 
+#include <sys/socket.h>
+
 #include <openssl/ssl.h>
 
-#include <array>
+#include <memory>
 
 #include <asio/redirect_error.hpp>
 #include <asio/ssl/error.hpp>
 #include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
-#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
-#include "portdemo/deadline.hpp"
 #include "portdemo/http.hpp"
 #include "portdemo/protocol.hpp"
+#include "portdemo/render.hpp"
 #include "portdemo/web.hpp"
 
 namespace portdemo::server {
 
-namespace {
-
 using asio::ip::tcp;
 using namespace std::chrono_literals;
 
-// How long a client may stay silent before it gets the text report: nc and telnet send nothing.
-// Kept under the 300 ms the lecture promises, with room for the write.
-constexpr auto first_bytes_wait = 200ms;
-// After our answer, how long we wait for the client to close its end before closing ours.
-constexpr auto drain_wait = 1s;
-constexpr auto write_wait = 5s;
-constexpr auto handshake_wait = 10s;
-constexpr auto request_wait = 10s;     // a whole request head, from its first byte
-constexpr auto keep_alive_wait = 15s;  // between requests on one connection
-constexpr auto hold_limit = std::chrono::hours(1);  // demo-client --hold, at the longest
+/// TLS over a TCP socket that the session owns.
+using tls_stream = asio::ssl::stream<tcp::socket&>;
+
+shared_state::shared_state(reporter& r, const asio::any_io_executor& executor, const server_limits& l)
+    : out(r),
+      limits(l),
+      deadlines(executor, {
+                              std::chrono::milliseconds(200),  // first_bytes: under the 300 ms promised
+                              l.request_timeout,               // request
+                              l.write_timeout,                 // write
+                              l.keep_alive_timeout,            // keep_alive
+                              std::chrono::seconds(1),         // drain
+                              std::chrono::seconds(10),        // handshake
+                              std::chrono::hours(1),           // hold
+                          }) {}
+
+session::session(tcp::socket s, connection_facts f, shared_state& sh)
+    : socket(std::move(s)), facts(std::move(f)), shared(sh) {
+  // Into the server's list of open sessions, so that a shutdown can find it.
+  next = shared.first;
+  if (next) next->prev = this;
+  shared.first = this;
+}
+
+session::~session() {
+  shared.deadlines.disarm(deadline);
+  if (prev) prev->next = next;
+  else shared.first = next;
+  if (next) next->prev = prev;
+}
+
+namespace {
+
+// What a wait on the socket came to: the deadline passing shows as timed_out, whatever the
+// cancelled operation said.
+std::error_code outcome(const session& s, std::error_code ec) {
+  if (s.deadline.expired) return asio::error::timed_out;
+  return ec;
+}
+
+// Waits until the socket is readable (or closed, or reset), within the armed deadline.
+asio::awaitable<std::error_code> readable(session& s) {
+  std::error_code ec;
+  co_await s.socket.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+  co_return outcome(s, ec);
+}
+
+// Reads what is there into the shared scratch buffer, waiting (within the armed deadline) only
+// when nothing is. The caller must use the bytes before its next co_await. 0 bytes and eof:
+// the client closed its end.
+asio::awaitable<std::size_t> receive(session& s, std::error_code& ec) {
+  for (;;) {
+    std::size_t n = s.socket.read_some(asio::buffer(s.shared.scratch), ec);
+    if (ec != asio::error::would_block) co_return n;
+    if ((ec = co_await readable(s))) co_return 0;
+  }
+}
+
+// Writes all of `bytes`: at once when the send buffer has room (the usual case: answers are
+// small), else waiting for room within the write deadline.
+asio::awaitable<void> send_all(session& s, std::string_view bytes, std::error_code& ec) {
+  std::optional<armed_scope> armed;
+  while (!bytes.empty()) {
+    std::size_t n = s.socket.write_some(asio::buffer(bytes), ec);
+    bytes.remove_prefix(n);
+    if (!ec) continue;
+    if (ec != asio::error::would_block) co_return;
+    if (!armed) armed.emplace(s.shared.deadlines, s.deadline, wait_kind::write);
+    co_await s.socket.async_wait(tcp::socket::wait_write, asio::redirect_error(asio::use_awaitable, ec));
+    if ((ec = outcome(s, ec))) co_return;
+  }
+  ec.clear();
+}
+
+// Marks the session idle (no answer in flight) for the wait that follows; false when the
+// server is stopping, in which case there is no waiting any more.
+bool go_idle(session& s) {
+  s.idle = true;
+  return !s.shared.stopping;
+}
+
+// Half-closes our side (FIN after the answer) and closes. When the client has sent bytes we did
+// not read, closing at once would turn the FIN into a reset and could destroy the answer in
+// flight: then wait (briefly) for the client's FIN, reading and dropping what comes.
+asio::awaitable<void> finish(session& s) {
+  std::error_code ec;
+  s.socket.shutdown(tcp::socket::shutdown_send, ec);
+  std::size_t n = s.socket.read_some(asio::buffer(s.shared.scratch), ec);
+  if (!ec && n > 0 && go_idle(s)) {
+    armed_scope armed(s.shared.deadlines, s.deadline, wait_kind::drain);
+    while (!ec) co_await receive(s, ec);
+  }
+  s.socket.close(ec);
+}
+
+void log_limit(session& s, limit_kind kind, std::uint64_t limit, std::uint64_t received, bool answered) {
+  ++s.shared.limited;
+  s.shared.log(limit_event{s.facts.id, s.facts.tuple, kind, limit, received, answered});
+}
+
+std::uint64_t ms(clock::duration d) {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+}
 
 // What the first bytes say, read with MSG_PEEK so that they stay in the socket for whoever
-// reads next (OpenSSL reads a TLS handshake itself).
-asio::awaitable<first_bytes> peek_first_bytes(tcp::socket& socket, clock::time_point deadline) {
+// reads next (OpenSSL reads a TLS handshake itself). The first_bytes deadline is armed.
+asio::awaitable<first_bytes> peek_first_bytes(session& s) {
   std::array<char, 16> peeked{};
   std::size_t seen = 0;
   for (;;) {
-    std::error_code ec;
-    co_await wait_readable_until(socket, deadline, ec);
-    if (ec) co_return first_bytes::nothing_yet;  // silence (or an error: the report path sees it)
-    std::size_t n = socket.receive(asio::buffer(peeked), tcp::socket::message_peek, ec);
-    if (ec || n == 0) co_return first_bytes::other;  // closed or reset before saying anything
-    first_bytes kind = sniff(std::string_view(peeked.data(), n));
+    ssize_t n = ::recv(s.socket.native_handle(), peeked.data(), peeked.size(), MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (co_await readable(s)) co_return first_bytes::nothing_yet;  // silence, or an error the report sees
+      continue;
+    }
+    if (n <= 0) co_return first_bytes::other;  // closed or reset before saying anything
+    const auto got = static_cast<std::size_t>(n);
+    first_bytes kind = sniff(std::string_view(peeked.data(), got));
     if (kind != first_bytes::nothing_yet) co_return kind;
-    if (n == peeked.size()) co_return first_bytes::other;
-    if (n == seen) {
+    if (got == peeked.size()) co_return first_bytes::other;
+    if (got == seen) {
       // A prefix such as "GE" and then a pause: the socket stays readable, so wait a little
       // before peeking again instead of spinning.
-      asio::steady_timer pause(socket.get_executor(), 10ms);
+      asio::steady_timer pause(s.socket.get_executor(), 10ms);
+      std::error_code ec;
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      if (clock::now() >= deadline) co_return first_bytes::nothing_yet;
+      if (s.deadline.expired) co_return first_bytes::nothing_yet;
     }
-    seen = n;
+    seen = got;
   }
 }
 
-// Half-closes our side (FIN) and waits briefly for the client's, so that unread bytes from the
-// client never turn our close into a reset.
-asio::awaitable<void> close_gracefully(tcp::socket& socket) {
+// A raw client: demo-client's hello gets the JSON view; silence or any other line the text
+// report. The line ends at a newline, at the client's FIN, or when the client pauses for the
+// first_bytes wait (nc users type slowly; the report must not wait for them); it may not exceed
+// --max-line bytes nor take longer than --request-timeout from its first byte.
+asio::awaitable<void> report(session& s) {
+  const server_limits& limits = s.shared.limits;
+  line_collector line(limits.max_line);
+  std::optional<clock::time_point> began;
+  bool timed_out = false;
   std::error_code ec;
-  socket.shutdown(tcp::socket::shutdown_send, ec);
-  std::array<char, 1024> sink{};
-  const auto deadline = clock::now() + drain_wait;
-  while (!ec) co_await read_some_until(socket, asio::buffer(sink), deadline, ec);
-  socket.close(ec);
-}
-
-// demo-client's hello gets the JSON view; silence or anything else the text report.
-// `deadline` is the one the first bytes had: silence is answered 200 ms after the accept, not
-// 200 ms after the sniffing gave up.
-asio::awaitable<void> report(tcp::socket& socket, const connection_facts& c, shared_state& shared,
-                             clock::time_point deadline) {
-  std::array<char, 512> buffer{};
-  std::size_t received = 0;
-  std::error_code ec;
-  while (received < buffer.size()) {
-    std::size_t n = co_await read_some_until(
-        socket, asio::buffer(buffer.data() + received, buffer.size() - received), deadline, ec);
-    received += n;
-    if (ec) break;
-    std::string_view got(buffer.data(), received);
-    if (got.find('\n') != std::string_view::npos || !could_be_hello(got)) break;
+  if (s.deadline.expired) {
+    // Silent until the first_bytes deadline: answered now. Bytes that came at the last moment
+    // are read without waiting.
+    std::size_t n = s.socket.read_some(asio::buffer(s.shared.scratch), ec);
+    if (!ec) line.feed(std::string_view(s.shared.scratch.data(), n));
+    if (ec == asio::error::would_block) ec.clear();
   }
-  std::string_view got(buffer.data(), received);
-  server_view view{c.id, c.tuple};
-  const bool hold = got == client_hello_hold;
-  const bool hello = got == client_hello || hold;
-  std::string answer = hello ? render_server_view(view) : render_raw_client_report(view, shared.out.facts());
+  while (!s.deadline.expired && !ec && line.current() == line_collector::state::incomplete) {
+    std::size_t n = co_await receive(s, ec);
+    if (ec || n == 0) break;
+    const auto now = clock::now();
+    if (!began) began = now;
+    line.feed(std::string_view(s.shared.scratch.data(), n));
+    if (now - *began >= limits.request_timeout) {
+      timed_out = true;
+      break;
+    }
+    s.shared.deadlines.arm(s.deadline, wait_kind::first_bytes);  // a pause of this long ends the line
+  }
+  s.shared.deadlines.disarm(s.deadline);
   if (ec && ec != asio::error::timed_out && ec != asio::error::eof) co_return;  // reset: nothing to tell
-  shared.out.emit(answered_event{c.id, hello, received, std::string(got)});
-  co_await write_until(socket, asio::buffer(answer), clock::now() + write_wait, ec);
-  if (ec) co_return;
-  if (hold) {
-    // demo-client --hold: the connection stays open until the client closes it, so that both
-    // ends show it in `ss -tn`. Bounded all the same.
-    std::array<char, 256> sink{};
-    const auto hold_deadline = clock::now() + hold_limit;
-    while (!ec) co_await read_some_until(socket, asio::buffer(sink), hold_deadline, ec);
+
+  std::string answer;
+  if (line.current() == line_collector::state::too_long) {
+    answer = render_limit_answer(limit_kind::line_too_long, limits.max_line);
+    log_limit(s, limit_kind::line_too_long, limits.max_line, line.received(), true);
+  } else if (timed_out) {
+    answer = render_limit_answer(limit_kind::request_timeout, ms(limits.request_timeout));
+    log_limit(s, limit_kind::request_timeout, ms(limits.request_timeout), line.received(), true);
+  } else {
+    std::string_view got = line.line();
+    server_view view{s.facts.id, s.facts.tuple};
+    const bool hold = got == client_hello_hold;
+    const bool hello = got == client_hello || hold;
+    answer = hello ? render_server_view(view) : render_raw_client_report(view, s.shared.out.facts());
+    s.shared.log(answered_event{s.facts.id, hello, line.received(), std::string(got.substr(0, 512))});
+    if (hold) {
+      co_await send_all(s, answer, ec);
+      if (ec) co_return;
+      // demo-client --hold: the connection stays open until the client closes it, so that both
+      // ends show it in `ss -tn`. Bounded all the same.
+      if (go_idle(s)) {
+        armed_scope armed(s.shared.deadlines, s.deadline, wait_kind::hold);
+        while (!ec) co_await receive(s, ec);
+      }
+      s.socket.close(ec);
+      co_return;
+    }
   }
-  co_await close_gracefully(socket);
+  co_await send_all(s, answer, ec);
+  if (ec == asio::error::timed_out) log_limit(s, limit_kind::write_timeout, ms(limits.write_timeout), 0, false);
+  if (ec) co_return;
+  co_await finish(s);
 }
 
 // How a port and the client's choice of protocol fit together.
 enum class mismatch { none, plain_on_tls_port, tls_on_plain_port };
 
-// Serves HTTP requests on one connection (plain or TLS) until it closes.
-template <typename Stream>
-asio::awaitable<void> http(Stream& stream, const connection_facts& c, shared_state& shared,
-                           std::optional<tls_details> tls, mismatch mode) {
-  request_parser parser;
-  std::array<char, 4096> buffer{};
-  web_context context{c.id, 0, c.tuple, shared.out.facts(), tls, c.previous_port};
+// The two ways an HTTP session reads and writes: plain TCP through the shared scratch buffer,
+// TLS through OpenSSL with a buffer of its own (OpenSSL reads ahead, so readiness of the socket
+// says nothing about decrypted bytes).
+struct plain_io {
+  session& s;
+  asio::awaitable<std::string_view> read(std::error_code& ec) {
+    std::size_t n = co_await receive(s, ec);
+    if (!ec && n == 0) ec = asio::error::eof;
+    co_return std::string_view(s.shared.scratch.data(), n);
+  }
+  asio::awaitable<void> write(std::string_view bytes, std::error_code& ec) { co_await send_all(s, bytes, ec); }
+};
+
+struct tls_io {
+  session& s;
+  tls_stream& stream;
+  std::unique_ptr<std::array<char, 4096>> buffer = std::make_unique<std::array<char, 4096>>();
+  asio::awaitable<std::string_view> read(std::error_code& ec) {
+    std::size_t n = co_await stream.async_read_some(asio::buffer(*buffer), asio::redirect_error(asio::use_awaitable, ec));
+    ec = outcome(s, ec);
+    co_return std::string_view(buffer->data(), n);
+  }
+  asio::awaitable<void> write(std::string_view bytes, std::error_code& ec) {
+    armed_scope armed(s.shared.deadlines, s.deadline, wait_kind::write);
+    co_await asio::async_write(stream, asio::buffer(bytes), asio::redirect_error(asio::use_awaitable, ec));
+    ec = outcome(s, ec);
+  }
+};
+
+// Serves HTTP requests on one connection (plain or TLS) until it closes. The first request has
+// --request-timeout from its first byte (already here: it was sniffed); later ones may idle
+// --keep-alive-timeout before they begin, and then have --request-timeout to complete.
+template <typename Io>
+asio::awaitable<void> http(session& s, Io& io, std::optional<tls_details> tls, mismatch mode) {
+  const server_limits& limits = s.shared.limits;
+  request_parser parser(limits.http);
+  const connection_facts& c = s.facts;
+  web_context context{c.id, 0, c.tuple, s.shared.out.facts(), tls, c.previous_port};
   request_parser::state state = request_parser::state::incomplete;
+  std::size_t received = 0;
   for (;;) {
-    // The first request must come within request_wait; later ones may idle keep_alive_wait
-    // before they begin, and then have request_wait to complete.
-    auto deadline = clock::now() + (context.request_number == 0 ? request_wait : keep_alive_wait);
-    bool begun = false;
-    while (state == request_parser::state::incomplete) {
+    if (context.request_number > 0 && state == request_parser::state::incomplete) {
+      // Between requests: idle until the next one begins.
+      if (!go_idle(s)) co_return;
       std::error_code ec;
-      std::size_t n = co_await read_some_until(stream, asio::buffer(buffer), deadline, ec);
-      if (ec) co_return;  // idle, closed or reset: nothing more to answer
-      if (!begun) {
-        begun = true;
-        if (context.request_number > 0) deadline = clock::now() + request_wait;
+      std::string_view got;
+      {
+        armed_scope armed(s.shared.deadlines, s.deadline, wait_kind::keep_alive);
+        got = co_await io.read(ec);
       }
-      state = parser.feed(std::string_view(buffer.data(), n));
+      s.idle = false;
+      if (ec == asio::error::timed_out)
+        log_limit(s, limit_kind::keep_alive_timeout, ms(limits.keep_alive_timeout), 0, false);
+      if (ec) co_return;
+      received = got.size();
+      state = parser.feed(got);
+    }
+    if (state == request_parser::state::incomplete) {
+      armed_scope armed(s.shared.deadlines, s.deadline, wait_kind::request);
+      while (state == request_parser::state::incomplete) {
+        std::error_code ec;
+        std::string_view got = co_await io.read(ec);
+        if (ec == asio::error::timed_out) {
+          // Begun but not finished in time: say so, then close.
+          std::string bytes = serialize(request_timeout_response(limits.request_timeout), false);
+          s.shared.deadlines.disarm(s.deadline);
+          std::error_code write_ec;
+          co_await io.write(bytes, write_ec);
+          log_limit(s, limit_kind::request_timeout, ms(limits.request_timeout), received, !write_ec);
+          co_return;
+        }
+        if (ec) co_return;  // closed or reset: nothing more to answer
+        received += got.size();
+        state = parser.feed(got);
+      }
     }
     ++context.request_number;
     http_response response;
@@ -157,14 +324,17 @@ asio::awaitable<void> http(Stream& stream, const connection_facts& c, shared_sta
       // take the body for the next request.
       const std::string* length = request.header("Content-Length");
       if ((length && *length != "0") || request.header("Transfer-Encoding")) response.close = true;
+      if (s.shared.stopping) response.close = true;  // the last answer on this connection
     }
     std::string bytes = serialize(response, head_only);
     std::error_code ec;
-    co_await write_until(stream, asio::buffer(bytes), clock::now() + write_wait, ec);
-    shared.out.emit(http_request_event{c.id, c.tuple, method, target, response.status, context.request_number,
-                                       tls ? tls->version : "", note});
+    co_await io.write(bytes, ec);
+    s.shared.log(http_request_event{c.id, c.tuple, method, target, response.status, context.request_number,
+                                    tls ? tls->version : "", note});
+    if (ec == asio::error::timed_out) log_limit(s, limit_kind::write_timeout, ms(limits.write_timeout), 0, false);
     if (ec || response.close || state == request_parser::state::failed) co_return;
     state = parser.next();
+    received = 0;
   }
 }
 
@@ -179,40 +349,77 @@ std::string tls_failure_explanation(const std::string& reason) {
 }
 
 // A TLS handshake: HTTPS on a TLS port; on a plain port, a clear answer inside TLS.
-asio::awaitable<void> tls_session(tcp::socket& socket, const connection_facts& c, shared_state& shared) {
-  if (!shared.tls) {
-    std::error_code ec;
-    socket.close(ec);  // no certificate: the start-up report said why
+asio::awaitable<void> tls_session(session& s) {
+  std::error_code ec;
+  if (!s.shared.tls) {
+    s.socket.close(ec);  // no certificate: the start-up report said why
     co_return;
   }
-  tls_stream stream(socket, *shared.tls);
-  std::error_code ec;
-  co_await handshake_until(stream, clock::now() + handshake_wait, ec);
+  tls_stream stream(s.socket, *s.shared.tls);
+  {
+    armed_scope armed(s.shared.deadlines, s.deadline, wait_kind::handshake);
+    co_await stream.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+    ec = outcome(s, ec);
+  }
   if (ec) {
     std::string reason = ec == asio::error::timed_out ? "no handshake within 10 s" : ec.message();
-    shared.out.emit(tls_failed_event{c.id, c.tuple, reason, tls_failure_explanation(reason)});
-    socket.close(ec);
+    s.shared.log(tls_failed_event{s.facts.id, s.facts.tuple, reason, tls_failure_explanation(reason)});
+    s.socket.close(ec);
     co_return;
   }
   SSL* ssl = stream.native_handle();
   tls_details details{SSL_get_version(ssl), SSL_get_cipher_name(ssl)};
-  co_await http(stream, c, shared, details, c.tls_port ? mismatch::none : mismatch::tls_on_plain_port);
-  co_await tls_shutdown_until(stream, clock::now() + 1s, ec);
-  co_await close_gracefully(socket);
+  // Named, not a temporary in the co_await expression: GCC 12 can destroy such a temporary twice.
+  tls_io io{s, stream};
+  const mismatch mode = s.facts.tls_port ? mismatch::none : mismatch::tls_on_plain_port;
+  co_await http(s, io, details, mode);
+  if (!s.socket.is_open()) co_return;
+  {
+    armed_scope armed(s.shared.deadlines, s.deadline, wait_kind::drain);
+    co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_await finish(s);
 }
 
 }  // namespace
 
+void turn_away(tcp::socket& socket, std::uint64_t open, std::uint64_t max) {
+  std::error_code ec;
+  socket.non_blocking(true, ec);
+  std::string line = render_busy_answer(open, max);
+  socket.write_some(asio::buffer(line), ec);  // a fresh socket's send buffer takes one line
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  // What the client sent already is read and dropped, so that the close is a FIN after the
+  // line, not a reset that could destroy it. Bounded: at most 64 KiB, without waiting.
+  std::array<char, 4096> sink{};
+  for (int i = 0; i < 16 && !ec; ++i) {
+    if (socket.read_some(asio::buffer(sink), ec) == 0) break;
+  }
+  socket.close(ec);
+}
+
 asio::awaitable<void> serve(tcp::socket socket, connection_facts c, shared_state& shared) {
-  const auto first_deadline = clock::now() + first_bytes_wait;
-  first_bytes kind = co_await peek_first_bytes(socket, first_deadline);
+  session s(std::move(socket), std::move(c), shared);
+  std::error_code ec;
+  s.socket.non_blocking(true, ec);
+  first_bytes kind;
+  {
+    // Armed from here until the report path disarms it: silence is answered 200 ms after the
+    // accept, not 200 ms after the sniffing gave up.
+    shared.deadlines.arm(s.deadline, wait_kind::first_bytes);
+    kind = co_await peek_first_bytes(s);
+  }
   if (kind == first_bytes::http) {
-    co_await http(socket, c, shared, std::nullopt, c.tls_port ? mismatch::plain_on_tls_port : mismatch::none);
-    co_await close_gracefully(socket);
+    shared.deadlines.disarm(s.deadline);
+    plain_io io{s};
+    const mismatch mode = s.facts.tls_port ? mismatch::plain_on_tls_port : mismatch::none;
+    co_await http(s, io, std::nullopt, mode);
+    if (s.socket.is_open()) co_await finish(s);
   } else if (kind == first_bytes::tls) {
-    co_await tls_session(socket, c, shared);
+    shared.deadlines.disarm(s.deadline);
+    co_await tls_session(s);
   } else {
-    co_await report(socket, c, shared, first_deadline);
+    co_await report(s);
   }
 }
 

@@ -1,8 +1,10 @@
 #pragma once
 // One accepted connection, start to finish. The first bytes decide what it gets: demo-client's
 // hello the JSON view, an HTTP request the web page (over TLS on HTTPS ports), a TLS handshake
-// TLS, and silence or anything else the text report.
+// TLS, and silence or anything else the text report. Every wait has a deadline (timeouts.hpp),
+// every read a limit (limits.hpp).
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -12,19 +14,39 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/ssl/context.hpp>
 
+#include "portdemo/limits.hpp"
 #include "portdemo/reporter.hpp"
+#include "timeouts.hpp"
 
 namespace portdemo::server {
 
+struct session;
+
 /// What every session shares with the server. Outlives the sessions (owned by the server).
 struct shared_state {
+  shared_state(reporter& r, const asio::any_io_executor& executor, const server_limits& l);
+
   reporter& out;
+  server_limits limits;
+  timeouts deadlines;
   asio::ssl::context* tls = nullptr;  ///< null when no certificate could be made
+  bool quiet = false;                 ///< --quiet: no line per connection
   /// The last client port seen from each client address, to tell a reload on a new connection
   /// from one on a reused connection. Bounded: cleared when it grows past 4096 addresses.
   std::unordered_map<std::string, std::uint16_t> last_port;
-  std::uint64_t open = 0;       ///< connections open right now
+  std::uint64_t open = 0;       ///< connections being served right now
   std::uint64_t peak_open = 0;  ///< the most open at once
+  std::uint64_t limited = 0;    ///< connections closed by a limit
+  bool stopping = false;        ///< SIGINT/SIGTERM came: finish answers, start no new waits
+  session* first = nullptr;     ///< every open session, to close them at shutdown
+  /// Where plain TCP sessions read: the bytes are handed on (to a parser that keeps what it
+  /// needs) before the next wait, so one buffer serves them all and an idle connection holds none.
+  std::array<char, 16384> scratch{};
+
+  /// Emits a per-connection event unless --quiet.
+  void log(const event& e) {
+    if (!quiet) out.emit(e);
+  }
 };
 
 /// The facts of one connection, known at accept.
@@ -35,7 +57,26 @@ struct connection_facts {
   std::optional<std::uint16_t> previous_port;
 };
 
+/// A connection being served; lives in serve()'s coroutine frame.
+struct session {
+  session(asio::ip::tcp::socket s, connection_facts f, shared_state& sh);
+  ~session();
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+
+  asio::ip::tcp::socket socket;
+  connection_facts facts;
+  shared_state& shared;
+  watched deadline{socket};
+  bool idle = false;  ///< waiting with no answer in flight: closed at once when the server stops
+  session* prev = nullptr;
+  session* next = nullptr;
+};
+
 /// Serves one connection until it closes. Never throws for network errors.
 asio::awaitable<void> serve(asio::ip::tcp::socket socket, connection_facts facts, shared_state& shared);
+
+/// Answers a connection over --max-connections with the one "busy" line and closes it.
+void turn_away(asio::ip::tcp::socket& socket, std::uint64_t open, std::uint64_t max);
 
 }  // namespace portdemo::server

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "portdemo/json.hpp"
+#include "portdemo/limits.hpp"
 #include "portdemo/services.hpp"
 
 namespace portdemo {
@@ -153,6 +154,21 @@ struct json_visitor {
     return fmt::format("{{\"event\":\"accept_resumed\",\"proto\":\"tcp\",\"local\":{},\"failures\":{}}}",
                        endpoint_json(e.local), e.failures);
   }
+  std::string operator()(const limit_event& e) const {
+    return fmt::format("{{\"event\":\"limit\",\"id\":{},{},\"limit\":{},\"{}\":{},\"received_bytes\":{},"
+                       "\"answered\":{}}}",
+                       e.id, json_tuple(e.tuple), json_string(to_string(e.kind)),
+                       e.kind == limit_kind::line_too_long ? "limit_bytes" : "limit_ms", e.limit, e.received,
+                       e.answered);
+  }
+  std::string operator()(const busy_event& e) const {
+    return fmt::format("{{\"event\":\"busy\",\"id\":{},{},\"open\":{},\"max_connections\":{}}}", e.id,
+                       json_tuple(e.tuple), e.open, e.max);
+  }
+  std::string operator()(const stopping_event& e) const {
+    return fmt::format("{{\"event\":\"stopping\",\"signal\":{},\"open\":{},\"grace_ms\":{}}}",
+                       json_string(e.signal), e.open, e.grace_ms);
+  }
   std::string operator()(const gave_up_event& e) const {
     std::string attempts = "[";
     for (std::size_t i = 0; i < e.attempts.size(); ++i) {
@@ -180,9 +196,9 @@ struct json_visitor {
     return fmt::format(
         "{{\"event\":\"summary\",\"role\":\"server\",\"connections\":{},\"per_port\":{},"
         "\"distinct_client_ports\":{},\"lowest_client_port\":{},\"highest_client_port\":{},"
-        "\"peak_open\":{}}}",
+        "\"peak_open\":{},\"busy\":{},\"limited\":{},\"cut_at_shutdown\":{},\"log_dropped\":{}}}",
         e.connections, per_port, e.distinct_client_ports, json_opt(e.lowest_client_port),
-        json_opt(e.highest_client_port), e.peak_open);
+        json_opt(e.highest_client_port), e.peak_open, e.busy, e.limited, e.cut, e.log_dropped);
   }
   std::string operator()(const resolved_event& e) const {
     return fmt::format("{{\"event\":\"resolved\",\"host\":{},\"port\":{},\"addresses\":{}}}",
@@ -334,6 +350,7 @@ const fmt::text_style fixed_style = fmt::emphasis::bold | fg(fmt::terminal_color
 const fmt::text_style ephemeral_style = fmt::emphasis::bold | fg(fmt::terminal_color::yellow);
 const fmt::text_style good_style = fmt::emphasis::bold | fg(fmt::terminal_color::green);
 const fmt::text_style bad_style = fmt::emphasis::bold | fg(fmt::terminal_color::red);
+const fmt::text_style warn_style = fmt::emphasis::bold | fg(fmt::terminal_color::yellow);
 const fmt::text_style dim_style = fmt::emphasis::bold;
 
 std::string range_text(const std::optional<port_range>& r) {
@@ -576,6 +593,48 @@ struct text_renderer::impl {
                 fmt::format("accepting again after {} failed attempt{}", e.failures, e.failures == 1 ? "" : "s"), 9);
   }
 
+  std::string operator()(const limit_event& e) const {
+    std::string why;
+    switch (e.kind) {
+      case limit_kind::line_too_long:
+        why = fmt::format("{} bytes without a newline (--max-line {})", e.limit, e.limit);
+        break;
+      case limit_kind::request_timeout:
+        why = fmt::format("its request was not complete {} after its first byte ({} byte{} came; "
+                          "--request-timeout)",
+                          format_duration(std::chrono::milliseconds(e.limit)), e.received,
+                          e.received == 1 ? "" : "s");
+        break;
+      case limit_kind::write_timeout:
+        why = fmt::format("it did not take its answer within {} (it is not reading; --write-timeout)",
+                          format_duration(std::chrono::milliseconds(e.limit)));
+        break;
+      case limit_kind::keep_alive_timeout:
+        why = fmt::format("idle {} after its last answer (--keep-alive-timeout)",
+                          format_duration(std::chrono::milliseconds(e.limit)));
+        break;
+      case limit_kind::shutdown: why = "the server is stopping"; break;
+    }
+    return wrap(fmt::format("#{} {} {}: {}{}", e.id, paint("closed", warn_style), to_string(e.tuple.remote), why,
+                            e.answered ? "; told it so" : ""),
+                text_width, 4, 2);
+  }
+
+  std::string operator()(const busy_event& e) const {
+    return wrap(fmt::format("#{} {} {}: {} of {} connections open (--max-connections); told it to try again",
+                            e.id, paint("busy", warn_style), to_string(e.tuple.remote), e.open, e.max),
+                text_width, 4, 2);
+  }
+
+  std::string operator()(const stopping_event& e) const {
+    if (e.open == 0) return "";  // the summary follows at once: nothing to wait for
+    return wrap(fmt::format("stopping ({}): no new connections; {} open get{} up to {} to finish their "
+                            "answers (a second {} ends at once)",
+                            e.signal, e.open, e.open == 1 ? "s" : "",
+                            format_duration(std::chrono::milliseconds(e.grace_ms)), e.signal),
+                text_width, 2);
+  }
+
   std::string operator()(const gave_up_event& e) const {
     std::string tried;
     for (std::size_t i = 0; i < e.attempts.size(); ++i) {
@@ -607,6 +666,12 @@ struct text_renderer::impl {
       out += "  the server's ports stayed fixed; the clients' ports came and went\n";
       if (e.peak_open > 1) out += fmt::format("  at most {} connections were open at once\n", e.peak_open);
     }
+    if (e.busy || e.limited || e.cut)
+      out += fmt::format("  turned away busy: {}; closed by a limit: {}; cut at shutdown: {}\n", e.busy, e.limited,
+                         e.cut);
+    if (e.log_dropped)
+      out += fmt::format("  {} log line{} dropped: the output could not keep up\n", e.log_dropped,
+                         e.log_dropped == 1 ? " was" : "s were");
     return out;
   }
 
@@ -817,6 +882,37 @@ std::string render_raw_client_report(const server_view& view, const host_facts& 
                           view.proto == "udp" ? "Send again from a new socket" : "Connect again", range),
               text_width, 2, 2);
   return out;
+}
+
+std::string_view to_string(limit_kind kind) noexcept {
+  switch (kind) {
+    case limit_kind::line_too_long: return "line_too_long";
+    case limit_kind::request_timeout: return "request_timeout";
+    case limit_kind::write_timeout: return "write_timeout";
+    case limit_kind::keep_alive_timeout: return "keep_alive_timeout";
+    case limit_kind::shutdown: return "shutdown";
+  }
+  return "unknown";
+}
+
+std::string render_limit_answer(limit_kind kind, std::uint64_t limit) {
+  switch (kind) {
+    case limit_kind::line_too_long:
+      return fmt::format("portdemo: line too long: no newline in the first {} bytes; closing.\n", limit);
+    case limit_kind::request_timeout:
+      return fmt::format("portdemo: no end of line within {} of your first byte; closing.\n",
+                         format_duration(std::chrono::milliseconds(limit)));
+    case limit_kind::shutdown: return "portdemo: the server is stopping; closing.\n";
+    case limit_kind::write_timeout:
+    case limit_kind::keep_alive_timeout: break;  // nothing is said: the client is not listening
+  }
+  return "";
+}
+
+std::string render_busy_answer(std::uint64_t open, std::uint64_t max) {
+  return fmt::format("portdemo: busy {}/{}: this server holds as many connections as it allows; "
+                     "try again in a moment.\n",
+                     open, max);
 }
 
 }  // namespace portdemo

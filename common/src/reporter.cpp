@@ -2,7 +2,12 @@
 
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
 
 namespace portdemo {
 
@@ -22,17 +27,120 @@ bool use_color(color_mode mode, std::FILE* out) {
   return false;
 }
 
+namespace {
+
+// A closed pipe or terminal must not end the program: SIGPIPE is ignored by both mains, and a
+// short or failed write is dropped.
+void write_out(std::FILE* out, std::string_view bytes) {
+  std::fwrite(bytes.data(), 1, bytes.size(), out);
+  std::fflush(out);
+  std::clearerr(out);
+}
+
+}  // namespace
+
+// The writer thread and what it shares with emit(): `pending` fills while the thread writes the
+// previous batch.
+struct reporter::writer {
+  std::mutex mutex;
+  std::condition_variable wake;     // for the thread: there is work, or it is time to stop
+  std::condition_variable written;  // for flush(): a batch is out
+  std::string pending;
+  std::size_t backlog = 0;
+  bool busy = false;       // the thread holds a batch
+  bool stop = false;
+  std::uint64_t dropped = 0;           // all dropped so far
+  std::uint64_t unreported_drops = 0;  // dropped since the last note about it
+  std::thread thread;
+};
+
 reporter::reporter(output_format format, host_facts facts, bool color, std::FILE* out)
     : format_(format), facts_(facts), text_(std::move(facts), color), out_(out) {}
+
+reporter::reporter(output_format format, host_facts facts, bool color, std::FILE* out, std::size_t backlog)
+    : reporter(format, std::move(facts), color, out) {
+  writer_ = std::make_unique<writer>();
+  writer_->backlog = backlog;
+  writer_->thread = std::thread([w = writer_.get(), out] {
+    std::string batch;
+    std::unique_lock lock(w->mutex);
+    for (;;) {
+      w->wake.wait(lock, [w] { return w->stop || !w->pending.empty(); });
+      if (w->pending.empty()) return;  // stopping, and all written
+      batch.swap(w->pending);
+      w->busy = true;
+      lock.unlock();
+      write_out(out, batch);
+      batch.clear();
+      lock.lock();
+      w->busy = false;
+      w->written.notify_all();
+    }
+  });
+}
+
+reporter::~reporter() {
+  if (!writer_) return;
+  {
+    std::lock_guard lock(writer_->mutex);
+    writer_->stop = true;
+  }
+  writer_->wake.notify_one();
+  writer_->thread.join();
+}
 
 void reporter::emit(const event& e) {
   std::string line = format_ == output_format::json ? render_json(e) : text_.render(e);
   if (line.empty()) return;
-  // A closed pipe or terminal must not end the program: SIGPIPE is ignored by both mains,
-  // and a short or failed write is dropped.
-  std::fwrite(line.data(), 1, line.size(), out_);
-  std::fflush(out_);
-  std::clearerr(out_);
+  if (!writer_) {
+    write_out(out_, line);
+    return;
+  }
+  std::uint64_t drops = 0;
+  {
+    std::lock_guard lock(writer_->mutex);
+    if (writer_->pending.size() + line.size() > writer_->backlog) {
+      ++writer_->dropped;
+      ++writer_->unreported_drops;
+      return;
+    }
+    drops = writer_->unreported_drops;
+    writer_->unreported_drops = 0;
+    const bool was_empty = writer_->pending.empty();
+    if (drops == 0) {
+      writer_->pending += line;
+      if (was_empty && !writer_->busy) writer_->wake.notify_one();
+      return;
+    }
+  }
+  // Room again after drops: say how many, before this line. (Rendered outside the lock.)
+  std::string note = format_ == output_format::json
+                         ? render_json(note_event{"log_dropped", fmt::format("{} log line{} dropped: the output "
+                                                                             "could not keep up",
+                                                                             drops, drops == 1 ? "" : "s")})
+                         : text_.render(note_event{"log_dropped", fmt::format("{} log line{} dropped: the output "
+                                                                              "could not keep up",
+                                                                              drops, drops == 1 ? "" : "s")});
+  std::lock_guard lock(writer_->mutex);
+  writer_->pending += note;
+  writer_->pending += line;
+  if (!writer_->busy) writer_->wake.notify_one();
+}
+
+void reporter::flush() {
+  if (!writer_) {
+    std::fflush(out_);
+    return;
+  }
+  std::unique_lock lock(writer_->mutex);
+  writer_->wake.notify_one();
+  writer_->written.wait(lock, [this] { return writer_->pending.empty() && !writer_->busy; });
+}
+
+std::uint64_t reporter::dropped() const {
+  if (!writer_) return 0;
+  std::lock_guard lock(writer_->mutex);
+  return writer_->dropped;
 }
 
 }  // namespace portdemo

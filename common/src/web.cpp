@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "portdemo/json.hpp"
+#include "portdemo/limits.hpp"
 #include "portdemo/ports.hpp"
 #include "portdemo/protocol.hpp"
 #include "portdemo/services.hpp"
@@ -235,6 +236,14 @@ http_response error_response(http_error error) {
     case http_error::bad_request: break;
   }
   return plain(400, "400 Bad Request: this server could not read that request.\n");
+}
+
+http_response request_timeout_response(std::chrono::milliseconds limit) {
+  http_response r = plain(408, fmt::format("408 Request Timeout: the request was not complete within {} of "
+                                           "its first byte.\n",
+                                           format_duration(limit)));
+  r.close = true;
+  return r;
 }
 
 http_response plain_http_on_tls_port(const http_request& request, const web_context& c) {

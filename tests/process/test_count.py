@@ -69,7 +69,8 @@ class Count(unittest.TestCase):
         self.assertEqual(server_summary, {
             "event": "summary", "role": "server", "connections": 5,
             "per_port": [{"port": port, "connections": 5}], "distinct_client_ports": 5,
-            "lowest_client_port": min(client_ports), "highest_client_port": max(client_ports)})
+            "lowest_client_port": min(client_ports), "highest_client_port": max(client_ports),
+            "busy": 0, "limited": 0, "cut_at_shutdown": 0, "log_dropped": 0})
         server_summary["peak_open"] = peak
         self.assertEqual(h.of(server.events(), "summary"), [server_summary])
 
@@ -100,7 +101,8 @@ class Count(unittest.TestCase):
         self.assertEqual(server.events()[-1], {
             "event": "summary", "role": "server", "connections": 0,
             "per_port": [{"port": server.port, "connections": 0}], "distinct_client_ports": 0,
-            "lowest_client_port": None, "highest_client_port": None, "peak_open": 0})
+            "lowest_client_port": None, "highest_client_port": None, "peak_open": 0,
+            "busy": 0, "limited": 0, "cut_at_shutdown": 0, "log_dropped": 0})
 
 
 if __name__ == "__main__":

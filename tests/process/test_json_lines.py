@@ -30,7 +30,7 @@ class JsonLines(unittest.TestCase):
         events = h.json_events(self, raw)
         self.assertEqual([e["event"] for e in events if e["event"] != "note"],
                          ["host_facts", "tls_certificate"] + ["listening"] * server.ready["listening"] +
-                         ["ready", "accepted", "answered", "summary"])
+                         ["ready", "accepted", "answered", "stopping", "summary"])
         self.assertEqual(server.stderr(), "")
 
     def test_every_line_is_one_object(self):

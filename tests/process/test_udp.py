@@ -228,7 +228,7 @@ class UdpServerSockets(unittest.TestCase):
                                                 {"port": port, "proto": "udp", "datagrams": 1}],
                                    "distinct_client_ports": len(set(ports)),
                                    "lowest_client_port": ports[0], "highest_client_port": ports[-1],
-                                   "peak_open": 1})
+                                   "peak_open": 1, "busy": 0, "limited": 0, "cut_at_shutdown": 0, "log_dropped": 0})
 
     def listening_line(self, proto, address, port, requested):
         detail = f"{h.port_class(port)} port"
@@ -414,7 +414,7 @@ class UdpMirror(unittest.TestCase):
                          {"event": "summary", "role": "server", "connections": 0,
                           "per_port": [{"port": port, "proto": "udp", "datagrams": 3}],
                           "distinct_client_ports": 3, "lowest_client_port": min(client_ports),
-                          "highest_client_port": max(client_ports), "peak_open": 0})
+                          "highest_client_port": max(client_ports), "peak_open": 0, "busy": 0, "limited": 0, "cut_at_shutdown": 0, "log_dropped": 0})
 
     def test_localhost_tries_each_address(self):
         """localhost is ::1 then 127.0.0.1; only 127.0.0.1 is bound: ::1 is refused (ICMP), the
@@ -697,7 +697,7 @@ class UdpSummary(unittest.TestCase):
                           "per_port": [{"port": tcp_port, "connections": 1},
                                        {"port": udp_port, "proto": "udp", "datagrams": 2}],
                           "distinct_client_ports": len(set(ports)), "lowest_client_port": min(ports),
-                          "highest_client_port": max(ports), "peak_open": 1})
+                          "highest_client_port": max(ports), "peak_open": 1, "busy": 0, "limited": 0, "cut_at_shutdown": 0, "log_dropped": 0})
 
 
 if __name__ == "__main__":

@@ -225,12 +225,12 @@ TEST(RenderJson, ServerSummary) {
             R"({"event":"summary","role":"server","connections":3,)"
             R"("per_port":[{"port":8080,"connections":2},{"port":8443,"connections":1}],)"
             R"("distinct_client_ports":3,"lowest_client_port":40000,"highest_client_port":40002,)"
-            R"("peak_open":0})"
+            R"("peak_open":0,"busy":0,"limited":0,"cut_at_shutdown":0,"log_dropped":0})"
             "\n");
   EXPECT_EQ(render_json(server_summary_event{}),
             R"({"event":"summary","role":"server","connections":0,"per_port":[],)"
             R"("distinct_client_ports":0,"lowest_client_port":null,"highest_client_port":null,)"
-            R"("peak_open":0})"
+            R"("peak_open":0,"busy":0,"limited":0,"cut_at_shutdown":0,"log_dropped":0})"
             "\n");
 }
 

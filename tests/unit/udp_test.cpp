@@ -225,7 +225,7 @@ TEST(UdpJson, ServerSummaryCountsDatagramsPerUdpPort) {
             R"({"port":8080,"connections":2},{"port":8080,"proto":"udp","datagrams":3},)"
             R"({"port":40123,"proto":"udp","datagrams":1}],)"
             R"("distinct_client_ports":6,"lowest_client_port":40000,"highest_client_port":40005,)"
-            R"("peak_open":1})"
+            R"("peak_open":1,"busy":0,"limited":0,"cut_at_shutdown":0,"log_dropped":0})"
             "\n");
 }
 

@@ -116,6 +116,40 @@ struct accept_resumed_event {
   std::uint64_t failures = 0;  ///< how many accepts failed during the episode
 };
 
+/// Which of the server's limits closed a connection.
+enum class limit_kind {
+  line_too_long,       ///< a raw client's line reached --max-line bytes without a newline
+  request_timeout,     ///< a request begun was not complete within --request-timeout
+  write_timeout,       ///< an answer could not be delivered within --write-timeout
+  keep_alive_timeout,  ///< no new request within --keep-alive-timeout after an answer
+  shutdown,            ///< the server stopped (SIGINT/SIGTERM) and closed it
+};
+
+/// A connection was closed by one of the server's limits.
+struct limit_event {
+  std::uint64_t id = 0;
+  socket_tuple tuple;
+  limit_kind kind = limit_kind::request_timeout;
+  std::uint64_t limit = 0;     ///< bytes for line_too_long, milliseconds for the timeouts
+  std::uint64_t received = 0;  ///< bytes the client had sent of the request
+  bool answered = false;       ///< the client was told why (a line, or an HTTP error) before the FIN
+};
+
+/// Over --max-connections: the client got the one-line "busy" answer and a close.
+struct busy_event {
+  std::uint64_t id = 0;
+  socket_tuple tuple;
+  std::uint64_t open = 0;  ///< connections open (being served) when it came
+  std::uint64_t max = 0;   ///< --max-connections
+};
+
+/// SIGINT or SIGTERM: no new connections; those open get `grace_ms` to finish their answers.
+struct stopping_event {
+  std::string signal;       ///< "SIGINT" or "SIGTERM"
+  std::uint64_t open = 0;   ///< connections open when the signal came
+  std::uint64_t grace_ms = 0;
+};
+
 /// Per-port count in the server's summary.
 struct port_count {
   std::uint16_t port = 0;
@@ -139,6 +173,10 @@ struct server_summary_event {
   std::optional<std::uint16_t> lowest_client_port;
   std::optional<std::uint16_t> highest_client_port;
   std::uint64_t peak_open = 0;  ///< the most connections open at once
+  std::uint64_t busy = 0;       ///< connections turned away over --max-connections
+  std::uint64_t limited = 0;    ///< connections closed by a limit (timeouts, line length)
+  std::uint64_t cut = 0;        ///< connections still open at the end of the shutdown grace, closed
+  std::uint64_t log_dropped = 0;  ///< log lines dropped because the output could not keep up
 };
 
 /// The client resolved a name.
@@ -229,7 +267,8 @@ port_distribution distribution(const std::vector<std::uint16_t>& ports, const st
 using event = std::variant<host_facts_event, listening_event, bind_failed_event, note_event,
                            ready_event, accepted_event, datagram_event, answered_event, http_request_event,
                            tls_failed_event, tls_certificate_event, accept_failed_event,
-                           accept_resumed_event, server_summary_event, resolved_event,
+                           accept_resumed_event, limit_event, busy_event, stopping_event,
+                           server_summary_event, resolved_event,
                            resolve_failed_event, connect_failed_event, connected_event,
                            gave_up_event, verified_event, client_summary_event>;
 

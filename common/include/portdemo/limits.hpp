@@ -19,7 +19,7 @@ struct server_limits {
   std::chrono::milliseconds request_timeout{10'000};       ///< --request-timeout: a request, from its first byte
   std::chrono::milliseconds write_timeout{5'000};          ///< --write-timeout: one answer
   std::chrono::milliseconds keep_alive_timeout{15'000};    ///< --keep-alive-timeout: idle after an answer
-  std::chrono::milliseconds shutdown_grace{2'000};         ///< on SIGINT/SIGTERM, for answers in flight
+  std::chrono::milliseconds shutdown_grace{1'500};         ///< --shutdown-grace: answers in flight, then cut
   std::size_t max_line = default_text_line_limit;          ///< --max-line: a raw client's first line
   http_limits http;                                        ///< --max-header-bytes, --max-header-lines
 };

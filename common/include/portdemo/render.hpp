@@ -34,6 +34,15 @@ class text_renderer {
 /// The report a raw client (nc, telnet) receives: its connection seen from the server.
 std::string render_raw_client_report(const server_view& view, const host_facts& facts);
 
+/// A limit's name as JSON writes it: "line_too_long", "request_timeout", ...
+std::string_view to_string(limit_kind kind) noexcept;
+
+/// The line a raw client gets when a limit closes its connection; empty when nothing is said.
+std::string render_limit_answer(limit_kind kind, std::uint64_t limit);
+
+/// The one line a client over --max-connections gets: "portdemo: busy 256/256: ...".
+std::string render_busy_answer(std::uint64_t open, std::uint64_t max);
+
 /// Bytes from the network made safe to print: printable ASCII as is, everything else as \xNN,
 /// cut at `max` characters with "..." appended.
 std::string printable(std::string_view bytes, std::size_t max);

@@ -2,6 +2,7 @@
 // The web answers: from a request and the facts of its connection to a response, with no
 // socket in sight. The page, its plain-text twin, /json, and every error page live here.
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -45,6 +46,9 @@ http_response respond(const http_request& request, const web_context& context);
 
 /// The answer to a request head that could not be parsed.
 http_response error_response(http_error error);
+
+/// A request begun but not complete within `limit` of its first byte: 408, then close.
+http_response request_timeout_response(std::chrono::milliseconds limit);
 
 /// A plain HTTP request arrived on a port that speaks TLS: 400 with the https:// address to use.
 http_response plain_http_on_tls_port(const http_request& request, const web_context& context);

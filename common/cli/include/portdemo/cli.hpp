@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "portdemo/failure.hpp"
+#include "portdemo/limits.hpp"
 #include "portdemo/ports.hpp"
 #include "portdemo/render.hpp"
 #include "portdemo/text.hpp"
@@ -49,6 +50,12 @@ inline CLI::Validator address_check() {
                ":: (all IPv6)";
       },
       "ADDRESS");
+}
+
+/// Checks a duration: "10", "1.5s", "500ms", "2m", from 1 ms to 1 hour.
+inline CLI::Validator duration_check() {
+  return CLI::Validator([](std::string& value) -> std::string { return parse_duration(value).error; },
+                        "DURATION");
 }
 
 /// Checks a host: an IP address literal ([::1] allowed), or a name of at most 253 characters
