@@ -191,6 +191,21 @@ class Limits(unittest.TestCase):
         event = server.wait_event("limit", limit="keep_alive_timeout")
         self.assertEqual((event["limit_ms"], event["answered"]), (1000, False))
 
+    def test_client_that_does_not_read_hits_the_write_deadline(self):
+        server = h.start_server(self, "--ports", "0", "--bind", "127.0.0.1", "--write-timeout", "1s")
+        s = socket.socket()
+        self.addCleanup(s.close)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window, never read
+        s.connect(("127.0.0.1", server.port))
+        # Pipelined requests whose answers (the page, a few KiB each) fill both buffers.
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\n\r\n" * 1000)
+        began = time.monotonic()
+        event = server.wait_event("limit", limit="write_timeout", timeout=5)
+        self.assertEqual((event["limit_ms"], event["answered"]), (1000, False))
+        self.assertLess(time.monotonic() - began, 4)
+        self.assertEqual(h.run_client("127.0.0.1", server.port).returncode, h.EX_OK)
+        self.assertTrue(server.running())
+
     # 2. Hostile bytes: a short error, a FIN, nothing raw in the log, bounded memory.
     def test_a_mebibyte_without_a_newline(self):
         server = h.start_server(self, "--ports", "0", "--bind", "127.0.0.1")
