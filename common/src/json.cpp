@@ -142,7 +142,7 @@ class parser {
       if (!key || !eat(':')) return std::nullopt;
       auto v = value(depth + 1);
       if (!v) return std::nullopt;
-      members.emplace_back(std::move(*key), std::move(*v));
+      members.push_back({std::move(*key), std::move(*v)});
     } while (eat(','));
     if (!eat('}')) return std::nullopt;
     return json_value{std::move(members)};
