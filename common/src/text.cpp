@@ -31,6 +31,9 @@ std::optional<std::string> read_text_file(const std::string& path) {
 
 bool is_ip_address(std::string_view s) {
   if (s.empty() || s.size() > 45) return false;
+  // inet_pton reads a C string: "127.0.0.1\0\x1b[2J" would pass as 127.0.0.1 and carry its tail
+  // to the screen. Only the characters address literals have may appear at all.
+  if (s.find_first_not_of("0123456789abcdefABCDEF.:") != std::string_view::npos) return false;
   std::string text(s);
   unsigned char buf[16];
   return ::inet_pton(AF_INET, text.c_str(), buf) == 1 || ::inet_pton(AF_INET6, text.c_str(), buf) == 1;

@@ -5,6 +5,7 @@
 
 #include "portdemo/json.hpp"
 #include "portdemo/protocol.hpp"
+#include "portdemo/text.hpp"
 
 namespace portdemo {
 namespace {
@@ -202,6 +203,20 @@ TEST(ParseServerViewRefuses, AddressThatIsNotAnIpAddress) {
   EXPECT_FALSE(parse_server_view(
       line_with(good_id, R"("local":{"address":"localhost","port":8080})", good_remote)))
       << "a name, not an address";
+}
+
+TEST(ParseServerViewRefuses, AddressWithANulAndATail) {
+  // Found while writing fuzz_server_view (its corpus keeps the line): inet_pton stops at the
+  // NUL, so the address used to pass as 127.0.0.1 and the escape sequence after it reached the
+  // client's screen.
+  EXPECT_FALSE(parse_server_view(line_with(
+      good_id, R"("local":{"address":"127.0.0.1\u0000\u001b[2J","port":8080})", good_remote)));
+  EXPECT_FALSE(parse_server_view(
+      line_with(good_id, good_local, R"("remote":{"address":"::1\u0000x","port":40000})")));
+  using namespace std::string_view_literals;
+  EXPECT_FALSE(is_ip_address("127.0.0.1\0\x1b[2J"sv));
+  EXPECT_FALSE(is_ip_address("::1\0"sv));
+  EXPECT_TRUE(is_ip_address("::ffff:192.0.2.1"));
 }
 
 TEST(ParseServerViewRefuses, TrailingGarbage) {
