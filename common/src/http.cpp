@@ -96,6 +96,9 @@ request_parser::state request_parser::feed(std::string_view bytes) {
     if (len == 0) {
       if (lines_ == 0) {  // blank lines before a request line are ignored (RFC 9112 2.2)
         head_start_ = scanned_ + 1;
+        // ... but not without end: they are kept in buffer_, and a client sending nothing but
+        // line endings would otherwise fill memory while the head stays incomplete.
+        if (head_start_ > limits_.request_line) return fail(http_error::bad_request);
         continue;
       }
       head_size_ = scanned_ + 1;

@@ -415,6 +415,32 @@ TEST(RequestParserLimits, SmallerLimitsAreHonoured) {
              http_error::headers_too_large, small);  // 65 header bytes
 }
 
+TEST(RequestParserLimits, BlankLinesBeforeTheRequestLineAreIgnoredUpToItsLimit) {
+  const std::string request = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+  parse_both("\r\n\n" + request, state::complete);
+  parse_both(std::string(4096 * 2, '\n') + request, state::complete);  // 8192 bytes: the limit
+  http_limits small{32, 64, 3};
+  parse_both(std::string(32, '\n') + request, state::complete, http_error::bad_request, small);
+  parse_both(std::string(33, '\n') + request, state::failed, http_error::bad_request, small);
+}
+
+TEST(RequestParserLimits, EndlessBlankLinesAreRefusedAtTheLimit) {
+  // Found while writing fuzz_http_request: blank lines before a request line were kept without
+  // limit, so 100 MiB of line feeds held 100 MiB and the head stayed incomplete.
+  const std::string endless(100000, '\n');
+  outcome bytewise = one_byte_at_a_time(endless);
+  EXPECT_EQ(state_name(bytewise.st), "failed");
+  EXPECT_EQ(bytewise.error, http_error::bad_request);
+  EXPECT_EQ(bytewise.decided_at, 8193u);
+  outcome crlf = all_at_once([] {
+    std::string s;
+    for (int i = 0; i < 50000; ++i) s += "\r\n";
+    return s;
+  }());
+  EXPECT_EQ(state_name(crlf.st), "failed");
+  EXPECT_EQ(crlf.error, http_error::bad_request);
+}
+
 // ---- reason phrases ----------------------------------------------------------------------
 
 TEST(ReasonPhrase, EveryStatusThisServerSends) {
