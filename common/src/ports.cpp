@@ -160,13 +160,15 @@ port_spec_result parse_port_spec(std::string_view spec, bool allow_zero) {
   }
   // A port named twice would only fail with "address in use" against ourselves. 0 may repeat:
   // each asks the kernel for another port.
-  std::vector<std::uint16_t> seen;
+  // One bit per port: a search through the ports seen so far took 18 ms for "1-1024" under
+  // the sanitizers (half a million comparisons), which the fuzzer notices.
+  std::vector<bool> seen(65536);
   for (auto p : ports) {
     if (p == 0) continue;
-    if (std::find(seen.begin(), seen.end(), p) != seen.end()) {
+    if (seen[p]) {
       return refuse(std::to_string(p), fmt::format("port {} is named twice in \"{}\"", p, spec));
     }
-    seen.push_back(p);
+    seen[p] = true;
   }
   return {std::move(ports), std::nullopt};
 }
