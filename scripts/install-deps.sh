@@ -16,6 +16,10 @@ packages=(
   libfmt-dev       # fmt 9
   libgtest-dev     # GoogleTest
   libssl-dev       # OpenSSL, through Asio's SSL support: HTTPS on 8443 and --tls ports
+  # Fuzzing (scripts/fuzz.sh, part of scripts/test.sh)
+  clang            # clang 14: libFuzzer's -fsanitize=fuzzer
+  libclang-rt-14-dev  # libFuzzer, ASan and UBSan runtimes for clang; only recommended by
+                      # clang-14, so --no-install-recommends below would leave it out
   # Tests and the demo
   libcap2-bin      # capsh: drop CAP_NET_BIND_SERVICE to show the privileged-bind failure
   util-linux       # unshare, setpriv: private hosts file and unprivileged runs in tests
