@@ -6,9 +6,12 @@
                                        the port a server listens on: from its JSON `ready`
                                        line in F when it prints one (K: ports, raw_port,
                                        http_port), else from /proc (the pid's listening sockets)
-    record --samples F --workload W --server S --round R --cpu-ticks T (--wrk F | --raw F | --timed F)
+    run --samples F --workload W --server S --round R --server-pid PID --kind wrk|raw|client
+        --out F -- CMD...              one measured run: the server's CPU (utime+stime) around
+                                       CMD, the load's own CPU, and how much of the two cores
+                                       other processes took (over --max-other percent: repeated,
+                                       at most --retries times, then kept and marked disturbed);
                                        appends one JSON sample line
-    timed --out F -- CMD...            runs CMD, prints wall seconds and the child's CPU time
     idle --address A --port P --count N --mode http|hold|silent [--hold-max S]
                                        opens N connections and holds them idle; prints one JSON
                                        line when all are open (and answered), then waits for
@@ -128,48 +131,98 @@ def parse_wrk(text):
             "read_errors": int(e.group(2)) if e else 0}
 
 
-def cmd_record(args):
-    if args.wrk:
-        with open(args.wrk) as f:
-            r = parse_wrk(f.read())
-    elif args.raw:
-        with open(args.raw) as f:
-            j = json.loads(f.read().strip().splitlines()[-1])
-        r = {"requests": j["completed"], "seconds": j["seconds"], "errors": j["errors"]}
-    else:
-        with open(args.timed) as f:
-            j = json.load(f)
-        r = {"requests": j["completed"], "seconds": j["seconds"], "errors": j["errors"],
-             "client_cpu_seconds": j["cpu_seconds"]}
-    r.update(workload=args.workload, server=args.server, round=args.round, cpu_ticks=args.cpu_ticks,
-             clk_tck=os.sysconf("SC_CLK_TCK"))
+def parse_raw(text):
+    j = json.loads(text.strip().splitlines()[-1])
+    return {"requests": j["completed"], "seconds": j["seconds"], "errors": j["errors"]}
+
+
+def parse_client(text):
+    """demo-client --count ... --format json: its summary event says how many connected."""
+    summary = {}
+    for line in text.splitlines():
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(ev, dict) and ev.get("event") == "summary":
+            summary = ev
+    connected, attempted = int(summary.get("connected", 0)), int(summary.get("attempted", 0))
+    return {"requests": connected, "errors": max(attempted - connected, 0) + (0 if summary else 1)}
+
+
+def cpu_ticks_of(pid):
+    """utime + stime of a process, in clock ticks (/proc/PID/stat fields 14 and 15)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def core_busy_ticks(cpu):
+    """Ticks core `cpu` spent doing anything (user, nice, system, irq, softirq, steal)."""
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith(f"cpu{cpu} "):
+                v = [int(x) for x in line.split()[1:9]]
+                return v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+    raise SystemExit(f"bench_helper: no cpu{cpu} in /proc/stat")
+
+
+def wait_quiet(cpus, limit_pct, max_wait):
+    """Waits (at most max_wait seconds) until the cores are quiet for half a second: nothing
+    of ours runs between runs, so whatever keeps them busy belongs to someone else."""
+    deadline = time.monotonic() + max_wait
+    while True:
+        before = [core_busy_ticks(c) for c in cpus]
+        time.sleep(0.5)
+        busy = [(core_busy_ticks(c) - b) / (0.5 * os.sysconf("SC_CLK_TCK")) * 100 for c, b in zip(cpus, before)]
+        if max(busy) <= limit_pct or time.monotonic() >= deadline:
+            return max(busy)
+
+
+def cmd_run(args):
+    """One measured run: the load command against a server, the server's CPU around it, and
+    how much of the two cores went to other processes (a disturbed run is repeated)."""
+    tck = os.sysconf("SC_CLK_TCK")
+    for attempt in range(args.retries + 1):
+        wait_quiet((args.server_cpu, args.load_cpu), args.max_other, args.wait_quiet)
+        s0, c0, l0 = cpu_ticks_of(args.server_pid), core_busy_ticks(args.server_cpu), core_busy_ticks(args.load_cpu)
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.monotonic()
+        with open(args.out, "w") as out:
+            rc = subprocess.run(args.command, stdout=out, stderr=subprocess.STDOUT, timeout=args.timeout).returncode
+        wall = time.monotonic() - t0
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        s1, c1, l1 = cpu_ticks_of(args.server_pid), core_busy_ticks(args.server_cpu), core_busy_ticks(args.load_cpu)
+        with open(args.out, errors="replace") as f:
+            text = f.read()
+        if args.kind == "wrk":
+            r = parse_wrk(text)
+        elif args.kind == "raw":
+            r = parse_raw(text)
+        else:
+            r = parse_client(text)
+            r["seconds"] = wall
+        load_ticks = ((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)) * tck
+        server_ticks = s1 - s0
+        # Busy time of each core not spent by the process pinned there: other processes
+        # (or interrupts); above --max-other percent of the run the figures are not trusted.
+        other_server_core = max(0.0, (c1 - c0) - server_ticks) / (wall * tck) * 100
+        other_load_core = max(0.0, (l1 - l0) - load_ticks) / (wall * tck) * 100
+        disturbed = max(other_server_core, other_load_core) > args.max_other
+        if disturbed and attempt < args.retries:
+            print(f"  disturbed: {other_server_core:.0f}% of core {args.server_cpu} and {other_load_core:.0f}% "
+                  f"of core {args.load_cpu} went to other processes; repeating", flush=True)
+            continue
+        break
+    r.update(workload=args.workload, server=args.server, round=args.round, cpu_ticks=server_ticks, clk_tck=tck,
+             load_cpu_seconds=load_ticks / tck, other_pct_server_core=round(other_server_core, 1),
+             other_pct_load_core=round(other_load_core, 1), disturbed=disturbed, attempts=attempt + 1,
+             exit_code=rc)
     r["rate"] = r["requests"] / r["seconds"] if r["seconds"] > 0 else 0.0
+    if rc != 0 and args.kind != "wrk":
+        r["errors"] += 1
     with open(args.samples, "a") as f:
         f.write(json.dumps(r) + "\n")
-
-
-def cmd_timed(args):
-    """Runs a demo-client load (JSON output to --out) and reports its time and outcome."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.monotonic()
-    with open(args.out, "w") as out:
-        rc = subprocess.run(args.command, stdout=out, stderr=subprocess.STDOUT, timeout=args.timeout).returncode
-    seconds = time.monotonic() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    summary = {}
-    with open(args.out, errors="replace") as f:
-        for line in f:
-            try:
-                ev = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(ev, dict) and ev.get("event") == "summary":
-                summary = ev
-    connected = int(summary.get("connected", 0))
-    attempted = int(summary.get("attempted", 0))
-    print(json.dumps({"completed": connected, "errors": max(attempted - connected, 0) + (rc != 0),
-                      "seconds": seconds, "exit_code": rc,
-                      "cpu_seconds": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)}))
 
 
 # --- idle connections --------------------------------------------------------------------
@@ -287,7 +340,10 @@ def time_to_line(command, event, timeout=10.0):
 
 def cmd_startup(args):
     event = args.until
-    times = [time_to_line(args.command, event) for _ in range(args.runs)]
+    times = []
+    for _ in range(args.runs):
+        wait_quiet((0, 1), 10, 5)  # start-up times are wall-clock: start each on quiet cores
+        times.append(time_to_line(args.command, event))
     ok = [t for t in times if t is not None]
     print(json.dumps({"what": args.name, "event": event, "runs": args.runs, "ok": len(ok),
                       "median_ms": round(statistics.median(ok), 2) if ok else None,
@@ -311,16 +367,21 @@ def summarize_samples(samples):
         groups.setdefault((s["workload"], s["server"]), []).append(s)
     rows = []
     for (w, srv), runs in groups.items():
-        rates = [r["rate"] for r in runs]
+        # Requests/s from the undisturbed runs when there are any (another process on a core
+        # only ever lowers them); CPU per request from every run (it is the server's own time).
+        clean = [r for r in runs if not r.get("disturbed")]
+        rates = [r["rate"] for r in (clean or runs)]
         total_requests = sum(r["requests"] for r in runs)
         cpu_us = [r["cpu_ticks"] / r["clk_tck"] * 1e6 / r["requests"] for r in runs if r["requests"]]
         row = {"workload": w, "server": srv, "rounds": len(runs),
                "rate_median": statistics.median(rates), "rate_min": min(rates), "rate_max": max(rates),
                "cpu_us_per_request": statistics.median(cpu_us) if cpu_us else None,
                "requests": total_requests, "errors": sum(r["errors"] for r in runs)}
-        if any("client_cpu_seconds" in r for r in runs):
+        row["disturbed_runs"] = len(runs) - len(clean)
+        row["rate_from"] = "undisturbed runs" if clean else "all runs (every one disturbed)"
+        if w == "e":
             row["client_cpu_us_per_connection"] = statistics.median(
-                r["client_cpu_seconds"] * 1e6 / r["requests"] for r in runs if r["requests"])
+                r["load_cpu_seconds"] * 1e6 / r["requests"] for r in runs if r["requests"])
         rows.append(row)
     by_key = {(r["workload"], r["server"]): r for r in rows}
     for r in rows:
@@ -358,12 +419,15 @@ def cmd_summarize(args):
     rows.sort(key=lambda r: (order.get(r["workload"], 9), r["server"]))
     print()
     print(f"{'workload':<52} {'server':<12} {'median (min-max) req/s':<28} {'CPU us/req':>10}  "
-          f"{'vs nginx req/s / CPU':>20}  {'vs epoll req/s / CPU':>20}  errors")
+          f"{'vs nginx req/s / CPU':>20}  {'vs epoll req/s / CPU':>20}  errors  disturbed")
     for r in rows:
         rate = f"{r['rate_median']:.0f} ({r['rate_min']:.0f}-{r['rate_max']:.0f})"
         cpu = f"{r['cpu_us_per_request']:.1f}" if r["cpu_us_per_request"] is not None else "-"
         print(f"{WORKLOADS.get(r['workload'], r['workload']):<52} {r['server']:<12} {rate:<28} {cpu:>10}  "
-              f"{fmt_ratio(r, 'nginx'):>20}  {fmt_ratio(r, 'epoll'):>20}  {r['errors']}")
+              f"{fmt_ratio(r, 'nginx'):>20}  {fmt_ratio(r, 'epoll'):>20}  {r['errors']:>6}  {r['disturbed_runs']:>9}")
+    if any(r["disturbed_runs"] for r in rows):
+        print("  disturbed: runs in which other processes took over 10% of a core even after two repeats;"
+              " req/s leaves them out (unless all were), CPU/req counts them (it is the server's own time)")
     if any("client_cpu_us_per_connection" in r for r in rows):
         print("  (e) demo-client's own CPU per connection (user+sys, us): " + ", ".join(
             f"{r['server']} {r['client_cpu_us_per_connection']:.0f}" for r in rows
@@ -408,21 +472,21 @@ def main():
     p.add_argument("--proc-after", type=float, default=1.0,
                    help="with --file: look in /proc too after this many seconds without a ready line")
     p.set_defaults(fn=cmd_listen_port)
-    p = sub.add_parser("record")
-    for opt in ("--samples", "--workload", "--server"):
+    p = sub.add_parser("run")
+    for opt in ("--samples", "--workload", "--server", "--out"):
         p.add_argument(opt, required=True)
     p.add_argument("--round", type=int, required=True)
-    p.add_argument("--cpu-ticks", type=int, required=True)
-    g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--wrk")
-    g.add_argument("--raw")
-    g.add_argument("--timed")
-    p.set_defaults(fn=cmd_record)
-    p = sub.add_parser("timed")
-    p.add_argument("--out", required=True)
-    p.add_argument("--timeout", type=float, default=120)
+    p.add_argument("--server-pid", type=int, required=True)
+    p.add_argument("--kind", choices=("wrk", "raw", "client"), required=True)
+    p.add_argument("--server-cpu", type=int, default=0)
+    p.add_argument("--load-cpu", type=int, default=1)
+    p.add_argument("--max-other", type=float, default=10, help="percent of a core")
+    p.add_argument("--retries", type=int, default=2)
+    p.add_argument("--wait-quiet", type=float, default=20,
+                   help="before each attempt, wait up to this many seconds for quiet cores")
+    p.add_argument("--timeout", type=float, default=300)
     p.add_argument("command", nargs=argparse.REMAINDER)
-    p.set_defaults(fn=cmd_timed)
+    p.set_defaults(fn=cmd_run)
     p = sub.add_parser("idle")
     p.add_argument("--address", required=True)
     p.add_argument("--port", type=int, required=True)

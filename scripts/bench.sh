@@ -15,6 +15,9 @@
 #   f  start-up: demo-server to its ready line, demo-client to its printed tuple (median of 20)
 # a, b, c and e run in rounds, the servers alternating (A B C, A B C, ...), $ROUNDS rounds.
 # Server CPU per request: utime+stime from /proc/PID/stat before and after each run.
+# This machine may be shared: each run waits (up to 20 s) for both cores to be quiet, and a
+# run in which other processes still took over 10% of a core is repeated (twice at most),
+# then kept and counted in the table's "disturbed" column.
 #
 # Servers: nginx (one process: master_process off, access_log off, its own prefix and config
 # in a temporary directory), epoll (bench/epoll_server.c), demo-log (demo-server --format json,
@@ -131,7 +134,6 @@ stop() {
   for i in "${pids[@]}"; do [[ $i == "$pid" ]] || kept+=("$i"); done
   pids=("${kept[@]}")
 }
-cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }  # utime + stime
 kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/smaps_rollup"; }
 
 has_quiet=""
@@ -237,32 +239,24 @@ json.dump({"lines": lines, "demo_server": sys.argv[3], "git_head": sys.argv[4]},
 EOF
 
 # --- a, b, c, e: rounds, the servers alternating --------------------------------------------
+# Each run: the load pinned to core 1, the server's CPU read around it; a run in which other
+# processes took over 10% of either core is repeated (twice at most), then kept and marked.
+measure() {  # measure WORKLOAD SERVER ROUND KIND CMD...
+  local w=$1 s=$2 r=$3 kind=$4; shift 4
+  taskset -c 1 python3 "$helper" run --samples "$samples" --workload "$w" --server "$s" --round "$r" \
+    --server-pid "${pid_of[$s]}" --kind "$kind" --out "$tmp/load.out" -- "$@"
+}
 run_http() {  # run_http WORKLOAD SERVER ROUND [wrk args]
   local w=$1 s=$2 r=$3; shift 3
-  local pid=${pid_of[$s]} before after
-  before=$(cpu_ticks "$pid")
-  taskset -c 1 wrk -t1 -c50 -d"${DUR}s" "$@" "http://$url_host:${http_port_of[$s]}/" >"$tmp/wrk.txt" 2>&1 || true
-  after=$(cpu_ticks "$pid")
-  python3 "$helper" record --samples "$samples" --workload "$w" --server "$s" --round "$r" \
-    --cpu-ticks $((after - before)) --wrk "$tmp/wrk.txt"
+  measure "$w" "$s" "$r" wrk wrk -t1 -c50 -d"${DUR}s" "$@" "http://$url_host:${http_port_of[$s]}/"
 }
 run_raw() {
-  local w=$1 s=$2 r=$3 pid=${pid_of[$2]} before after
-  before=$(cpu_ticks "$pid")
-  taskset -c 1 "$tmp/raw_load" --concurrency 32 --duration "$DUR" --line "portdemo-hello 1" \
-    "$target" "${raw_port_of[$s]}" >"$tmp/raw.txt"
-  after=$(cpu_ticks "$pid")
-  python3 "$helper" record --samples "$samples" --workload "$w" --server "$s" --round "$r" \
-    --cpu-ticks $((after - before)) --raw "$tmp/raw.txt"
+  measure "$1" "$2" "$3" raw "$tmp/raw_load" --concurrency 32 --duration "$DUR" --line "portdemo-hello 1" \
+    "$target" "${raw_port_of[$2]}"
 }
 run_client() {
-  local w=$1 s=$2 r=$3 pid=${pid_of[$2]} before after
-  before=$(cpu_ticks "$pid")
-  python3 "$helper" timed --out "$tmp/client.out" -- taskset -c 1 "$demo_client" "$target" "${raw_port_of[$s]}" \
-    --count "$CLIENT_N" --parallel 32 --format json >"$tmp/client.json"
-  after=$(cpu_ticks "$pid")
-  python3 "$helper" record --samples "$samples" --workload "$w" --server "$s" --round "$r" \
-    --cpu-ticks $((after - before)) --timed "$tmp/client.json"
+  measure "$1" "$2" "$3" client "$demo_client" "$target" "${raw_port_of[$2]}" --count "$CLIENT_N" --parallel 32 \
+    --format json
 }
 
 if wants a || wants b || wants c || wants e; then
@@ -296,14 +290,16 @@ idle_case() {  # idle_case SERVER MODE
   sleep 0.3
   local rss0 pss0 rss1 pss1
   rss0=$(kb "$pid" Rss); pss0=$(kb "$pid" Pss)
+  local out="$tmp/idle-$s-$mode.out"
+  rm -f "$out"
   taskset -c 1 prlimit --nofile=20000 python3 "$helper" idle --address "$target" --port "$port" \
-    --count "$IDLE_N" --mode "$mode" --hold-max 60 >"$tmp/idle.out" 2>"$tmp/idle.err" &
+    --count "$IDLE_N" --mode "$mode" --hold-max 60 >"$out" 2>"$out.err" &
   hpid=$!
   pids+=("$hpid")
-  for _ in $(seq 600); do grep -qs idle_ready "$tmp/idle.out" && break; kill -0 "$hpid" 2>/dev/null || break; sleep 0.05; done
+  for _ in $(seq 600); do grep -qs idle_ready "$out" && break; kill -0 "$hpid" 2>/dev/null || break; sleep 0.05; done
   sleep 0.3  # let the server finish its bookkeeping for the last answers
   rss1=$(kb "$pid" Rss); pss1=$(kb "$pid" Pss)
-  python3 - "$tmp/idle.out" "$s" "$mode" "$rss0" "$pss0" "$rss1" "$pss1" >>"$idle_results" <<'EOF'
+  python3 - "$out" "$s" "$mode" "$rss0" "$pss0" "$rss1" "$pss1" >>"$idle_results" <<'EOF'
 import json, sys
 out, server, mode, rss0, pss0, rss1, pss1 = sys.argv[1:8]
 ready = {}
