@@ -23,6 +23,9 @@ import time
 import unittest
 
 SERVER = os.environ.get("DEMO_SERVER", "")
+# The sanitizers in the build ("address,undefined", "thread"), or empty: memory and speed
+# figures mean nothing under them.
+SANITIZED = os.environ.get("PORTDEMO_SANITIZED", "")
 CLIENT = os.environ.get("DEMO_CLIENT", "")
 
 # Bounded waits, in seconds.

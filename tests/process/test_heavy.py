@@ -100,7 +100,8 @@ class Heavy(unittest.TestCase):
               file=sys.stderr)
         self.assertEqual((int(ok), int(done)), (10000, 10000))
         self.assertLess(float(seconds), 30)
-        self.assertLess(peak, 64 * 1024)
+        if not h.SANITIZED:  # the sanitizers' shadow memory is not the server's
+            self.assertLess(peak, 64 * 1024)
         settled = wait_for(lambda: fd_count(server.pid) <= baseline, 3.0)
         self.assertTrue(settled, f"descriptors: {fd_count(server.pid)}, before: {baseline}")
         self.assertEqual(server.terminate(), h.EX_OK)
@@ -121,7 +122,8 @@ class Heavy(unittest.TestCase):
                   file=sys.stderr)
         settled = wait_for(lambda: fd_count(server.pid) <= baseline, 1.0)
         self.assertTrue(settled, f"descriptors: {fd_count(server.pid)}, before: {baseline}")
-        self.assertLess(abs(rss[1] - rss[0]) / rss[0], 0.10, f"RSS at 10k and 20k: {rss}")
+        if not h.SANITIZED:  # ASan holds freed memory in quarantine: RSS grows by design
+            self.assertLess(abs(rss[1] - rss[0]) / rss[0], 0.10, f"RSS at 10k and 20k: {rss}")
         self.assertEqual(server.terminate(), h.EX_OK)
         with open(log) as f:
             lines = f.read().splitlines()

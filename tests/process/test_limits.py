@@ -231,7 +231,8 @@ class Limits(unittest.TestCase):
         event = server.wait_event("limit", limit="line_too_long")
         self.assertEqual((event["limit_bytes"], event["answered"]), (4096, True))
         after = rss_kib(server.pid)
-        self.assertLess(after - before, 1024, f"RSS grew from {before} KiB to {after} KiB")
+        if not h.SANITIZED:
+            self.assertLess(after - before, 1024, f"RSS grew from {before} KiB to {after} KiB")
         self.assertTrue(server.running())
         self.assertEqual(server.terminate(), h.EX_OK)
         server.read_rest()
@@ -372,6 +373,10 @@ class Limits(unittest.TestCase):
     # 5b. Out of descriptors for real (the limit lowered under the running server): accept
     # pauses, costs no CPU, logs once, and serves again within 250 ms of descriptors coming free.
     def test_out_of_descriptors_pauses_and_resumes(self):
+        if "undefined" in h.SANITIZED:
+            # UBSan checks a vptr by probing memory through a pipe(2) it opens: out of
+            # descriptors, every virtual call is then reported as "invalid vptr".
+            self.skipTest("UBSan's vptr check needs a free descriptor; this test takes them all")
         server = h.start_server(self, "--ports", "0", "--bind", "127.0.0.1", "--max-connections", "200")
         limit = fd_count(server.pid) + 12
         subprocess.run(["prlimit", f"--pid={server.pid}", f"--nofile={limit}:{limit}"], check=True)
@@ -394,7 +399,8 @@ class Limits(unittest.TestCase):
         for s in held:
             s.close()
         freed = time.monotonic()
-        self.assertEqual(h.run_client("127.0.0.1", server.port).returncode, h.EX_OK)
+        result = h.run_client("127.0.0.1", server.port)
+        self.assertEqual(result.returncode, h.EX_OK, result.stdout + result.stderr)
         self.assertLess(time.monotonic() - freed, 0.25 + 0.1)
         resumed = server.wait_event("accept_resumed")
         self.assertGreaterEqual(resumed["failures"], 1)
