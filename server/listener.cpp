@@ -1,6 +1,13 @@
 #include "listener.hpp"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <asio/ip/v6_only.hpp>
+#include <fmt/format.h>
 
 #include "portdemo/asio_adapter.hpp"
 
@@ -57,6 +64,52 @@ std::variant<asio::ip::udp::socket, failure> open_datagram(asio::io_context& io,
   socket.bind(where, ec);
   if (ec) return fail(step::bind);
   return socket;
+}
+
+passed_socket adopt_socket(asio::io_context& io, int fd) {
+  passed_socket out;
+  int domain = 0;
+  int type = 0;
+  int listening = 0;
+  socklen_t len = sizeof(int);
+  if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) {
+    out.problem = fmt::format("descriptor {} is not a socket ({})", fd, std::strerror(errno));
+    return out;
+  }
+  len = sizeof(int);
+  ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
+  len = sizeof(int);
+  ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len);
+  if (domain != AF_INET && domain != AF_INET6) {
+    out.problem = fmt::format("descriptor {} is not an IPv4 or IPv6 socket (family {}); ignored", fd, domain);
+    return out;
+  }
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);  // not for anything this process might start
+  std::error_code ec;
+  if (type == SOCK_STREAM) {
+    if (!listening && ::listen(fd, SOMAXCONN) != 0) {
+      out.problem = fmt::format("descriptor {} is a TCP socket that cannot listen ({})", fd, std::strerror(errno));
+      return out;
+    }
+    asio::ip::tcp::acceptor acceptor(io);
+    acceptor.assign(domain == AF_INET ? asio::ip::tcp::v4() : asio::ip::tcp::v6(), fd, ec);
+    if (ec) {
+      out.problem = fmt::format("descriptor {}: {}", fd, ec.message());
+      return out;
+    }
+    out.tcp.emplace(std::move(acceptor));
+  } else if (type == SOCK_DGRAM) {
+    asio::ip::udp::socket socket(io);
+    socket.assign(domain == AF_INET ? asio::ip::udp::v4() : asio::ip::udp::v6(), fd, ec);
+    if (ec) {
+      out.problem = fmt::format("descriptor {}: {}", fd, ec.message());
+      return out;
+    }
+    out.udp.emplace(std::move(socket));
+  } else {
+    out.problem = fmt::format("descriptor {} is neither TCP nor UDP (type {}); ignored", fd, type);
+  }
+  return out;
 }
 
 }  // namespace portdemo::server

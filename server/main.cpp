@@ -89,6 +89,9 @@ int main(int argc, char** argv) {
   app.add_option("--max-header-lines", limits.http.header_lines, "header lines of an HTTP request")
       ->check(CLI::Range(std::size_t{1}, std::size_t{10'000}))
       ->capture_default_str();
+  app.add_option("--user", opts.user,
+                 "after binding every port as root, switch to this user\n"
+                 "(groups cleared, no capabilities) before the first client");
   bool quiet = false;
   app.add_flag("--quiet,-q", quiet,
                "no line per connection: start-up, problems and the\nsummary only (for measurements)");

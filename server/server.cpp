@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <exception>
 
 #include <asio/co_spawn.hpp>
@@ -18,6 +19,8 @@
 #include <asio/use_awaitable.hpp>
 
 #include "listener.hpp"
+#include "portdemo/activation.hpp"
+#include "privilege.hpp"
 #include "portdemo/asio_adapter.hpp"
 #include "portdemo/deadline.hpp"
 #include "portdemo/protocol.hpp"
@@ -136,9 +139,18 @@ int server::start() {
   std::vector<std::uint16_t> ready_ports;
   std::vector<std::uint16_t> tls_ports;
   std::vector<std::uint16_t> udp_ports;
+  // --user is refused before anything is bound, not after.
+  if (!opts_.user.empty()) {
+    if (auto refused = check_can_switch(opts_.user)) {
+      std::fprintf(stderr, "demo-server: %s\n", refused->message.c_str());
+      return refused->exit_code;
+    }
+  }
+  // Sockets passed by a service manager replace --ports and --bind.
+  const bool adopted = adopt_passed_sockets(t, ready_ports, tls_ports, udp_ports);
 
   // TCP: a listening socket per (port, address).
-  bind_all(opts_.ports, addresses, t,
+  if (!adopted) bind_all(opts_.ports, addresses, t,
            [&](const asio::ip::address& address, std::uint16_t asked, std::uint16_t port)
                -> std::variant<listening_event, failure> {
              auto result = open_listener(io_, tcp::endpoint(address, port));
@@ -158,7 +170,7 @@ int server::start() {
              return ev;
            });
   // UDP: a bound datagram socket per (port, address).
-  bind_all(opts_.udp_ports, addresses, t,
+  if (!adopted) bind_all(opts_.udp_ports, addresses, t,
            [&](const asio::ip::address& address, std::uint16_t asked, std::uint16_t port)
                -> std::variant<listening_event, failure> {
              auto result = open_datagram(io_, asio::ip::udp::endpoint(address, port));
@@ -191,6 +203,15 @@ int server::start() {
     out_.emit(ready_event{0, failed, {}, {}, {}});
     return first_failure_code;
   }
+  // Bind, then drop: every port is bound, no client has been accepted yet.
+  if (!opts_.user.empty() && listening > 0) {
+    auto dropped = drop_privileges(opts_.user);
+    if (auto* error = std::get_if<privilege_error>(&dropped)) {
+      std::fprintf(stderr, "demo-server: %s\n", error->message.c_str());
+      return error->exit_code;
+    }
+    out_.emit(std::get<privileges_dropped_event>(dropped));
+  }
   std::vector<std::uint16_t> all_ports = ready_ports;
   for (auto p : udp_ports)
     if (std::find(all_ports.begin(), all_ports.end(), p) == all_ports.end()) all_ports.push_back(p);
@@ -205,6 +226,60 @@ int server::start() {
   }
   wait_for_signal();
   return -1;
+}
+
+bool server::adopt_passed_sockets(bind_tally& t, std::vector<std::uint16_t>& tcp_ports,
+                                  std::vector<std::uint16_t>& tls_ports, std::vector<std::uint16_t>& udp_ports) {
+  passed_sockets passed = parse_listen_fds(std::getenv("LISTEN_PID"), std::getenv("LISTEN_FDS"),
+                                           std::getenv("LISTEN_FDNAMES"), static_cast<long>(::getpid()));
+  // The sockets are this process's, not its children's (sd_listen_fds with unset_environment).
+  ::unsetenv("LISTEN_PID");
+  ::unsetenv("LISTEN_FDS");
+  ::unsetenv("LISTEN_FDNAMES");
+  if (!passed.problem.empty()) out_.emit(note_event{"listen_fds_ignored", passed.problem});
+  if (passed.count == 0) return false;
+  out_.emit(note_event{"socket_activation",
+                       fmt::format("{} socket{} passed by the parent process (LISTEN_FDS): the parent bound "
+                                   "them, this process serves them; --ports and --bind are not used",
+                                   passed.count, passed.count == 1 ? "" : "s")});
+  const host_facts& facts = out_.facts();
+  // Why a privileged port is open to us: the parent bound it.
+  const auto allowed = [&](std::uint16_t port) -> std::optional<std::string> {
+    if (port >= 1024 || port == 0) return std::nullopt;
+    return is_privileged(facts, port).value_or(true) ? "parent" : "cutoff";
+  };
+  for (int i = 0; i < passed.count; ++i) {
+    passed_socket p = adopt_socket(io_, listen_fds_start + i);
+    if (!p.problem.empty()) {
+      ++t.failed;
+      out_.emit(note_event{"passed_socket_ignored", p.problem});
+      continue;
+    }
+    if (p.tcp) {
+      auto l = std::make_unique<listener>(listener{std::move(*p.tcp), false});
+      std::error_code ec;
+      endpoint local = to_endpoint(l->acceptor.local_endpoint(ec));
+      l->tls = is_tls_port(opts_, local.port, local.port);
+      if (std::find(tcp_ports.begin(), tcp_ports.end(), local.port) == tcp_ports.end()) {
+        tcp_ports.push_back(local.port);
+        if (l->tls) tls_ports.push_back(local.port);
+      }
+      per_port_.try_emplace({false, local.port}, 0);
+      out_.emit(listening_event{local, local.port, describe_port(local.port), allowed(local.port), l->tls, "tcp",
+                                true});
+      listeners_.push_back(std::move(l));
+    } else {
+      auto u = std::make_unique<asio::ip::udp::socket>(std::move(*p.udp));
+      std::error_code ec;
+      endpoint local = to_endpoint(u->local_endpoint(ec));
+      if (std::find(udp_ports.begin(), udp_ports.end(), local.port) == udp_ports.end()) udp_ports.push_back(local.port);
+      per_port_.try_emplace({true, local.port}, 0);
+      out_.emit(listening_event{local, local.port, describe_port(local.port), allowed(local.port), false, "udp", true});
+      udp_sockets_.push_back(std::move(u));
+    }
+    ++t.listening;
+  }
+  return true;
 }
 
 void server::wait_for_signal() {
@@ -421,7 +496,7 @@ asio::awaitable<void> server::accept_loop(listener& l) {
     std::optional<bool> in_range;
     if (out_.facts().ephemeral) in_range = out_.facts().ephemeral->contains(tuple.remote.port);
     shared_.peak_open = std::max(shared_.peak_open, ++shared_.open);
-    shared_.log(accepted_event{id, tuple, in_range, shared_.open});
+    if (!shared_.quiet) out_.emit(accepted_event{id, tuple, in_range, shared_.open});
     // The previous port of this client address: the web page tells a reload on a new
     // connection (new port) from one on a kept-alive connection (same port).
     connection_facts facts{id, tuple, l.tls, std::nullopt};

@@ -33,6 +33,7 @@ struct options {
   std::string save_cert;                     ///< --save-cert: write the certificate (PEM) here
   server_limits limits;                      ///< --max-connections, the timeouts, the size limits
   bool quiet = false;                        ///< --quiet: no line per connection
+  std::string user;                          ///< --user: switch to this user after binding
 };
 
 /// Whether a port speaks HTTPS: 443 and 8443 always, and those named with --tls.
@@ -76,6 +77,10 @@ class server {
   asio::awaitable<void> accept_loop(listener& l);
   asio::awaitable<void> datagram_loop(asio::ip::udp::socket& socket);
   void count(const socket_tuple& tuple);
+  /// Takes the sockets a service manager passed (LISTEN_FDS) instead of binding; false when
+  /// there are none.
+  bool adopt_passed_sockets(bind_tally& t, std::vector<std::uint16_t>& tcp_ports, std::vector<std::uint16_t>& tls_ports,
+                            std::vector<std::uint16_t>& udp_ports);
   /// Sets up TLS and reports the certificate; false if --cert/--key could not be used.
   bool setup_tls();
   /// Sets the connection cap from --max-connections and the open-file limit.

@@ -72,11 +72,18 @@ asio::awaitable<std::error_code> readable(session& s) {
 // Reads what is there into the shared scratch buffer, waiting (within the armed deadline) only
 // when nothing is. The caller must use the bytes before its next co_await. 0 bytes and eof:
 // the client closed its end.
-asio::awaitable<std::size_t> receive(session& s, std::error_code& ec) {
+// `wait_first`: the bytes are not expected yet (the next request on a kept-alive connection),
+// so trying a read before waiting would only cost a system call.
+asio::awaitable<std::size_t> receive(session& s, std::error_code& ec, bool wait_first = false) {
+  if (wait_first) {
+    ec = co_await readable(s);
+    if (ec) co_return 0;
+  }
   for (;;) {
     std::size_t n = s.socket.read_some(asio::buffer(s.shared.scratch), ec);
     if (ec != asio::error::would_block) co_return n;
-    if ((ec = co_await readable(s))) co_return 0;
+    ec = co_await readable(s);
+    if (ec) co_return 0;
   }
 }
 
@@ -106,8 +113,14 @@ bool go_idle(session& s) {
 // Half-closes our side (FIN after the answer) and closes. When the client has sent bytes we did
 // not read, closing at once would turn the FIN into a reset and could destroy the answer in
 // flight: then wait (briefly) for the client's FIN, reading and dropping what comes.
-asio::awaitable<void> finish(session& s) {
+// `all_read`: the client's message ended exactly where our reading did (demo-client's hello):
+// nothing can be waiting unread, so the look costs a system call for nothing.
+asio::awaitable<void> finish(session& s, bool all_read = false) {
   std::error_code ec;
+  if (all_read) {
+    s.socket.close(ec);  // nothing unread: the close itself sends the FIN after the answer
+    co_return;
+  }
   s.socket.shutdown(tcp::socket::shutdown_send, ec);
   std::size_t n = s.socket.read_some(asio::buffer(s.shared.scratch), ec);
   if (!ec && n > 0 && go_idle(s)) {
@@ -199,7 +212,8 @@ asio::awaitable<void> report(session& s) {
     const bool hold = got == client_hello_hold;
     const bool hello = got == client_hello || hold;
     answer = hello ? render_server_view(view) : render_raw_client_report(view, s.shared.out.facts());
-    s.shared.log(answered_event{s.facts.id, hello, line.received(), std::string(got.substr(0, 512))});
+    if (!s.shared.quiet)
+      s.shared.out.emit(answered_event{s.facts.id, hello, line.received(), std::string(got.substr(0, 512))});
     if (hold) {
       co_await send_all(s, answer, ec);
       if (ec) co_return;
@@ -216,7 +230,8 @@ asio::awaitable<void> report(session& s) {
   co_await send_all(s, answer, ec);
   if (ec == asio::error::timed_out) log_limit(s, limit_kind::write_timeout, ms(limits.write_timeout), 0, false);
   if (ec) co_return;
-  co_await finish(s);
+  const bool all_read = line.current() == line_collector::state::complete && line.received() == line.line().size();
+  co_await finish(s, all_read);
 }
 
 // How a port and the client's choice of protocol fit together.
@@ -227,8 +242,8 @@ enum class mismatch { none, plain_on_tls_port, tls_on_plain_port };
 // says nothing about decrypted bytes).
 struct plain_io {
   session& s;
-  asio::awaitable<std::string_view> read(std::error_code& ec) {
-    std::size_t n = co_await receive(s, ec);
+  asio::awaitable<std::string_view> read(std::error_code& ec, bool wait_first = false) {
+    std::size_t n = co_await receive(s, ec, wait_first);
     if (!ec && n == 0) ec = asio::error::eof;
     co_return std::string_view(s.shared.scratch.data(), n);
   }
@@ -239,7 +254,7 @@ struct tls_io {
   session& s;
   tls_stream& stream;
   std::unique_ptr<std::array<char, 4096>> buffer = std::make_unique<std::array<char, 4096>>();
-  asio::awaitable<std::string_view> read(std::error_code& ec) {
+  asio::awaitable<std::string_view> read(std::error_code& ec, bool = false) {
     std::size_t n = co_await stream.async_read_some(asio::buffer(*buffer), asio::redirect_error(asio::use_awaitable, ec));
     ec = outcome(s, ec);
     co_return std::string_view(buffer->data(), n);
@@ -254,8 +269,10 @@ struct tls_io {
 // Serves HTTP requests on one connection (plain or TLS) until it closes. The first request has
 // --request-timeout from its first byte (already here: it was sniffed); later ones may idle
 // --keep-alive-timeout before they begin, and then have --request-timeout to complete.
+// Returns true when it ends after an answer with nothing left unread, so that the caller may
+// close at once.
 template <typename Io>
-asio::awaitable<void> http(session& s, Io& io, std::optional<tls_details> tls, mismatch mode) {
+asio::awaitable<bool> http(session& s, Io& io, std::optional<tls_details> tls, mismatch mode) {
   const server_limits& limits = s.shared.limits;
   request_parser parser(limits.http);
   const connection_facts& c = s.facts;
@@ -265,17 +282,17 @@ asio::awaitable<void> http(session& s, Io& io, std::optional<tls_details> tls, m
   for (;;) {
     if (context.request_number > 0 && state == request_parser::state::incomplete) {
       // Between requests: idle until the next one begins.
-      if (!go_idle(s)) co_return;
+      if (!go_idle(s)) co_return false;
       std::error_code ec;
       std::string_view got;
       {
         armed_scope armed(s.shared.deadlines, s.deadline, wait_kind::keep_alive);
-        got = co_await io.read(ec);
+        got = co_await io.read(ec, true);
       }
       s.idle = false;
       if (ec == asio::error::timed_out)
         log_limit(s, limit_kind::keep_alive_timeout, ms(limits.keep_alive_timeout), 0, false);
-      if (ec) co_return;
+      if (ec) co_return false;
       received = got.size();
       state = parser.feed(got);
     }
@@ -291,9 +308,9 @@ asio::awaitable<void> http(session& s, Io& io, std::optional<tls_details> tls, m
           std::error_code write_ec;
           co_await io.write(bytes, write_ec);
           log_limit(s, limit_kind::request_timeout, ms(limits.request_timeout), received, !write_ec);
-          co_return;
+          co_return false;
         }
-        if (ec) co_return;  // closed or reset: nothing more to answer
+        if (ec) co_return false;  // closed or reset: nothing more to answer
         received += got.size();
         state = parser.feed(got);
       }
@@ -329,10 +346,16 @@ asio::awaitable<void> http(session& s, Io& io, std::optional<tls_details> tls, m
     std::string bytes = serialize(response, head_only);
     std::error_code ec;
     co_await io.write(bytes, ec);
-    s.shared.log(http_request_event{c.id, c.tuple, method, target, response.status, context.request_number,
-                                    tls ? tls->version : "", note});
+    if (!s.shared.quiet)
+      s.shared.out.emit(http_request_event{c.id, c.tuple, std::move(method), std::move(target), response.status,
+                                           context.request_number, tls ? tls->version : "", std::move(note)});
     if (ec == asio::error::timed_out) log_limit(s, limit_kind::write_timeout, ms(limits.write_timeout), 0, false);
-    if (ec || response.close || state == request_parser::state::failed) co_return;
+    if (ec || state == request_parser::state::failed) co_return false;
+    if (response.close) {
+      const http_request& request = parser.request();
+      const bool body_sent = request.header("Content-Length") || request.header("Transfer-Encoding");
+      co_return parser.after_head() == 0 && !body_sent;
+    }
     state = parser.next();
     received = 0;
   }
@@ -413,8 +436,8 @@ asio::awaitable<void> serve(tcp::socket socket, connection_facts c, shared_state
     shared.deadlines.disarm(s.deadline);
     plain_io io{s};
     const mismatch mode = s.facts.tls_port ? mismatch::plain_on_tls_port : mismatch::none;
-    co_await http(s, io, std::nullopt, mode);
-    if (s.socket.is_open()) co_await finish(s);
+    const bool all_read = co_await http(s, io, std::nullopt, mode);
+    if (s.socket.is_open()) co_await finish(s, all_read);
   } else if (kind == first_bytes::tls) {
     shared.deadlines.disarm(s.deadline);
     co_await tls_session(s);

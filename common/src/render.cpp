@@ -26,6 +26,22 @@ constexpr std::size_t max_logged_bytes = 200;
 
 std::string json_opt_string(const std::string& s) { return s.empty() ? "null" : json_string(s); }
 
+// "65534\t65534\t65534" (a /proc/self/status line) as [65534,65534,65534]; non-numbers are left out.
+std::string json_numbers(std::string_view text) {
+  std::string out = "[";
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && (text[i] < '0' || text[i] > '9')) ++i;
+    std::size_t start = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+    if (i > start) {
+      if (out.size() > 1) out += ',';
+      out.append(text.substr(start, i - start));
+    }
+  }
+  return out + "]";
+}
+
 template <typename T>
 std::string json_opt(const std::optional<T>& v) {
   if (!v) return "null";
@@ -92,10 +108,18 @@ struct json_visitor {
   std::string operator()(const listening_event& e) const {
     return fmt::format(
         "{{\"event\":\"listening\",\"proto\":{},\"local\":{},\"port_class\":{},"
-        "\"service\":{},\"requested_port\":{},\"privileged_allowed_by\":{},\"tls\":{}}}",
+        "\"service\":{},\"requested_port\":{},\"privileged_allowed_by\":{},\"tls\":{},\"bound_by\":{}}}",
         json_string(e.proto), endpoint_json(e.local), json_string(to_string(classify(e.local.port))),
         json_opt_string(e.service), e.requested_port,
-        e.privilege ? json_string(*e.privilege) : "null", e.tls);
+        e.privilege ? json_string(*e.privilege) : "null", e.tls, e.inherited ? "\"parent\"" : "\"self\"");
+  }
+  std::string operator()(const privileges_dropped_event& e) const {
+    return fmt::format("{{\"event\":\"privileges_dropped\",\"user\":{},\"uid\":{},\"gid\":{},\"uids\":{},"
+                       "\"gids\":{},\"groups\":{},\"cap_effective\":{},\"cap_permitted\":{},"
+                       "\"no_new_privs\":{},\"setuid_0\":{}}}",
+                       json_string(e.user), e.uid, e.gid, json_numbers(e.uids), json_numbers(e.gids),
+                       json_numbers(e.groups), json_string(e.cap_effective), json_string(e.cap_permitted),
+                       e.no_new_privs, json_string(e.regain_error));
   }
   std::string operator()(const bind_failed_event& e) const {
     return fmt::format("{{\"event\":\"bind_failed\",\"proto\":{},\"local\":{},{}}}", json_string(e.what.proto),
@@ -463,8 +487,26 @@ struct text_renderer::impl {
     if (e.privilege) detail += "; " + allowed_text(*e.privilege);
     if (e.tls) detail += "; HTTPS (TLS)";
     if (e.proto == "udp") detail = "UDP, " + detail;
+    if (e.inherited)
+      detail += is_privileged(r.facts_, e.local.port).value_or(false)
+                    ? "; bound by the parent process (socket activation), so this process needs no privilege"
+                    : "; bound by the parent process (socket activation)";
     return join(fmt::format("{}  {}", paint("listening", good_style), ep(e.local, fixed_style, 17)),
                 detail, 11);
+  }
+
+  std::string operator()(const privileges_dropped_event& e) const {
+    const bool no_caps = e.cap_effective.find_first_not_of('0') == std::string::npos &&
+                         e.cap_permitted.find_first_not_of('0') == std::string::npos;
+    std::string out = fmt::format("{}: the ports are bound; now running as {} (uid {}, gid {})\n",
+                                  paint("privileges dropped", good_style), e.user, e.uid, e.gid);
+    out += wrap(fmt::format("supplementary groups: {}; capabilities: {} (CapEff {}){}",
+                            e.groups.empty() ? "none" : e.groups, no_caps ? "none" : "some left", e.cap_effective,
+                            e.no_new_privs ? "; no_new_privs set" : ""),
+                text_width, 4, 2);
+    out += wrap(fmt::format("setuid(0) now fails ({}): this process cannot become root again", e.regain_error),
+                text_width, 4, 2);
+    return out;
   }
 
   std::string operator()(const bind_failed_event& e) const {

@@ -140,17 +140,19 @@ for as long as the connection lasts. Reload this page: on the same connection yo
 }
 
 std::string text(const web_context& c) {
+  // One buffer for the whole body: this runs for every request a keep-alive client makes.
   const endpoint& server = c.tuple.local;
   const endpoint& client = c.tuple.remote;
-  std::string out = fmt::format("portdemo: your connection #{}, request {} on it\n", c.connection_id,
-                                c.request_number);
-  out += fmt::format("  your port (ephemeral):  {:<24} chosen by your kernel\n", to_string(client));
-  out += fmt::format("  server port (fixed):    {:<24} chosen by the server ({})\n", to_string(server),
-                     service_words(server.port));
-  out += fmt::format("  {}\n", reuse_sentence(c));
-  if (c.tls) out += fmt::format("  encrypted: {} with {}\n", c.tls->version, c.tls->cipher);
-  out += fmt::format("  this host's ephemeral range: {}\n", range_text(c.facts));
-  return out;
+  fmt::memory_buffer out;
+  auto it = std::back_inserter(out);
+  fmt::format_to(it, "portdemo: your connection #{}, request {} on it\n", c.connection_id, c.request_number);
+  fmt::format_to(it, "  your port (ephemeral):  {:<24} chosen by your kernel\n", client);
+  fmt::format_to(it, "  server port (fixed):    {:<24} chosen by the server ({})\n", server,
+                 service_words(server.port));
+  fmt::format_to(it, "  {}\n", reuse_sentence(c));
+  if (c.tls) fmt::format_to(it, "  encrypted: {} with {}\n", c.tls->version, c.tls->cipher);
+  fmt::format_to(it, "  this host's ephemeral range: {}\n", range_text(c.facts));
+  return fmt::to_string(out);
 }
 
 // The Host header's name, if it is a plain host[:port] (else the server's own address).
@@ -261,15 +263,18 @@ http_response tls_on_plain_port(const http_request& request, const web_context& 
 }
 
 std::string serialize(const http_response& r, bool head_only) {
-  std::string out = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
-                                "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n",
-                                r.status, reason_phrase(r.status), r.content_type, r.body.size());
-  if (!r.allow.empty()) out += fmt::format("Allow: {}\r\n", r.allow);
-  if (!r.location.empty()) out += fmt::format("Location: {}\r\n", r.location);
-  out += r.close ? "Connection: close\r\n" : "Connection: keep-alive\r\n";
-  out += "\r\n";
-  if (!head_only) out += r.body;
-  return out;
+  fmt::memory_buffer out;
+  auto it = std::back_inserter(out);
+  fmt::format_to(it,
+                 "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
+                 "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n",
+                 r.status, reason_phrase(r.status), r.content_type, r.body.size());
+  if (!r.allow.empty()) fmt::format_to(it, "Allow: {}\r\n", r.allow);
+  if (!r.location.empty()) fmt::format_to(it, "Location: {}\r\n", r.location);
+  std::string_view connection = r.close ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n";
+  out.append(connection.data(), connection.data() + connection.size());
+  if (!head_only) out.append(r.body.data(), r.body.data() + r.body.size());
+  return fmt::to_string(out);
 }
 
 }  // namespace portdemo

@@ -104,7 +104,7 @@ class AsRoot(unittest.TestCase):
         self.assertEqual(listening, {"event": "listening", "proto": "tcp",
                                      "local": h.ep("127.0.0.1", 80), "port_class": "well-known",
                                      "service": "HTTP", "requested_port": 80,
-                                     "privileged_allowed_by": "root", "tls": False})
+                                     "privileged_allowed_by": "root", "tls": False, "bound_by": "self"})
         self.assertEqual(server.ready, {"event": "ready", "listening": 1, "failed": 0,
                                         "ports": [80], "tls_ports": [], "udp_ports": []})
         result = h.run_client("127.0.0.1", 80)

@@ -167,7 +167,7 @@ class UdpServerSockets(unittest.TestCase):
         for e, address in zip(h.of(events, "listening"), ("127.0.0.1", "::1")):
             self.assertEqual(e, {"event": "listening", "proto": "udp", "local": h.ep(address, port),
                                  "port_class": h.port_class(port), "service": h.describe_port(port) or None,
-                                 "requested_port": 0, "privileged_allowed_by": None, "tls": False})
+                                 "requested_port": 0, "privileged_allowed_by": None, "tls": False, "bound_by": "self"})
         # The kernel agrees: two UDP sockets on that port, not one TCP socket.
         table = kernel_sockets(server.pid)
         if table is not None:

@@ -148,7 +148,7 @@ TEST(RenderJson, Listening) {
   EXPECT_EQ(render_json(listening_event{{"0.0.0.0", 8080}, 8080, "HTTP alternate", std::nullopt}),
             R"({"event":"listening","proto":"tcp","local":{"address":"0.0.0.0","port":8080},)"
             R"("port_class":"registered","service":"HTTP alternate","requested_port":8080,)"
-            R"("privileged_allowed_by":null,"tls":false})"
+            R"("privileged_allowed_by":null,"tls":false,"bound_by":"self"})"
             "\n");
 }
 
@@ -156,7 +156,7 @@ TEST(RenderJson, ListeningOnAKernelChosenPort) {
   EXPECT_EQ(render_json(listening_event{{"::", 50123}, 0, "", std::nullopt}),
             R"({"event":"listening","proto":"tcp","local":{"address":"::","port":50123},)"
             R"("port_class":"dynamic","service":null,"requested_port":0,)"
-            R"("privileged_allowed_by":null,"tls":false})"
+            R"("privileged_allowed_by":null,"tls":false,"bound_by":"self"})"
             "\n");
 }
 
@@ -164,7 +164,7 @@ TEST(RenderJson, ListeningOnAPrivilegedPort) {
   EXPECT_EQ(render_json(listening_event{{"0.0.0.0", 80}, 80, "HTTP", "root"s}),
             R"({"event":"listening","proto":"tcp","local":{"address":"0.0.0.0","port":80},)"
             R"("port_class":"well-known","service":"HTTP","requested_port":80,)"
-            R"("privileged_allowed_by":"root","tls":false})"
+            R"("privileged_allowed_by":"root","tls":false,"bound_by":"self"})"
             "\n");
 }
 
@@ -1284,7 +1284,7 @@ TEST(RenderJson, ListeningOnATlsPort) {
   EXPECT_EQ(render_json(listening_event{{"127.0.0.1", 8443}, 8443, "HTTPS alternate", std::nullopt, true}),
             R"({"event":"listening","proto":"tcp","local":{"address":"127.0.0.1","port":8443},)"
             R"("port_class":"registered","service":"HTTPS alternate","requested_port":8443,)"
-            R"("privileged_allowed_by":null,"tls":true})"
+            R"("privileged_allowed_by":null,"tls":true,"bound_by":"self"})"
             "\n");
 }
 

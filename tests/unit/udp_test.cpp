@@ -176,12 +176,12 @@ TEST(UdpJson, Listening) {
   EXPECT_EQ(render_json(listening_event{{"127.0.0.1", 8080}, 8080, "HTTP alternate", std::nullopt, false, "udp"}),
             R"({"event":"listening","proto":"udp","local":{"address":"127.0.0.1","port":8080},)"
             R"("port_class":"registered","service":"HTTP alternate","requested_port":8080,)"
-            R"("privileged_allowed_by":null,"tls":false})"
+            R"("privileged_allowed_by":null,"tls":false,"bound_by":"self"})"
             "\n");
   EXPECT_EQ(render_json(listening_event{{"::1", 50123}, 0, "", std::nullopt, false, "udp"}),
             R"({"event":"listening","proto":"udp","local":{"address":"::1","port":50123},)"
             R"("port_class":"dynamic","service":null,"requested_port":0,)"
-            R"("privileged_allowed_by":null,"tls":false})"
+            R"("privileged_allowed_by":null,"tls":false,"bound_by":"self"})"
             "\n");
 }
 

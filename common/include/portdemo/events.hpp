@@ -33,6 +33,22 @@ struct listening_event {
   std::optional<std::string> privilege;  ///< for a privileged port: why binding it was allowed
   bool tls = false;                      ///< the port speaks HTTPS
   std::string proto = "tcp";             ///< "tcp", or "udp" for a bound datagram socket
+  bool inherited = false;                ///< bound by the parent (socket activation), not by this process
+};
+
+/// --user: the server switched users after binding, before accepting anyone. The facts come
+/// from /proc/self/status afterwards, not from what was asked.
+struct privileges_dropped_event {
+  std::string user;
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  std::string uids;           ///< the Uid line: real, effective, saved, filesystem
+  std::string gids;           ///< the Gid line
+  std::string groups;         ///< the Groups line: empty when none
+  std::string cap_effective;  ///< CapEff, hex
+  std::string cap_permitted;  ///< CapPrm, hex
+  bool no_new_privs = false;
+  std::string regain_error;   ///< what setuid(0) answered afterwards: "EPERM"
 };
 
 /// A listening socket could not be set up; the other ports go on.
@@ -267,7 +283,7 @@ port_distribution distribution(const std::vector<std::uint16_t>& ports, const st
 using event = std::variant<host_facts_event, listening_event, bind_failed_event, note_event,
                            ready_event, accepted_event, datagram_event, answered_event, http_request_event,
                            tls_failed_event, tls_certificate_event, accept_failed_event,
-                           accept_resumed_event, limit_event, busy_event, stopping_event,
+                           accept_resumed_event, privileges_dropped_event, limit_event, busy_event, stopping_event,
                            server_summary_event, resolved_event,
                            resolve_failed_event, connect_failed_event, connected_event,
                            gave_up_event, verified_event, client_summary_event>;

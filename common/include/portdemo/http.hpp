@@ -67,6 +67,10 @@ class request_parser {
   /// The error, once failed.
   http_error error() const noexcept { return error_; }
 
+  /// Bytes received after a complete head (a body, or the next request already sent); 0 while
+  /// incomplete or failed.
+  std::size_t after_head() const noexcept { return state_ == state::complete ? buffer_.size() - head_size_ : 0; }
+
   /// Starts over for the next request on the same connection, keeping bytes already received
   /// after the last head. Returns the state of what is kept.
   state next();
