@@ -179,7 +179,13 @@ explanation explain_bind(const failure& f, const host_facts& facts) {
       };
       // Root without the capability (dropped by capsh, or a restricted container) gains nothing
       // from sudo; everyone else does.
-      if (!facts.root) e.tries.push_back({"run it as root:", fmt::format("sudo demo-server --ports {}", ep.port)});
+      // The two ways a system tool does it: bind while privileged and then drop to an ordinary
+      // user, or let a privileged parent bind and hand the socket over.
+      if (!facts.root)
+        e.tries.push_back({"bind as root, then run as an ordinary user:",
+                           fmt::format("sudo demo-server --ports {} --user nobody", ep.port)});
+      e.tries.push_back({"or let a privileged parent bind it and pass it on (socket activation):",
+                         fmt::format("sudo systemd-socket-activate -l {} demo-server", ep.port)});
       e.tries.insert(e.tries.end(), {
           {"or grant the capability to the binary once:",
            "sudo setcap cap_net_bind_service=+ep \"$(command -v demo-server)\""},

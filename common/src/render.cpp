@@ -410,6 +410,7 @@ struct text_renderer::impl {
       return fmt::format("not privileged here (cut-off {})", r.facts_.unprivileged_port_start.value_or(0));
     if (code == "root") return "privileged: root may bind it";
     if (code == "cap_net_bind_service") return "privileged: has CAP_NET_BIND_SERVICE";
+    if (code == "parent") return "privileged: bound by the parent process, so this one needs no privilege";
     return "privileged, allowed for a reason not visible here";
   }
 
@@ -487,10 +488,8 @@ struct text_renderer::impl {
     if (e.privilege) detail += "; " + allowed_text(*e.privilege);
     if (e.tls) detail += "; HTTPS (TLS)";
     if (e.proto == "udp") detail = "UDP, " + detail;
-    if (e.inherited)
-      detail += is_privileged(r.facts_, e.local.port).value_or(false)
-                    ? "; bound by the parent process (socket activation), so this process needs no privilege"
-                    : "; bound by the parent process (socket activation)";
+    if (e.inherited && e.privilege != "parent") detail += "; bound by the parent process";
+    if (e.inherited) detail += " (socket activation)";
     return join(fmt::format("{}  {}", paint("listening", good_style), ep(e.local, fixed_style, 17)),
                 detail, 11);
   }
@@ -500,11 +499,11 @@ struct text_renderer::impl {
                          e.cap_permitted.find_first_not_of('0') == std::string::npos;
     std::string out = fmt::format("{}: the ports are bound; now running as {} (uid {}, gid {})\n",
                                   paint("privileges dropped", good_style), e.user, e.uid, e.gid);
-    out += wrap(fmt::format("supplementary groups: {}; capabilities: {} (CapEff {}){}",
-                            e.groups.empty() ? "none" : e.groups, no_caps ? "none" : "some left", e.cap_effective,
-                            e.no_new_privs ? "; no_new_privs set" : ""),
+    out += wrap(fmt::format("supplementary groups: {}; capabilities: {} (CapEff {})",
+                            e.groups.empty() ? "none" : e.groups, no_caps ? "none" : "some left", e.cap_effective),
                 text_width, 4, 2);
-    out += wrap(fmt::format("setuid(0) now fails ({}): this process cannot become root again", e.regain_error),
+    out += wrap(fmt::format("{}setuid(0) now fails ({}): it cannot become root again",
+                            e.no_new_privs ? "no_new_privs set; " : "", e.regain_error),
                 text_width, 4, 2);
     return out;
   }

@@ -85,7 +85,10 @@ TEST(ExplainBindEacces, PrivilegedPortWithCutOff1024) {
             "process is neither.");
   EXPECT_EQ(e.tries, (std::vector<suggestion>{
                          {"use an unprivileged port instead, such as 8080:", "--ports 8080"},
-                         {"run it as root:", "sudo demo-server --ports 80"},
+                         {"bind as root, then run as an ordinary user:",
+                          "sudo demo-server --ports 80 --user nobody"},
+                         {"or let a privileged parent bind it and pass it on (socket activation):",
+                          "sudo systemd-socket-activate -l 80 demo-server"},
                          {"or grant the capability to the binary once:",
                           "sudo setcap cap_net_bind_service=+ep \"$(command -v demo-server)\""},
                          {"or lower the cut-off for the whole host:",
@@ -100,7 +103,9 @@ TEST(ExplainBindEacces, ParagraphNamesCutOffCapabilityAndCommands) {
             "it (EACCES). On this host ports below 1024 (net.ipv4.ip_unprivileged_port_start = "
             "1024) may only be bound by root or by a process holding CAP_NET_BIND_SERVICE, and "
             "this process is neither. Try: use an unprivileged port instead, such as 8080: --ports "
-            "8080; run it as root: sudo demo-server --ports 80; or grant the capability to the "
+            "8080; bind as root, then run as an ordinary user: sudo demo-server --ports 80 --user "
+            "nobody; or let a privileged parent bind it and pass it on (socket activation): sudo "
+            "systemd-socket-activate -l 80 demo-server; or grant the capability to the "
             "binary once: sudo setcap cap_net_bind_service=+ep \"$(command -v demo-server)\"; or "
             "lower the cut-off for the whole host: sudo sysctl "
             "net.ipv4.ip_unprivileged_port_start=80.");
