@@ -5,6 +5,7 @@
 #include <openssl/ssl.h>
 
 #include <memory>
+#include <type_traits>
 
 #include <asio/redirect_error.hpp>
 #include <asio/ssl/error.hpp>
@@ -269,20 +270,33 @@ struct tls_io {
 // Serves HTTP requests on one connection (plain or TLS) until it closes. The first request has
 // --request-timeout from its first byte (already here: it was sniffed); later ones may idle
 // --keep-alive-timeout before they begin, and then have --request-timeout to complete.
-// Returns true when it ends after an answer with nothing left unread, so that the caller may
-// close at once.
+//
+// Plain connections return `idle` instead of waiting between requests: the caller waits with
+// nothing but its own small frame alive, so that an idle kept-alive connection costs a few
+// hundred bytes, not this frame's kilobyte. Called again when bytes come.
+enum class http_end {
+  closed,           ///< the connection is done
+  closed_all_read,  ///< done after an answer, with nothing left unread: close at once
+  idle,             ///< answered; kept alive, nothing buffered: wait for the next request
+};
+
 template <typename Io>
-asio::awaitable<bool> http(session& s, Io& io, std::optional<tls_details> tls, mismatch mode) {
+asio::awaitable<http_end> http(session& s, Io& io, std::optional<tls_details> tls, mismatch mode) {
+  constexpr bool returns_when_idle = std::is_same_v<Io, plain_io>;
   const server_limits& limits = s.shared.limits;
   request_parser parser(limits.http);
   const connection_facts& c = s.facts;
-  web_context context{c.id, 0, c.tuple, s.shared.out.facts(), tls, c.previous_port};
+  web_context context{c.id, s.requests, c.tuple, s.shared.out.facts(), tls, c.previous_port};
   request_parser::state state = request_parser::state::incomplete;
   std::size_t received = 0;
+  bool answered_here = false;
   for (;;) {
-    if (context.request_number > 0 && state == request_parser::state::incomplete) {
+    // Only with nothing buffered: a part of the next request would go with this frame.
+    if (returns_when_idle && answered_here && state == request_parser::state::incomplete && parser.buffered() == 0)
+      co_return http_end::idle;
+    if (!returns_when_idle && context.request_number > 0 && state == request_parser::state::incomplete) {
       // Between requests: idle until the next one begins.
-      if (!go_idle(s)) co_return false;
+      if (!go_idle(s)) co_return http_end::closed;
       std::error_code ec;
       std::string_view got;
       {
@@ -292,7 +306,7 @@ asio::awaitable<bool> http(session& s, Io& io, std::optional<tls_details> tls, m
       s.idle = false;
       if (ec == asio::error::timed_out)
         log_limit(s, limit_kind::keep_alive_timeout, ms(limits.keep_alive_timeout), 0, false);
-      if (ec) co_return false;
+      if (ec) co_return http_end::closed;
       received = got.size();
       state = parser.feed(got);
     }
@@ -308,14 +322,16 @@ asio::awaitable<bool> http(session& s, Io& io, std::optional<tls_details> tls, m
           std::error_code write_ec;
           co_await io.write(bytes, write_ec);
           log_limit(s, limit_kind::request_timeout, ms(limits.request_timeout), received, !write_ec);
-          co_return false;
+          co_return http_end::closed;
         }
-        if (ec) co_return false;  // closed or reset: nothing more to answer
+        if (ec) co_return http_end::closed;  // closed or reset: nothing more to answer
         received += got.size();
         state = parser.feed(got);
       }
     }
     ++context.request_number;
+    s.requests = context.request_number;
+    answered_here = true;
     http_response response;
     std::string method = "-";
     std::string target = "-";
@@ -350,11 +366,11 @@ asio::awaitable<bool> http(session& s, Io& io, std::optional<tls_details> tls, m
       s.shared.out.emit(http_request_event{c.id, c.tuple, std::move(method), std::move(target), response.status,
                                            context.request_number, tls ? tls->version : "", std::move(note)});
     if (ec == asio::error::timed_out) log_limit(s, limit_kind::write_timeout, ms(limits.write_timeout), 0, false);
-    if (ec || state == request_parser::state::failed) co_return false;
+    if (ec || state == request_parser::state::failed) co_return http_end::closed;
     if (response.close) {
       const http_request& request = parser.request();
       const bool body_sent = request.header("Content-Length") || request.header("Transfer-Encoding");
-      co_return parser.after_head() == 0 && !body_sent;
+      co_return parser.after_head() == 0 && !body_sent ? http_end::closed_all_read : http_end::closed;
     }
     state = parser.next();
     received = 0;
@@ -436,8 +452,23 @@ asio::awaitable<void> serve(tcp::socket socket, connection_facts c, shared_state
     shared.deadlines.disarm(s.deadline);
     plain_io io{s};
     const mismatch mode = s.facts.tls_port ? mismatch::plain_on_tls_port : mismatch::none;
-    const bool all_read = co_await http(s, io, std::nullopt, mode);
-    if (s.socket.is_open()) co_await finish(s, all_read);
+    http_end end = co_await http(s, io, std::nullopt, mode);
+    while (end == http_end::idle && go_idle(s)) {
+      // Between requests: only this frame waits.
+      {
+        armed_scope armed(shared.deadlines, s.deadline, wait_kind::keep_alive);
+        co_await s.socket.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+      }
+      s.idle = false;
+      ec = outcome(s, ec);
+      if (ec == asio::error::timed_out) {
+        log_limit(s, limit_kind::keep_alive_timeout, ms(shared.limits.keep_alive_timeout), 0, false);
+        break;
+      }
+      if (ec) break;
+      end = co_await http(s, io, std::nullopt, mode);
+    }
+    if (s.socket.is_open()) co_await finish(s, end == http_end::closed_all_read);
   } else if (kind == first_bytes::tls) {
     shared.deadlines.disarm(s.deadline);
     co_await tls_session(s);

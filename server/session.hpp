@@ -69,6 +69,7 @@ struct session {
   shared_state& shared;
   watched deadline{socket};
   bool idle = false;  ///< waiting with no answer in flight: closed at once when the server stops
+  std::uint64_t requests = 0;  ///< HTTP requests answered on this connection
   session* prev = nullptr;
   session* next = nullptr;
 };

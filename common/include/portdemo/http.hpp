@@ -71,6 +71,9 @@ class request_parser {
   /// incomplete or failed.
   std::size_t after_head() const noexcept { return state_ == state::complete ? buffer_.size() - head_size_ : 0; }
 
+  /// Bytes held and not yet part of a complete head (after next(): the start of the next request).
+  std::size_t buffered() const noexcept { return buffer_.size(); }
+
   /// Starts over for the next request on the same connection, keeping bytes already received
   /// after the last head. Returns the state of what is kept.
   state next();
