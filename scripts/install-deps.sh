@@ -30,6 +30,11 @@ packages=(
   chromium         # a real browser for the web page tests (headless)
   fonts-dejavu-core  # a font for chromium's screenshots
   tshark           # scripts/capture.sh: the SYN, SYN-ACK and first data on the wire
+  # Installing (tests/package): the .deb, the man pages, the shell completions
+  dpkg-dev         # dpkg-shlibdeps: the .deb's Depends, computed from the binaries' libraries
+  groff-base       # groff -man -Tutf8 (and man's own renderer): the man pages render without warnings;
+                   # the full groff package adds only devices these tests do not use (PostScript, X11)
+  bash-completion  # the completion library the completions/ script uses when it is there
 )
 
 missing=()
