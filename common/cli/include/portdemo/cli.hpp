@@ -18,7 +18,7 @@
 namespace portdemo::cli {
 
 /// The project's version, as --version prints it.
-inline constexpr const char* version = "0.1.0";
+inline constexpr const char* version = "0.2.0";
 
 /// Checks a port spec with the same parser the program uses, so --help, errors and tests agree.
 inline CLI::Validator port_spec_check(bool allow_zero) {
