@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   CLI::App app{"demo-client: connects to HOST PORT and shows the connection's four facts from\n"
                "both ends: this end's (ephemeral port) and the server's view (fixed port).",
                "demo-client"};
-  app.set_version_flag("--version", std::string("demo-client ") + cli::version);
+  app.set_version_flag("--version", version_text("demo-client"));
 
   client::options opts;
   std::string port;

@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
   CLI::App app{"demo-server: listens on fixed TCP ports and tells each client the four facts of its\n"
                "connection (local address:port, remote address:port) as the server sees them.",
                "demo-server"};
-  app.set_version_flag("--version", std::string("demo-server ") + cli::version);
+  app.set_version_flag("--version", version_text("demo-server"));
 
   std::string ports = "8080,8443";
   app.add_option("--ports,-p", ports,

@@ -90,7 +90,8 @@ step "the unpacked programs: --version"
 for program in demo-server demo-client; do
   out=$("$root/usr/bin/$program" --version) || fail "$program --version exited $?"
   first=${out%%$'\n'*}
-  [[ $first == "$program $version" ]] || fail "$program --version: $first"
+  [[ $first =~ ^$program\ ${version//./\\.}\ \(commit\ [A-Za-z0-9._+-]+\)$ ]] || fail "$program --version: $first"
+  [[ $out == *$'\nAsio '* && $out == *$'\nfmt '* && $out == *$'\nOpenSSL '* ]] || fail "$program --version: $out"
   echo "$first"
 done
 

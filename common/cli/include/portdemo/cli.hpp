@@ -14,11 +14,9 @@
 #include "portdemo/render.hpp"
 #include "portdemo/text.hpp"
 #include "portdemo/reporter.hpp"
+#include "portdemo/version.hpp"
 
 namespace portdemo::cli {
-
-/// The project's version, as --version prints it.
-inline constexpr const char* version = "0.2.0";
 
 /// Checks a port spec with the same parser the program uses, so --help, errors and tests agree.
 inline CLI::Validator port_spec_check(bool allow_zero) {
