@@ -172,7 +172,8 @@ asio::awaitable<first_bytes> peek_first_bytes(session& s) {
 // report. The line ends at a newline, at the client's FIN, or when the client pauses for the
 // first_bytes wait (nc users type slowly; the report must not wait for them); it may not exceed
 // --max-line bytes nor take longer than --request-timeout from its first byte.
-asio::awaitable<void> report(session& s) {
+// Returns true for demo-client --hold: the caller keeps the connection open.
+asio::awaitable<bool> report(session& s) {
   const server_limits& limits = s.shared.limits;
   line_collector line(limits.max_line);
   std::optional<clock::time_point> began;
@@ -198,7 +199,7 @@ asio::awaitable<void> report(session& s) {
     s.shared.deadlines.arm(s.deadline, wait_kind::first_bytes);  // a pause of this long ends the line
   }
   s.shared.deadlines.disarm(s.deadline);
-  if (ec && ec != asio::error::timed_out && ec != asio::error::eof) co_return;  // reset: nothing to tell
+  if (ec && ec != asio::error::timed_out && ec != asio::error::eof) co_return false;  // reset: nothing to tell
 
   std::string answer;
   if (line.current() == line_collector::state::too_long) {
@@ -217,22 +218,15 @@ asio::awaitable<void> report(session& s) {
       s.shared.out.emit(answered_event{s.facts.id, hello, line.received(), std::string(got.substr(0, 512))});
     if (hold) {
       co_await send_all(s, answer, ec);
-      if (ec) co_return;
-      // demo-client --hold: the connection stays open until the client closes it, so that both
-      // ends show it in `ss -tn`. Bounded all the same.
-      if (go_idle(s)) {
-        armed_scope armed(s.shared.deadlines, s.deadline, wait_kind::hold);
-        while (!ec) co_await receive(s, ec);
-      }
-      s.socket.close(ec);
-      co_return;
+      co_return !ec;
     }
   }
   co_await send_all(s, answer, ec);
   if (ec == asio::error::timed_out) log_limit(s, limit_kind::write_timeout, ms(limits.write_timeout), 0, false);
-  if (ec) co_return;
+  if (ec) co_return false;
   const bool all_read = line.current() == line_collector::state::complete && line.received() == line.line().size();
   co_await finish(s, all_read);
+  co_return false;
 }
 
 // How a port and the client's choice of protocol fit together.
@@ -473,7 +467,20 @@ asio::awaitable<void> serve(tcp::socket socket, connection_facts c, shared_state
     shared.deadlines.disarm(s.deadline);
     co_await tls_session(s);
   } else {
-    co_await report(s);
+    // Not `co_await` inside a condition: GCC 12 has miscompiled co_await in compound expressions.
+    const bool hold = co_await report(s);
+    ec.clear();
+    if (hold && go_idle(s)) {
+      // demo-client --hold: the connection stays open until the client closes it, so that both
+      // ends show it in `ss -tn`; only this frame waits. Bounded all the same.
+      armed_scope armed(shared.deadlines, s.deadline, wait_kind::hold);
+      while (!ec) {
+        co_await s.socket.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+        if (!ec) s.socket.read_some(asio::buffer(shared.scratch), ec);
+        if (ec == asio::error::would_block) ec.clear();
+      }
+    }
+    s.socket.close(ec);
   }
 }
 
