@@ -12,7 +12,15 @@
 namespace portdemo {
 
 std::string endpoint_json(const endpoint& ep) {
-  return fmt::format("{{\"address\":{},\"port\":{}}}", json_string(ep.address), ep.port);
+  // Appended piece by piece: every logged connection writes two of these.
+  std::string out;
+  out.reserve(48 + ep.address.size());
+  out += "{\"address\":";
+  append_json_string(out, ep.address);
+  out += ",\"port\":";
+  out += fmt::format_int(ep.port).str();
+  out += '}';
+  return out;
 }
 
 namespace {

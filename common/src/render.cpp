@@ -55,7 +55,11 @@ std::string json_range(const std::optional<port_range>& r) {
 }
 
 std::string json_tuple(const socket_tuple& t) {
-  return fmt::format("\"local\":{},\"remote\":{}", endpoint_json(t.local), endpoint_json(t.remote));
+  std::string out = "\"local\":";
+  out += endpoint_json(t.local);
+  out += ",\"remote\":";
+  out += endpoint_json(t.remote);
+  return out;
 }
 
 template <typename T>
@@ -348,18 +352,28 @@ std::string wrap(std::string_view text, std::size_t width, std::size_t indent,
 std::string printable(std::string_view bytes, std::size_t max) {
   // At most `max` characters of escaped text, so an escape is never cut in half.
   std::string out;
+  out.reserve(std::min(bytes.size(), max) + 3);
   for (char ch : bytes) {
     auto c = static_cast<unsigned char>(ch);
-    std::string piece;
-    if (c >= 0x20 && c < 0x7f && c != '\\') piece = std::string(1, ch);
-    else if (c == '\n') piece = "\\n";
-    else if (c == '\r') piece = "\\r";
-    else piece = fmt::format("\\x{:02x}", static_cast<unsigned>(c));
-    if (out.size() + piece.size() > max) {
+    char piece[4];
+    std::size_t n = 0;
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      piece[n++] = ch;
+    } else if (c == '\n' || c == '\r') {
+      piece[n++] = '\\';
+      piece[n++] = c == '\n' ? 'n' : 'r';
+    } else {
+      static constexpr char hex[] = "0123456789abcdef";
+      piece[n++] = '\\';
+      piece[n++] = 'x';
+      piece[n++] = hex[c >> 4];
+      piece[n++] = hex[c & 0xf];
+    }
+    if (out.size() + n > max) {
       out += "...";
       break;
     }
-    out += piece;
+    out.append(piece, n);
   }
   return out;
 }
