@@ -75,6 +75,8 @@ class server {
                 bind_tally& t, Open open);
 
   asio::awaitable<void> accept_loop(listener& l);
+  /// Counts an accepted connection and starts its session (or turns it away over the cap).
+  void admit(listener& l, asio::ip::tcp::socket socket);
   asio::awaitable<void> datagram_loop(asio::ip::udp::socket& socket);
   void count(const socket_tuple& tuple);
   /// Takes the sockets a service manager passed (LISTEN_FDS) instead of binding; false when
