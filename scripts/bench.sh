@@ -183,7 +183,8 @@ start_epoll() {
 }
 start_demo() {  # start_demo NAME [--quiet]
   local name=$1; shift
-  start "$name" "$demo_server" --ports 0 --bind "$target" --format json --color never "$@"
+  # --max-connections: the idle workload holds $IDLE_N connections (the cap follows the open-file limit).
+  start "$name" "$demo_server" --ports 0 --bind "$target" --format json --color never --max-connections 20000 "$@"
   pid_of[$name]=$started_pid
   local port
   port=$(python3 "$helper" listen-port --pid "$started_pid" --file "$tmp/$name.out" --key ports) || {
