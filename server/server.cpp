@@ -62,6 +62,10 @@ server::server(asio::io_context& io, reporter& out, options opts)
       signals_(io, SIGINT, SIGTERM),
       grace_(io) {
   shared_.quiet = opts_.quiet;
+  shared_.ended = [this](std::exception_ptr e) {
+    report_exception(e);
+    session_done();
+  };
 }
 
 void server::cap_connections() {
@@ -317,6 +321,7 @@ void server::stop(const std::string& signal) {
     std::error_code ignored;
     if (s->idle) s->socket.cancel(ignored);
   }
+  close_parked(shared_);
   if (shared_.open == 0) {
     finish();
     return;
@@ -521,11 +526,7 @@ void server::admit(listener& l, tcp::socket socket) {
     facts.previous_port = it->second;
     it->second = tuple.remote.port;
   }
-  asio::co_spawn(l.acceptor.get_executor(), serve(std::move(socket), std::move(facts), shared_),
-                 [this](std::exception_ptr e) {
-                   report_exception(e);
-                   session_done();
-                 });
+  asio::co_spawn(l.acceptor.get_executor(), serve(std::move(socket), std::move(facts), shared_), shared_.ended);
 }
 
 }  // namespace portdemo::server

@@ -7,6 +7,7 @@
 #include <memory>
 #include <type_traits>
 
+#include <asio/co_spawn.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/ssl/error.hpp>
 #include <asio/ssl/stream.hpp>
@@ -275,14 +276,16 @@ enum class http_end {
 };
 
 template <typename Io>
-asio::awaitable<http_end> http(session& s, Io& io, std::optional<tls_details> tls, mismatch mode) {
+asio::awaitable<http_end> http(session& s, Io& io, std::optional<tls_details> tls, mismatch mode,
+                               std::string_view initial = {}) {
   constexpr bool returns_when_idle = std::is_same_v<Io, plain_io>;
   const server_limits& limits = s.shared.limits;
   request_parser parser(limits.http);
   const connection_facts& c = s.facts;
   web_context context{c.id, s.requests, c.tuple, s.shared.out.facts(), tls, c.previous_port};
-  request_parser::state state = request_parser::state::incomplete;
-  std::size_t received = 0;
+  // Bytes already read for this request by whoever called (a parked connection's handler).
+  request_parser::state state = initial.empty() ? request_parser::state::incomplete : parser.feed(initial);
+  std::size_t received = initial.size();
   bool answered_here = false;
   for (;;) {
     // Only with nothing buffered: a part of the next request would go with this frame.
@@ -431,6 +434,179 @@ void turn_away(tcp::socket& socket, std::uint64_t open, std::uint64_t max) {
   socket.close(ec);
 }
 
+// An idle connection with no coroutine: between HTTP requests on a kept-alive connection, or
+// held open for demo-client --hold. It holds the socket, the connection's facts and its
+// deadline, and waits for the socket to become readable with a plain completion handler, so an
+// idle connection costs a few hundred bytes rather than a coroutine frame, its awaitable thread
+// and a pending operation's state. When bytes come, a new coroutine takes over.
+struct parked {
+  parked(tcp::socket so, connection_facts f, shared_state& sh, std::uint64_t req, bool h)
+      : socket(std::move(so)), facts(std::move(f)), shared(sh), requests(req), hold(h) {
+    next = shared.first_parked;
+    if (next) next->prev = this;
+    shared.first_parked = this;
+  }
+  ~parked() {
+    shared.deadlines.disarm(deadline);
+    if (prev) prev->next = next;
+    else shared.first_parked = next;
+    if (next) next->prev = prev;
+    if (!handed_over) {
+      std::error_code ec;
+      socket.close(ec);
+      shared.ended(nullptr);
+    }
+  }
+  parked(const parked&) = delete;
+  parked& operator=(const parked&) = delete;
+
+  tcp::socket socket;
+  connection_facts facts;
+  shared_state& shared;
+  watched deadline{socket};
+  std::uint64_t requests = 0;
+  bool hold = false;
+  bool handed_over = false;  ///< a coroutine took the socket: closing is its business now
+  parked* prev = nullptr;
+  parked* next = nullptr;
+};
+
+namespace {
+
+asio::awaitable<void> serve_kept(tcp::socket socket, connection_facts c, std::uint64_t requests,
+                                 shared_state& shared, std::string initial, std::string unsent, bool close_after);
+
+// The common case of a kept-alive connection, answered without a coroutine: one whole request
+// came, nothing after it, and the whole answer fits the socket at once. Returns false, having
+// done nothing, when the request is not that simple; true when it answered (`unsent` then holds
+// what the socket did not take, and `close_after` says whether the answer ends the connection).
+bool answer_at_once(parked& p, std::string_view bytes, std::string& unsent, bool& close_after) {
+  if (p.facts.tls_port || p.shared.stopping) return false;
+  request_parser parser(p.shared.limits.http);
+  if (parser.feed(bytes) != request_parser::state::complete || parser.after_head() != 0) return false;
+  const http_request& request = parser.request();
+  if (request.header("Content-Length") || request.header("Transfer-Encoding")) return false;
+  web_context context{p.facts.id, p.requests + 1, p.facts.tuple, p.shared.out.facts(), std::nullopt,
+                      p.facts.previous_port};
+  http_response response = respond(request, context);
+  std::string answer = serialize(response, request.method == "HEAD");
+  std::error_code ec;
+  const std::size_t written = p.socket.write_some(asio::buffer(answer), ec);
+  if (ec && ec != asio::error::would_block) {
+    close_after = true;  // reset: nothing more to say
+    return true;
+  }
+  p.requests = context.request_number;
+  if (!p.shared.quiet)
+    p.shared.out.emit(http_request_event{p.facts.id, p.facts.tuple, request.method, request.target, response.status,
+                                         context.request_number, "", ""});
+  unsent = answer.substr(written);
+  close_after = response.close;
+  return true;
+}
+
+void wait_parked(std::unique_ptr<parked> owned) {
+  parked* p = owned.release();
+  p->socket.async_wait(tcp::socket::wait_read, [p](const std::error_code& error) {
+    std::unique_ptr<parked> owner(p);
+    const std::error_code ec = p->deadline.expired ? std::error_code(asio::error::timed_out) : error;
+    if (ec == asio::error::timed_out && !p->hold) {
+      ++p->shared.limited;
+      p->shared.log(limit_event{p->facts.id, p->facts.tuple, limit_kind::keep_alive_timeout,
+                                ms(p->shared.limits.keep_alive_timeout), 0, false});
+    }
+    if (ec || p->shared.stopping) return;  // timed out, reset, or closed at shutdown
+    if (p->hold) {
+      // --hold: whatever comes is dropped; the end of the stream ends the hold.
+      std::error_code read_ec;
+      std::size_t n = p->socket.read_some(asio::buffer(p->shared.scratch), read_ec);
+      if (read_ec == asio::error::would_block || (!read_ec && n > 0)) wait_parked(std::move(owner));
+      return;
+    }
+    // The next request is coming.
+    std::error_code read_ec;
+    const std::size_t n = p->socket.read_some(asio::buffer(p->shared.scratch), read_ec);
+    if (read_ec == asio::error::would_block) {
+      p->shared.deadlines.arm(p->deadline, wait_kind::keep_alive);  // not yet: wait on
+      wait_parked(std::move(owner));
+      return;
+    }
+    if (read_ec || n == 0) return;  // closed or reset: the owner closes our end
+    const std::string_view bytes(p->shared.scratch.data(), n);
+    std::string unsent;
+    bool close_after = false;
+    if (answer_at_once(*p, bytes, unsent, close_after)) {
+      if (unsent.empty() && close_after) return;  // all said and all read: the close sends the FIN
+      if (unsent.empty()) {
+        p->shared.deadlines.arm(p->deadline, wait_kind::keep_alive);
+        wait_parked(std::move(owner));
+        return;
+      }
+    }
+    // Anything else (a request in pieces, pipelined, with a body, an answer the socket did not
+    // take whole): a coroutine takes over, with the bytes read so far.
+    p->handed_over = true;
+    p->shared.deadlines.disarm(p->deadline);
+    const auto executor = p->socket.get_executor();
+    std::string initial = unsent.empty() && !close_after ? std::string(bytes) : std::string();
+    asio::co_spawn(executor,
+                   serve_kept(std::move(p->socket), std::move(p->facts), p->requests, p->shared, std::move(initial),
+                              std::move(unsent), close_after),
+                   p->shared.ended);
+  });
+}
+
+// Leaves the connection idle without a coroutine; the session's coroutine then ends.
+void park(session& s, bool hold) {
+  auto p = std::make_unique<parked>(std::move(s.socket), std::move(s.facts), s.shared, s.requests, hold);
+  ++s.shared.open;  // the parked connection is still open; the ending coroutine counts itself out
+  s.shared.deadlines.arm(p->deadline, hold ? wait_kind::hold : wait_kind::keep_alive);
+  wait_parked(std::move(p));
+}
+
+// Plain HTTP on a connection whose bytes are there to read (or already read: `initial`):
+// requests until the connection is done, or idle (then parked).
+asio::awaitable<void> plain_http(session& s, std::string_view initial = {}) {
+  plain_io io{s};
+  const mismatch mode = s.facts.tls_port ? mismatch::plain_on_tls_port : mismatch::none;
+  const http_end end = co_await http(s, io, std::nullopt, mode, initial);
+  if (end == http_end::idle && go_idle(s)) {
+    park(s, false);
+    co_return;
+  }
+  if (s.socket.is_open()) co_await finish(s, end == http_end::closed_all_read);
+}
+
+asio::awaitable<void> serve_kept(tcp::socket socket, connection_facts c, std::uint64_t requests,
+                                 shared_state& shared, std::string initial, std::string unsent, bool close_after) {
+  session s(std::move(socket), std::move(c), shared);
+  s.requests = requests;
+  if (!unsent.empty()) {
+    // The rest of an answer the socket did not take at once.
+    std::error_code ec;
+    co_await send_all(s, unsent, ec);
+    if (ec == asio::error::timed_out)
+      log_limit(s, limit_kind::write_timeout, ms(shared.limits.write_timeout), 0, false);
+    if (ec) co_return;
+    if (close_after) {
+      co_await finish(s, true);
+    } else if (go_idle(s)) {
+      park(s, false);
+    }
+    co_return;
+  }
+  co_await plain_http(s, initial);
+}
+
+}  // namespace
+
+void close_parked(shared_state& shared) {
+  for (parked* p = shared.first_parked; p; p = p->next) {
+    std::error_code ignored;
+    p->socket.cancel(ignored);  // its handler runs with operation_aborted and closes it
+  }
+}
+
 asio::awaitable<void> serve(tcp::socket socket, connection_facts c, shared_state& shared) {
   session s(std::move(socket), std::move(c), shared);
   std::error_code ec;
@@ -444,41 +620,18 @@ asio::awaitable<void> serve(tcp::socket socket, connection_facts c, shared_state
   }
   if (kind == first_bytes::http) {
     shared.deadlines.disarm(s.deadline);
-    plain_io io{s};
-    const mismatch mode = s.facts.tls_port ? mismatch::plain_on_tls_port : mismatch::none;
-    http_end end = co_await http(s, io, std::nullopt, mode);
-    while (end == http_end::idle && go_idle(s)) {
-      // Between requests: only this frame waits.
-      {
-        armed_scope armed(shared.deadlines, s.deadline, wait_kind::keep_alive);
-        co_await s.socket.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
-      }
-      s.idle = false;
-      ec = outcome(s, ec);
-      if (ec == asio::error::timed_out) {
-        log_limit(s, limit_kind::keep_alive_timeout, ms(shared.limits.keep_alive_timeout), 0, false);
-        break;
-      }
-      if (ec) break;
-      end = co_await http(s, io, std::nullopt, mode);
-    }
-    if (s.socket.is_open()) co_await finish(s, end == http_end::closed_all_read);
+    co_await plain_http(s);
   } else if (kind == first_bytes::tls) {
     shared.deadlines.disarm(s.deadline);
     co_await tls_session(s);
   } else {
     // Not `co_await` inside a condition: GCC 12 has miscompiled co_await in compound expressions.
     const bool hold = co_await report(s);
-    ec.clear();
     if (hold && go_idle(s)) {
       // demo-client --hold: the connection stays open until the client closes it, so that both
-      // ends show it in `ss -tn`; only this frame waits. Bounded all the same.
-      armed_scope armed(shared.deadlines, s.deadline, wait_kind::hold);
-      while (!ec) {
-        co_await s.socket.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
-        if (!ec) s.socket.read_some(asio::buffer(shared.scratch), ec);
-        if (ec == asio::error::would_block) ec.clear();
-      }
+      // ends show it in `ss -tn`. Bounded all the same (wait_kind::hold).
+      park(s, true);
+      co_return;
     }
     s.socket.close(ec);
   }

@@ -6,6 +6,8 @@
 
 #include <array>
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -21,6 +23,7 @@
 namespace portdemo::server {
 
 struct session;
+struct parked;
 
 /// What every session shares with the server. Outlives the sessions (owned by the server).
 struct shared_state {
@@ -39,6 +42,10 @@ struct shared_state {
   std::uint64_t limited = 0;    ///< connections closed by a limit
   bool stopping = false;        ///< SIGINT/SIGTERM came: finish answers, start no new waits
   session* first = nullptr;     ///< every open session, to close them at shutdown
+  parked* first_parked = nullptr;  ///< every idle connection waiting without a coroutine
+  /// Called once for every connection that ends (a session's coroutine, or a parked connection
+  /// closed), with the exception that ended it, if any. Set by the server.
+  std::function<void(std::exception_ptr)> ended;
   /// Where plain TCP sessions read: the bytes are handed on (to a parser that keeps what it
   /// needs) before the next wait, so one buffer serves them all and an idle connection holds none.
   std::array<char, 16384> scratch{};
@@ -73,6 +80,9 @@ struct session {
   session* prev = nullptr;
   session* next = nullptr;
 };
+
+/// Closes every parked (idle) connection: the server is stopping.
+void close_parked(shared_state& shared);
 
 /// Serves one connection until it closes. Never throws for network errors.
 asio::awaitable<void> serve(asio::ip::tcp::socket socket, connection_facts facts, shared_state& shared);
