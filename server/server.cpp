@@ -344,7 +344,7 @@ void server::stop(const std::string& signal) {
 }
 
 void server::session_done() {
-  --shared_.open;
+  // The connection has already counted itself out (session and parked destructors).
   if (stopped_ && shared_.open == 0) finish();
 }
 

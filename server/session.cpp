@@ -49,6 +49,7 @@ session::session(tcp::socket s, connection_facts f, shared_state& sh)
 }
 
 session::~session() {
+  if (counted) --shared.open;
   shared.deadlines.disarm(deadline);
   if (prev) prev->next = next;
   else shared.first = next;
@@ -454,6 +455,7 @@ struct parked {
     if (!handed_over) {
       std::error_code ec;
       socket.close(ec);
+      --shared.open;
       shared.ended(nullptr);
     }
   }
@@ -559,7 +561,7 @@ void wait_parked(std::unique_ptr<parked> owned) {
 // Leaves the connection idle without a coroutine; the session's coroutine then ends.
 void park(session& s, bool hold) {
   auto p = std::make_unique<parked>(std::move(s.socket), std::move(s.facts), s.shared, s.requests, hold);
-  ++s.shared.open;  // the parked connection is still open; the ending coroutine counts itself out
+  s.counted = false;  // the connection stays open: the parked object counts it now
   s.shared.deadlines.arm(p->deadline, hold ? wait_kind::hold : wait_kind::keep_alive);
   wait_parked(std::move(p));
 }

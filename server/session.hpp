@@ -37,7 +37,7 @@ struct shared_state {
   /// The last client port seen from each client address, to tell a reload on a new connection
   /// from one on a reused connection. Bounded: cleared when it grows past 4096 addresses.
   std::unordered_map<std::string, std::uint16_t> last_port;
-  std::uint64_t open = 0;       ///< connections being served right now
+  std::uint64_t open = 0;       ///< connections open right now: counted at accept, uncounted when closed
   std::uint64_t peak_open = 0;  ///< the most open at once
   std::uint64_t limited = 0;    ///< connections closed by a limit
   bool stopping = false;        ///< SIGINT/SIGTERM came: finish answers, start no new waits
@@ -77,6 +77,7 @@ struct session {
   watched deadline{socket};
   bool idle = false;  ///< waiting with no answer in flight: closed at once when the server stops
   std::uint64_t requests = 0;  ///< HTTP requests answered on this connection
+  bool counted = true;  ///< this session counts in shared.open (until it parks the connection)
   session* prev = nullptr;
   session* next = nullptr;
 };
