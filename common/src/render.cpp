@@ -158,11 +158,31 @@ struct json_visitor {
                        json_string(printable(e.received, max_logged_bytes)));
   }
   std::string operator()(const http_request_event& e) const {
-    return fmt::format("{{\"event\":\"http_request\",\"id\":{},{},\"method\":{},\"path\":{},\"status\":{},"
-                       "\"request\":{},\"reused\":{},\"tls\":{},\"note\":{}}}",
-                       e.id, json_tuple(e.tuple), json_string(printable(e.method, 32)),
-                       json_string(printable(e.target, max_logged_bytes)), e.status, e.request_number,
-                       e.request_number > 1, json_opt_string(e.tls_version), json_opt_string(e.note));
+    // Appended piece by piece, not formatted: a kept-alive client makes one of these per request.
+    std::string out;
+    out.reserve(256);
+    const auto number = [&out](std::uint64_t n) {
+      const fmt::format_int digits(n);
+      out.append(digits.data(), digits.size());
+    };
+    out += "{\"event\":\"http_request\",\"id\":";
+    number(e.id);
+    out += ',';
+    out += json_tuple(e.tuple);
+    out += ",\"method\":";
+    append_json_string(out, printable(e.method, 32));
+    out += ",\"path\":";
+    append_json_string(out, printable(e.target, max_logged_bytes));
+    out += ",\"status\":";
+    number(static_cast<std::uint64_t>(e.status));
+    out += ",\"request\":";
+    number(e.request_number);
+    out += e.request_number > 1 ? ",\"reused\":true,\"tls\":" : ",\"reused\":false,\"tls\":";
+    out += json_opt_string(e.tls_version);
+    out += ",\"note\":";
+    out += json_opt_string(e.note);
+    out += '}';
+    return out;
   }
   std::string operator()(const tls_failed_event& e) const {
     return fmt::format("{{\"event\":\"tls_failed\",\"id\":{},{},\"reason\":{},\"explanation\":{}}}", e.id,
@@ -297,7 +317,11 @@ struct json_visitor {
 
 }  // namespace
 
-std::string render_json(const event& e) { return std::visit(json_visitor{}, e) + "\n"; }
+std::string render_json(const event& e) {
+  std::string out = std::visit(json_visitor{}, e);
+  out += '\n';
+  return out;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Text
