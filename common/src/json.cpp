@@ -30,6 +30,18 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
 void append_json_string(std::string& out, std::string_view s) {
   out += '"';
   for (std::size_t i = 0; i < s.size(); ++i) {
+    // A run of characters that need no escaping goes in at once (addresses, paths, messages).
+    std::size_t run = i;
+    while (run < s.size()) {
+      auto u = static_cast<unsigned char>(s[run]);
+      if (u < 0x20 || u >= 0x7f || u == '"' || u == '\\') break;
+      ++run;
+    }
+    if (run > i) {
+      out.append(s.substr(i, run - i));
+      i = run;
+      if (i == s.size()) break;
+    }
     char ch = s[i];
     auto c = static_cast<unsigned char>(ch);
     if (c >= 0x80) {

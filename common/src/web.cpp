@@ -2,6 +2,7 @@
 
 #include "portdemo/web.hpp"
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 #include "portdemo/json.hpp"
@@ -31,30 +32,30 @@ std::string html_escape(std::string_view s) {
 
 std::string range_text(const host_facts& facts) {
   if (!facts.ephemeral) return "unknown";
-  return fmt::format("{}-{}", facts.ephemeral->low, facts.ephemeral->high);
+  return fmt::format(FMT_COMPILE("{}-{}"), facts.ephemeral->low, facts.ephemeral->high);
 }
 
 // One sentence: was this request on a reused connection, or a new one with a new port?
 std::string reuse_sentence(const web_context& c) {
   const std::uint16_t port = c.tuple.remote.port;
   if (c.request_number > 1)
-    return fmt::format("Same connection as before (#{}, request {} on it), so your port is still {}: "
-                       "the browser kept the connection open (HTTP keep-alive) and reused it.",
+    return fmt::format(FMT_COMPILE("Same connection as before (#{}, request {} on it), so your port is still {}: "
+                       "the browser kept the connection open (HTTP keep-alive) and reused it."),
                        c.connection_id, c.request_number, port);
   if (c.previous_port && *c.previous_port != port)
-    return fmt::format("New connection (#{}), so your computer chose a new port: {} (your previous "
-                       "connection used {}).",
+    return fmt::format(FMT_COMPILE("New connection (#{}), so your computer chose a new port: {} (your previous "
+                       "connection used {})."),
                        c.connection_id, port, *c.previous_port);
   if (c.previous_port)
-    return fmt::format("New connection (#{}), and your computer happened to choose port {} again.",
+    return fmt::format(FMT_COMPILE("New connection (#{}), and your computer happened to choose port {} again."),
                        c.connection_id, port);
-  return fmt::format("New connection (#{}): your computer chose port {} for it.", c.connection_id, port);
+  return fmt::format(FMT_COMPILE("New connection (#{}): your computer chose port {} for it."), c.connection_id, port);
 }
 
 std::string service_words(std::uint16_t port) {
   std::string s = describe_port(port);
-  return s.empty() ? fmt::format("{} port", to_string(classify(port)))
-                   : fmt::format("{}, {} port", s, to_string(classify(port)));
+  return s.empty() ? fmt::format(FMT_COMPILE("{} port"), to_string(classify(port)))
+                   : fmt::format(FMT_COMPILE("{}, {} port"), s, to_string(classify(port)));
 }
 
 // The page: the browser's port large beside the server's, then the facts and the lesson.
@@ -145,13 +146,13 @@ std::string text(const web_context& c) {
   const endpoint& client = c.tuple.remote;
   fmt::memory_buffer out;
   auto it = std::back_inserter(out);
-  fmt::format_to(it, "portdemo: your connection #{}, request {} on it\n", c.connection_id, c.request_number);
-  fmt::format_to(it, "  your port (ephemeral):  {:<24} chosen by your kernel\n", client);
-  fmt::format_to(it, "  server port (fixed):    {:<24} chosen by the server ({})\n", server,
+  fmt::format_to(it, FMT_COMPILE("portdemo: your connection #{}, request {} on it\n"), c.connection_id, c.request_number);
+  fmt::format_to(it, FMT_COMPILE("  your port (ephemeral):  {:<24} chosen by your kernel\n"), to_string(client));
+  fmt::format_to(it, FMT_COMPILE("  server port (fixed):    {:<24} chosen by the server ({})\n"), to_string(server),
                  service_words(server.port));
-  fmt::format_to(it, "  {}\n", reuse_sentence(c));
-  if (c.tls) fmt::format_to(it, "  encrypted: {} with {}\n", c.tls->version, c.tls->cipher);
-  fmt::format_to(it, "  this host's ephemeral range: {}\n", range_text(c.facts));
+  fmt::format_to(it, FMT_COMPILE("  {}\n"), reuse_sentence(c));
+  if (c.tls) fmt::format_to(it, FMT_COMPILE("  encrypted: {} with {}\n"), c.tls->version, c.tls->cipher);
+  fmt::format_to(it, FMT_COMPILE("  this host's ephemeral range: {}\n"), range_text(c.facts));
   return fmt::to_string(out);
 }
 
@@ -265,12 +266,11 @@ http_response tls_on_plain_port(const http_request& request, const web_context& 
 std::string serialize(const http_response& r, bool head_only) {
   fmt::memory_buffer out;
   auto it = std::back_inserter(out);
-  fmt::format_to(it,
-                 "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
-                 "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n",
+  fmt::format_to(it, FMT_COMPILE("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
+                 "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"),
                  r.status, reason_phrase(r.status), r.content_type, r.body.size());
-  if (!r.allow.empty()) fmt::format_to(it, "Allow: {}\r\n", r.allow);
-  if (!r.location.empty()) fmt::format_to(it, "Location: {}\r\n", r.location);
+  if (!r.allow.empty()) fmt::format_to(it, FMT_COMPILE("Allow: {}\r\n"), r.allow);
+  if (!r.location.empty()) fmt::format_to(it, FMT_COMPILE("Location: {}\r\n"), r.location);
   std::string_view connection = r.close ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n";
   out.append(connection.data(), connection.data() + connection.size());
   if (!head_only) out.append(r.body.data(), r.body.data() + r.body.size());
