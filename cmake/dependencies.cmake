@@ -16,3 +16,7 @@ target_compile_definitions(portdemo_asio INTERFACE
   ASIO_HAS_CO_AWAIT=1      # clang 14 with libstdc++ does not detect coroutines by itself
   ASIO_HAS_STD_COROUTINE=1)
 target_link_libraries(portdemo_asio INTERFACE Threads::Threads)
+
+# libqrencode (libqrencode-dev) ships a pkg-config file, no CMake config.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(QRENCODE REQUIRED IMPORTED_TARGET libqrencode)

@@ -16,6 +16,7 @@ packages=(
   libfmt-dev       # fmt 9
   libgtest-dev     # GoogleTest
   libssl-dev       # OpenSSL, through Asio's SSL support: HTTPS on 8443 and --tls ports
+  libqrencode-dev  # libqrencode: the QR code of the join URL (terminal and /board)
   # Fuzzing (scripts/fuzz.sh, part of scripts/test.sh)
   clang            # clang 14: libFuzzer's -fsanitize=fuzzer
   libclang-rt-14-dev  # libFuzzer, ASan and UBSan runtimes for clang; only recommended by
@@ -30,6 +31,7 @@ packages=(
   chromium         # a real browser for the web page tests (headless)
   fonts-dejavu-core  # a font for chromium's screenshots
   tshark           # scripts/capture.sh: the SYN, SYN-ACK and first data on the wire
+  zbar-tools       # zbarimg: tests decode the QR codes the server draws
   # Installing (tests/package): the .deb, the man pages, the shell completions
   dpkg-dev         # dpkg-shlibdeps: the .deb's Depends, computed from the binaries' libraries
   groff-base       # groff -man -Tutf8 (and man's own renderer): the man pages render without warnings;
