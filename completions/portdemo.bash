@@ -19,7 +19,8 @@ _portdemo_services=(
 _portdemo_server_options=(
     -h --help --version -p --ports -b --bind --udp --tls --cert --key --save-cert --strict
     --max-connections --request-timeout --write-timeout --keep-alive-timeout --shutdown-grace
-    --max-line --max-header-bytes --max-header-lines --user -q --quiet --format --color
+    --max-line --max-header-bytes --max-header-lines --user --mask-addresses --max-board-subscribers
+    -q --quiet --format --color
 )
 _portdemo_client_options=(
     -h --help --version -n --count -P --parallel --hold -u --udp --verify -t --timeout
@@ -104,7 +105,7 @@ _demo_server() {
             return
             ;;
         --max-connections | --request-timeout | --write-timeout | --keep-alive-timeout | \
-            --shutdown-grace | --max-line | --max-header-bytes | --max-header-lines)
+            --shutdown-grace | --max-line | --max-header-bytes | --max-header-lines | --max-board-subscribers)
             return # a number or a duration
             ;;
     esac

@@ -92,6 +92,14 @@ int main(int argc, char** argv) {
   app.add_option("--user", opts.user,
                  "after binding every port as root, switch to this user\n"
                  "(groups cleared, no capabilities) before the first client");
+  app.add_flag("--mask-addresses", opts.mask_addresses,
+               "hide client addresses partly, on the board and in the log\n"
+               "(*.*.*.23, *::1); ports stay whole (for a projector)");
+  app.add_option("--max-board-subscribers", opts.max_board_subscribers,
+                 "board pages (GET /events) followed at once; one more gets\n"
+                 "503; one that cannot keep up is dropped")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10'000}))
+      ->capture_default_str();
   bool quiet = false;
   app.add_flag("--quiet,-q", quiet,
                "no line per connection: start-up, problems and the\nsummary only (for measurements)");

@@ -23,6 +23,8 @@
 #include "privilege.hpp"
 #include "portdemo/asio_adapter.hpp"
 #include "portdemo/deadline.hpp"
+#include "portdemo/join.hpp"
+#include "portdemo/qr.hpp"
 #include "portdemo/protocol.hpp"
 #include "portdemo/services.hpp"
 
@@ -62,6 +64,7 @@ server::server(asio::io_context& io, reporter& out, options opts)
       signals_(io, SIGINT, SIGTERM),
       grace_(io) {
   shared_.quiet = opts_.quiet;
+  out_.mask_remote_addresses(opts_.mask_addresses);
   shared_.ended = [this](std::exception_ptr e) {
     report_exception(e);
     session_done();
@@ -216,6 +219,7 @@ int server::start() {
     }
     out_.emit(std::get<privileges_dropped_event>(dropped));
   }
+  setup_board();
   std::vector<std::uint16_t> all_ports = ready_ports;
   for (auto p : udp_ports)
     if (std::find(all_ports.begin(), all_ports.end(), p) == all_ports.end()) all_ports.push_back(p);
@@ -230,6 +234,37 @@ int server::start() {
   }
   wait_for_signal();
   return -1;
+}
+
+void server::setup_board() {
+  if (listeners_.empty()) return;  // UDP only: no HTTP, so no board to show
+  board_model model(out_.facts().ephemeral, opts_.mask_addresses, opts_.max_board_subscribers);
+  std::vector<bound_listener> bound;
+  for (const auto& l : listeners_) {
+    std::error_code ec;
+    const endpoint local = to_endpoint(l->acceptor.local_endpoint(ec));
+    if (ec) continue;
+    model.add_port({local, "tcp", l->tls});
+    bound.push_back({local.address, local.port, l->tls});
+  }
+  for (const auto& u : udp_sockets_) {
+    std::error_code ec;
+    const endpoint local = to_endpoint(u->local_endpoint(ec));
+    if (!ec) model.add_port({local, "udp", false});
+  }
+  // Beyond loopback, the room can join: the addresses students type (or scan).
+  std::vector<std::string> urls = join_urls(host_interface_addresses(), bound);
+  if (!urls.empty()) {
+    join_event join{urls, "", make_qr(urls.front())};
+    // The board on the first plain HTTP address (a projector's browser has no reason to trust
+    // the self-signed certificate), else the first HTTPS one.
+    auto plain = std::find_if(urls.begin(), urls.end(), [](const std::string& u) { return u.starts_with("http:"); });
+    join.board = (plain != urls.end() ? *plain : urls.front()) + "board";
+    model.set_join(urls, join.qr);
+    out_.emit(join);
+  }
+  board_ = std::make_unique<board_hub>(io_.get_executor(), out_, std::move(model));
+  shared_.board = board_.get();
 }
 
 bool server::adopt_passed_sockets(bind_tally& t, std::vector<std::uint16_t>& tcp_ports,
@@ -313,6 +348,7 @@ void server::stop(const std::string& signal) {
     std::error_code ignored;
     u->close(ignored);
   }
+  if (board_) board_->stop();  // the streams say so and end: they are not answers in flight
   const auto grace = shared_.limits.shutdown_grace;
   out_.emit(stopping_event{signal, shared_.open, static_cast<std::uint64_t>(grace.count())});
   // Idle connections (between HTTP requests, --hold, waiting for a client's FIN) have no answer
@@ -434,6 +470,7 @@ asio::awaitable<void> server::datagram_loop(asio::ip::udp::socket& socket) {
     std::optional<bool> in_range;
     if (out_.facts().ephemeral) in_range = out_.facts().ephemeral->contains(tuple.remote.port);
     shared_.log(datagram_event{id, tuple, n, in_range});
+    if (board_) board_->connection(id, tuple, true, false);
     std::string_view got(buffer.data(), n);
     server_view view{id, tuple, "udp"};
     const bool hello = got == client_hello || got == client_hello_hold;
@@ -517,6 +554,7 @@ void server::admit(listener& l, tcp::socket socket) {
   if (out_.facts().ephemeral) in_range = out_.facts().ephemeral->contains(tuple.remote.port);
   shared_.peak_open = std::max(shared_.peak_open, ++shared_.open);
   if (!shared_.quiet) out_.emit(accepted_event{id, tuple, in_range, shared_.open});
+  if (board_) board_->connection(id, tuple, false, l.tls);
   // The previous port of this client address: the web page tells a reload on a new
   // connection (new port) from one on a kept-alive connection (same port).
   connection_facts facts{id, tuple, l.tls, std::nullopt};

@@ -15,6 +15,7 @@
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "board.hpp"
 #include "portdemo/reporter.hpp"
 #include "session.hpp"
 #include "tls.hpp"
@@ -34,6 +35,8 @@ struct options {
   server_limits limits;                      ///< --max-connections, the timeouts, the size limits
   bool quiet = false;                        ///< --quiet: no line per connection
   std::string user;                          ///< --user: switch to this user after binding
+  bool mask_addresses = false;               ///< --mask-addresses: client addresses partly hidden
+  std::size_t max_board_subscribers = 64;    ///< --max-board-subscribers: GET /events at once
 };
 
 /// Whether a port speaks HTTPS: 443 and 8443 always, and those named with --tls.
@@ -83,6 +86,9 @@ class server {
   /// there are none.
   bool adopt_passed_sockets(bind_tally& t, std::vector<std::uint16_t>& tcp_ports, std::vector<std::uint16_t>& tls_ports,
                             std::vector<std::uint16_t>& udp_ports);
+  /// Sets up the classroom board for the sockets now listening, and reports how to join when
+  /// they reach beyond loopback.
+  void setup_board();
   /// Sets up TLS and reports the certificate; false if --cert/--key could not be used.
   bool setup_tls();
   /// Sets the connection cap from --max-connections and the open-file limit.
@@ -100,6 +106,7 @@ class server {
   std::vector<std::unique_ptr<asio::ip::udp::socket>> udp_sockets_;
   tls_setup tls_;
   shared_state shared_;
+  std::unique_ptr<board_hub> board_;
   asio::signal_set signals_;
   asio::steady_timer grace_;
   std::uint64_t next_id_ = 1;

@@ -18,6 +18,7 @@
 #include "portdemo/protocol.hpp"
 #include "portdemo/render.hpp"
 #include "portdemo/web.hpp"
+#include "board.hpp"
 
 namespace portdemo::server {
 
@@ -276,6 +277,60 @@ enum class http_end {
   idle,             ///< answered; kept alive, nothing buffered: wait for the next request
 };
 
+// GET /events: the board's event stream, until the client goes, falls behind, or the server
+// stops. The first write is the response head, the reconnection delay and a snapshot; then a
+// batch whenever the board has news (board_hub), a comment line as a heartbeat otherwise.
+// A subscriber that does not take its events within --write-timeout, or lets them pile up past
+// board_hub::pending_limit, is dropped with a note: the others and accepting never wait for it.
+template <typename Io>
+asio::awaitable<void> stream_board(session& s, Io& io, const http_request& request, std::uint64_t number,
+                                   std::string_view tls_version) {
+  board_hub& hub = *s.shared.board;
+  board_subscriber sub(s.socket.get_executor(), s.socket, s.facts.id, s.facts.tuple);
+  const bool admitted = hub.subscribe(sub);
+  const int status = admitted ? 200 : 503;
+  if (!s.shared.quiet)
+    s.shared.out.emit(http_request_event{s.facts.id, s.facts.tuple, request.method, request.target, status, number,
+                                         std::string(tls_version), admitted ? "board subscriber" : "board full"});
+  hub.request(s.facts.id, number, request.method, request.target, status, tls_version);
+  std::error_code ec;
+  if (!admitted) {
+    std::string bytes = serialize(board_full_response(hub.model().max_subscribers()), false);
+    co_await io.write(bytes, ec);
+    co_return;
+  }
+  std::string out(event_stream_head());
+  out += "retry: 2000\n\n";
+  out += hub.model().snapshot();
+  for (;;) {
+    co_await io.write(out, ec);
+    if (ec) break;
+    out.clear();
+    if (sub.pending.empty() && !sub.dropped && !sub.ended) {
+      sub.wake.expires_after(board_hub::heartbeat);
+      std::error_code woken;
+      co_await sub.wake.async_wait(asio::redirect_error(asio::use_awaitable, woken));
+    }
+    if (sub.dropped) break;
+    if (sub.ended) {
+      out = "event: note\ndata: {\"code\":\"stopping\",\"message\":\"the server is stopping\"}\n\n";
+      co_await io.write(out, ec);
+      break;
+    }
+    if (sub.pending.empty()) out = ": heartbeat\n\n";
+    else out.swap(sub.pending);
+  }
+  hub.unsubscribe(sub);
+  if (ec == asio::error::timed_out && !sub.dropped) {
+    endpoint remote = s.facts.tuple.remote;
+    if (hub.model().masked()) remote.address = mask_address(remote.address);
+    s.shared.out.emit(note_event{"board_subscriber_dropped",
+                                 fmt::format("board subscriber #{} ({}) dropped: it took no events for {}",
+                                             s.facts.id, to_string(remote),
+                                             format_duration(s.shared.limits.write_timeout))});
+  }
+}
+
 template <typename Io>
 asio::awaitable<http_end> http(session& s, Io& io, std::optional<tls_details> tls, mismatch mode,
                                std::string_view initial = {}) {
@@ -348,6 +403,11 @@ asio::awaitable<http_end> http(session& s, Io& io, std::optional<tls_details> tl
       } else if (mode == mismatch::tls_on_plain_port) {
         response = tls_on_plain_port(request, context);
         note = "TLS on a plain HTTP port";
+      } else if (s.shared.board && is_event_stream(request)) {
+        // Named, not temporaries in the co_await expression (GCC 12).
+        const std::string_view version = tls ? std::string_view(tls->version) : std::string_view();
+        co_await stream_board(s, io, request, context.request_number, version);
+        co_return http_end::closed;
       } else {
         response = respond(request, context);
       }
@@ -360,6 +420,9 @@ asio::awaitable<http_end> http(session& s, Io& io, std::optional<tls_details> tl
     std::string bytes = serialize(response, head_only);
     std::error_code ec;
     co_await io.write(bytes, ec);
+    if (s.shared.board)
+      s.shared.board->request(c.id, context.request_number, method, target, response.status,
+                              tls ? std::string_view(tls->version) : std::string_view());
     if (!s.shared.quiet)
       s.shared.out.emit(http_request_event{c.id, c.tuple, std::move(method), std::move(target), response.status,
                                            context.request_number, tls ? tls->version : "", std::move(note)});
@@ -488,6 +551,7 @@ bool answer_at_once(parked& p, std::string_view bytes, std::string& unsent, bool
   if (parser.feed(bytes) != request_parser::state::complete || parser.after_head() != 0) return false;
   const http_request& request = parser.request();
   if (request.header("Content-Length") || request.header("Transfer-Encoding")) return false;
+  if (is_event_stream(request)) return false;  // a stream, not an answer: the coroutine's business
   web_context context{p.facts.id, p.requests + 1, p.facts.tuple, p.shared.out.facts(), std::nullopt,
                       p.facts.previous_port};
   http_response response = respond(request, context);
@@ -499,6 +563,8 @@ bool answer_at_once(parked& p, std::string_view bytes, std::string& unsent, bool
     return true;
   }
   p.requests = context.request_number;
+  if (p.shared.board)
+    p.shared.board->request(p.facts.id, context.request_number, request.method, request.target, response.status, "");
   if (!p.shared.quiet)
     p.shared.out.emit(http_request_event{p.facts.id, p.facts.tuple, request.method, request.target, response.status,
                                          context.request_number, "", ""});

@@ -24,6 +24,7 @@ namespace portdemo::server {
 
 struct session;
 struct parked;
+class board_hub;
 
 /// What every session shares with the server. Outlives the sessions (owned by the server).
 struct shared_state {
@@ -34,6 +35,7 @@ struct shared_state {
   timeouts deadlines;
   asio::ssl::context* tls = nullptr;  ///< null when no certificate could be made
   bool quiet = false;                 ///< --quiet: no line per connection
+  board_hub* board = nullptr;         ///< the classroom board (GET /board, /events)
   /// The last client port seen from each client address, to tell a reload on a new connection
   /// from one on a reused connection. Bounded: cleared when it grows past 4096 addresses.
   std::unordered_map<std::string, std::uint16_t> last_port;

@@ -2,6 +2,8 @@
 
 #include "portdemo/render.hpp"
 
+#include "portdemo/qr.hpp"
+
 #include <algorithm>
 #include <set>
 
@@ -10,6 +12,7 @@
 
 #include "portdemo/json.hpp"
 #include "portdemo/limits.hpp"
+#include "portdemo/qr.hpp"
 #include "portdemo/services.hpp"
 
 namespace portdemo {
@@ -132,6 +135,27 @@ struct json_visitor {
   std::string operator()(const note_event& e) const {
     return fmt::format("{{\"event\":\"note\",\"code\":{},\"message\":{}}}", json_string(e.code),
                        json_string(e.message));
+  }
+  std::string operator()(const join_event& e) const {
+    std::string out = "{\"event\":\"join\",\"urls\":[";
+    for (std::size_t i = 0; i < e.urls.size(); ++i) {
+      if (i) out += ',';
+      append_json_string(out, e.urls[i]);
+    }
+    out += "],\"board\":";
+    append_json_string(out, e.board);
+    out += ",\"qr\":";
+    if (e.qr) {
+      out += fmt::format("{{\"size\":{},\"rows\":[", e.qr->size);
+      for (std::size_t i = 0; i < e.qr->rows.size(); ++i) {
+        if (i) out += ',';
+        append_json_string(out, e.qr->rows[i]);
+      }
+      out += "]}";
+    } else {
+      out += "null";
+    }
+    return out + "}";
   }
   std::string operator()(const ready_event& e) const {
     return fmt::format("{{\"event\":\"ready\",\"listening\":{},\"failed\":{},\"ports\":{},\"tls_ports\":{},"
@@ -559,6 +583,19 @@ struct text_renderer::impl {
     return wrap("note: " + e.message, text_width, 6);
   }
 
+  std::string operator()(const join_event& e) const {
+    if (e.urls.empty()) return "";
+    std::string out = fmt::format("{}: students open {} in a browser, or scan the code:\n", paint("join", good_style),
+                                  e.urls.size() == 1 ? "this" : "one of these");
+    for (const std::string& url : e.urls) out += "  " + paint(url, fixed_style) + "\n";
+    if (e.qr) {
+      for (const std::string& line : qr_terminal_lines(*e.qr, r.color_)) out += "  " + line + "\n";
+    }
+    if (!e.board.empty())
+      out += fmt::format("  the board, for the projector: {}\n", paint(e.board, fixed_style));
+    return out;
+  }
+
   std::string operator()(const ready_event& e) const {
     if (e.listening == 0) {
       return fmt::format("{}: not one socket is listening ({} failed)\n", paint("stopped", bad_style),
@@ -587,6 +624,10 @@ struct text_renderer::impl {
       if (!e.tls_ports.empty())
         urls += fmt::format("{}https://localhost:{}/", urls.empty() ? "" : "  ", e.tls_ports.front());
       if (!urls.empty()) out += fmt::format("  in a browser: {}\n", urls);
+      const std::uint16_t board_port = plain != tcp.end() ? *plain : e.tls_ports.front();
+      if (!urls.empty())
+        out += fmt::format("  the board:    {}://localhost:{}/board  (every connection, live)\n",
+                           plain != tcp.end() ? "http" : "https", board_port);
     }
     if (!e.udp_ports.empty())
       out += fmt::format("  UDP: demo-client --udp localhost {0}    or:  nc -u localhost {0}\n", e.udp_ports.front());

@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "portdemo/board.hpp"
+
 namespace portdemo {
 
 bool use_color(color_mode mode, std::FILE* out) {
@@ -102,6 +104,23 @@ reporter::~reporter() {
 }
 
 void reporter::emit(const event& e) {
+  if (mask_) {
+    // A copy with the remote addresses hidden: the only events that carry a client's address
+    // are those with a tuple (the server's remote end).
+    event masked = e;
+    std::visit(
+        [](auto& ev) {
+          if constexpr (requires { ev.tuple.remote.address; })
+            ev.tuple.remote.address = mask_address(ev.tuple.remote.address);
+        },
+        masked);
+    print(masked);
+    return;
+  }
+  print(e);
+}
+
+void reporter::print(const event& e) {
   std::string line = format_ == output_format::json ? render_json(e) : text_.render(e);
   if (line.empty()) return;
   if (!writer_) {

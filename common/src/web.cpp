@@ -5,6 +5,7 @@
 #include <fmt/compile.h>
 #include <fmt/format.h>
 
+#include "portdemo/board_page.hpp"
 #include "portdemo/json.hpp"
 #include "portdemo/limits.hpp"
 #include "portdemo/ports.hpp"
@@ -221,10 +222,42 @@ http_response respond(const http_request& request, const web_context& context) {
   } else if (path == "/json") {
     r.content_type = "application/json";
     r.body = connection_json(context);
+  } else if (path == "/board") {
+    r.content_type = "text/html; charset=utf-8";
+    r.body = board_page();
+    // The page loads nothing from anywhere: its style and script are inline, its data comes
+    // from /events on the same server.
+    r.policy = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+               "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'";
+  } else if (path == "/events") {
+    // HEAD /events (GET is streamed by the server and never comes here).
+    r.content_type = "text/event-stream";
   } else {
-    r = plain(404, "404 Not Found: this server has / (the page) and /json only.\n", !request.keep_alive());
+    r = plain(404, "404 Not Found: this server has / (the page), /json, /board (the classroom board) and "
+                   "/events (its event stream).\n",
+              !request.keep_alive());
   }
   return r;
+}
+
+bool is_event_stream(const http_request& request) {
+  if (request.method != "GET") return false;
+  std::string_view path = request.target;
+  if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+  return path == "/events";
+}
+
+http_response board_full_response(std::size_t max_subscribers) {
+  return plain(503, fmt::format("503 Service Unavailable: the board has {} subscribers already "
+                                "(--max-board-subscribers {}). Close a board page, or start the server "
+                                "with a higher --max-board-subscribers.\n",
+                                max_subscribers, max_subscribers),
+               true);
+}
+
+std::string_view event_stream_head() {
+  return "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\nCache-Control: no-store\r\n"
+         "X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n";
 }
 
 http_response error_response(http_error error) {
@@ -271,6 +304,7 @@ std::string serialize(const http_response& r, bool head_only) {
                  r.status, reason_phrase(r.status), r.content_type, r.body.size());
   if (!r.allow.empty()) fmt::format_to(it, FMT_COMPILE("Allow: {}\r\n"), r.allow);
   if (!r.location.empty()) fmt::format_to(it, FMT_COMPILE("Location: {}\r\n"), r.location);
+  if (!r.policy.empty()) fmt::format_to(it, FMT_COMPILE("Content-Security-Policy: {}\r\n"), r.policy);
   std::string_view connection = r.close ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n";
   out.append(connection.data(), connection.data() + connection.size());
   if (!head_only) out.append(r.body.data(), r.body.data() + r.body.size());

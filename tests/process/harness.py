@@ -369,6 +369,7 @@ class Server(Proc):
                 self.wait_line(lambda l: l.startswith("  try it:"), what="the try-it line")
                 self.wait_line(lambda l: l.startswith("  in a browser:"),
                                what="the in-a-browser line")
+                self.wait_line(lambda l: l.startswith("  the board:"), what="the board line")
 
 
 def start_server(case, *args, fmt="json", **kw):

@@ -201,7 +201,8 @@ class TextMirror(unittest.TestCase):
                 f"listening  {h.ep_text('::1', port):<17} {detail}\n"
                 f"ready: 2 sockets listening on port {port}\n"
                 f"  try it: demo-client localhost {port}    or:  nc localhost {port}\n"
-                f"  in a browser: http://localhost:{port}/\n")
+                f"  in a browser: http://localhost:{port}/\n"
+                f"  the board:    http://localhost:{port}/board  (every connection, live)\n")
         self.assertTrue(text.endswith(tail), f"expected the server text to end with:\n{tail}\n"
                                              f"got:\n{text}")
 

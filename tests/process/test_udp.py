@@ -256,6 +256,7 @@ class UdpServerSockets(unittest.TestCase):
                          f"ready: 4 sockets listening on port {port}\n"
                          f"  try it: demo-client localhost {port}    or:  nc localhost {port}\n"
                          f"  in a browser: http://localhost:{port}/\n"
+                         f"  the board:    http://localhost:{port}/board  (every connection, live)\n"
                          f"  UDP: demo-client --udp localhost {port}    or:  nc -u localhost {port}\n")
 
     def test_udp_only_text_gives_no_tcp_hint(self):

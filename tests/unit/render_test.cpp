@@ -497,11 +497,13 @@ TEST(RenderText, Ready) {
   EXPECT_EQ(text_of(ready_event{2, 1, {8080, 8443}}),
             "ready: 2 sockets listening on ports 8080, 8443; 1 failed (see above)\n"
             "  try it: demo-client localhost 8080    or:  nc localhost 8080\n"
-            "  in a browser: http://localhost:8080/\n");
+            "  in a browser: http://localhost:8080/\n"
+            "  the board:    http://localhost:8080/board  (every connection, live)\n");
   EXPECT_EQ(text_of(ready_event{1, 0, {8080}}),
             "ready: 1 socket listening on port 8080\n"
             "  try it: demo-client localhost 8080    or:  nc localhost 8080\n"
-            "  in a browser: http://localhost:8080/\n");
+            "  in a browser: http://localhost:8080/\n"
+            "  the board:    http://localhost:8080/board  (every connection, live)\n");
 }
 
 TEST(RenderText, ReadyWithNothingListening) {
@@ -1306,11 +1308,13 @@ TEST(RenderText, ReadyNamesTheBrowserUrls) {
   EXPECT_EQ(text_of(ready_event{4, 0, {8080, 8443}, {8443}}),
             "ready: 4 sockets listening on ports 8080, 8443\n"
             "  try it: demo-client localhost 8080    or:  nc localhost 8080\n"
-            "  in a browser: http://localhost:8080/  https://localhost:8443/\n");
+            "  in a browser: http://localhost:8080/  https://localhost:8443/\n"
+            "  the board:    http://localhost:8080/board  (every connection, live)\n");
   EXPECT_EQ(text_of(ready_event{2, 0, {8443}, {8443}}),
             "ready: 2 sockets listening on port 8443\n"
             "  try it: demo-client localhost 8443    or:  nc localhost 8443\n"
-            "  in a browser: https://localhost:8443/\n");
+            "  in a browser: https://localhost:8443/\n"
+            "  the board:    https://localhost:8443/board  (every connection, live)\n");
 }
 
 const socket_tuple web_tuple{{"127.0.0.1", 8080}, {"127.0.0.1", 40000}};

@@ -212,6 +212,7 @@ TEST(UdpText, ReadyWithTcpAndUdpPorts) {
             "ready: 4 sockets listening on ports 8080, 40123\n"
             "  try it: demo-client localhost 8080    or:  nc localhost 8080\n"
             "  in a browser: http://localhost:8080/\n"
+            "  the board:    http://localhost:8080/board  (every connection, live)\n"
             "  UDP: demo-client --udp localhost 40123    or:  nc -u localhost 40123\n");
 }
 

@@ -168,7 +168,9 @@ TEST(WebRespond, UnknownPathIs404) {
   http_response r = respond(parse("GET /nope HTTP/1.1\r\nHost: a\r\n\r\n"), context_v4());
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.content_type, "text/plain; charset=utf-8");
-  EXPECT_EQ(r.body, "404 Not Found: this server has / (the page) and /json only.\n");
+  EXPECT_EQ(r.body,
+            "404 Not Found: this server has / (the page), /json, /board (the classroom board) and "
+            "/events (its event stream).\n");
   EXPECT_FALSE(r.close);  // a 404 does not end a kept-alive connection
   EXPECT_EQ(respond(parse("GET /favicon.ico HTTP/1.1\r\nHost: a\r\n\r\n"), context_v4()).status, 404);
   EXPECT_EQ(respond(parse("GET /JSON HTTP/1.1\r\nHost: a\r\n\r\n"), context_v4()).status, 404);

@@ -13,6 +13,7 @@
 #include "portdemo/failure.hpp"
 #include "portdemo/host_facts.hpp"
 #include "portdemo/ports.hpp"
+#include "portdemo/qr.hpp"
 
 namespace portdemo {
 
@@ -49,6 +50,15 @@ struct privileges_dropped_event {
   std::string cap_permitted;  ///< CapPrm, hex
   bool no_new_privs = false;
   std::string regain_error;   ///< what setuid(0) answered afterwards: "EPERM"
+};
+
+/// Listening beyond loopback: the URLs students open (one per address of this host's
+/// interfaces that a listening socket covers, for each HTTP and HTTPS port), the board's, and
+/// the QR code of the first URL.
+struct join_event {
+  std::vector<std::string> urls;
+  std::string board;            ///< the board page on the first plain (else TLS) URL's address and port
+  std::optional<qr_code> qr;    ///< of urls.front()
 };
 
 /// A listening socket could not be set up; the other ports go on.
@@ -280,7 +290,7 @@ struct port_distribution {
 port_distribution distribution(const std::vector<std::uint16_t>& ports, const std::optional<port_range>& ephemeral);
 
 /// Every event either program emits.
-using event = std::variant<host_facts_event, listening_event, bind_failed_event, note_event,
+using event = std::variant<host_facts_event, listening_event, join_event, bind_failed_event, note_event,
                            ready_event, accepted_event, datagram_event, answered_event, http_request_event,
                            tls_failed_event, tls_certificate_event, accept_failed_event,
                            accept_resumed_event, privileges_dropped_event, limit_event, busy_event, stopping_event,

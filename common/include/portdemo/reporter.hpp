@@ -46,6 +46,9 @@ class reporter {
   /// Returns once everything emitted so far has been written (or found unwritable).
   void flush();
 
+  /// --mask-addresses: every event's remote address is printed partly hidden (mask_address).
+  void mask_remote_addresses(bool on) noexcept { mask_ = on; }
+
   /// Lines dropped so far because the output could not keep up (asynchronous mode).
   std::uint64_t dropped() const;
 
@@ -56,10 +59,14 @@ class reporter {
   const host_facts& facts() const noexcept { return facts_; }
 
  private:
+  /// Renders and prints the event as it is.
+  void print(const event& e);
+
   output_format format_;
   host_facts facts_;
   text_renderer text_;
   std::FILE* out_;
+  bool mask_ = false;
   struct writer;
   std::unique_ptr<writer> writer_;  ///< null: synchronous
 };

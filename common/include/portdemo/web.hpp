@@ -39,10 +39,22 @@ struct http_response {
   bool close = false;              ///< Connection: close, then the server closes
   std::string location;            ///< for redirects; empty otherwise
   std::string allow;               ///< for 405: the methods allowed
+  std::string policy;              ///< Content-Security-Policy, when the page sets one
 };
 
-/// The answer to a request: GET or HEAD of /, /json; 404 for other paths, 405 for other methods.
+/// The answer to a request: GET or HEAD of /, /json, /board (HEAD /events); 404 for other paths, 405 for other methods.
 http_response respond(const http_request& request, const web_context& context);
+
+/// Whether the request asks for the board's event stream (GET /events): the server answers it
+/// by streaming, not with respond().
+bool is_event_stream(const http_request& request);
+
+/// GET /events when --max-board-subscribers follow already: 503, then close.
+http_response board_full_response(std::size_t max_subscribers);
+
+/// The response head of the board's event stream (GET /events); the events follow until the
+/// server closes the connection.
+std::string_view event_stream_head();
 
 /// The answer to a request head that could not be parsed.
 http_response error_response(http_error error);

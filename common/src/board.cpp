@@ -1,0 +1,204 @@
+#include "portdemo/board.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "portdemo/json.hpp"
+#include "portdemo/protocol.hpp"
+#include "portdemo/services.hpp"
+
+namespace portdemo {
+
+std::string mask_address(std::string_view address) {
+  std::string text(address);
+  in_addr v4{};
+  in6_addr v6{};
+  if (::inet_pton(AF_INET, text.c_str(), &v4) == 1) {
+    const auto* b = reinterpret_cast<const unsigned char*>(&v4);
+    return fmt::format("*.*.*.{}", b[3]);
+  }
+  if (::inet_pton(AF_INET6, text.c_str(), &v6) == 1) {
+    const unsigned char* b = v6.s6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(&v6)) return fmt::format("*.*.*.{}", b[15]);
+    return fmt::format("*::{:x}", (b[14] << 8) | b[15]);
+  }
+  return "*";
+}
+
+board_model::board_model(std::optional<port_range> ephemeral, bool mask, std::size_t max_subscribers)
+    : span_(ephemeral.value_or(port_range{49152, 65535})),
+      ephemeral_known_(ephemeral.has_value()),
+      mask_(mask),
+      max_subscribers_(max_subscribers) {
+  if (span_.high < span_.low) span_ = port_range{49152, 65535};
+}
+
+void board_model::add_port(board_port port) {
+  const bool known = std::any_of(ports_.begin(), ports_.end(), [&](const port_count& c) {
+    return c.port.local.port == port.local.port && c.port.proto == port.proto;
+  });
+  if (!known) ports_.push_back({port, 0});
+  listening_.push_back(std::move(port));
+}
+
+void board_model::set_join(std::vector<std::string> urls, std::optional<qr_code> qr) {
+  join_ = std::move(urls);
+  qr_ = std::move(qr);
+}
+
+void board_model::connection(std::uint64_t id, const socket_tuple& tuple, bool udp, bool tls_port) {
+  ++connections_;
+  const char* proto = udp ? "udp" : "tcp";
+  for (auto& c : ports_) {
+    if (c.port.local.port == tuple.local.port && c.port.proto == proto) {
+      ++c.connections;
+      break;
+    }
+  }
+  const std::uint16_t port = tuple.remote.port;
+  if (port < span_.low) {
+    ++below_;
+  } else if (port > span_.high) {
+    ++above_;
+  } else {
+    const std::size_t width = std::size_t{span_.high} - span_.low + 1;
+    ++buckets_[(std::size_t{port} - span_.low) * bucket_count / width];
+  }
+  if (distinct_.size() < distinct_limit) distinct_.insert(tuple.remote.address);
+
+  // Into the ring; assigning reuses the strings' storage once the ring has gone round.
+  entry& e = recent_[id % recent_kept];
+  e.id = id;
+  e.tuple = tuple;
+  e.udp = udp;
+  e.tls_port = tls_port;
+  e.requests = 0;
+  newest_ = std::max(newest_, id);
+  if (subscribers_ == 0) return;
+  pending_ids_[pending_count_ % batch_limit] = id;
+  ++pending_count_;
+}
+
+void board_model::request(std::uint64_t id, std::uint64_t number, std::string_view method, std::string_view target,
+                          int status, std::string_view tls_version) {
+  entry& e = recent_[id % recent_kept];
+  if (e.id == id) e.requests = number;
+  if (subscribers_ == 0) return;
+  if (pending_requests_.size() >= batch_limit) {
+    ++skipped_requests_;
+    return;
+  }
+  pending_requests_.push_back(
+      {id, number, std::string(method.substr(0, 64)), std::string(target.substr(0, 256)), status,
+       std::string(tls_version)});
+}
+
+void board_model::append_connection(std::string& out, const entry& e) const {
+  socket_tuple shown = e.tuple;
+  if (mask_) shown.remote.address = mask_address(shown.remote.address);
+  const char* in_range = ephemeral_known_ ? (span_.contains(e.tuple.remote.port) ? "true" : "false") : "null";
+  out += fmt::format("{{\"id\":{},\"proto\":\"{}\",\"tls_port\":{},\"local\":{},\"remote\":{},\"service\":", e.id,
+                     e.udp ? "udp" : "tcp", e.tls_port ? "true" : "false", endpoint_json(shown.local),
+                     endpoint_json(shown.remote));
+  append_json_string(out, describe_port(e.tuple.local.port));
+  out += fmt::format(",\"in_ephemeral_range\":{},\"requests\":{}}}", in_range, e.requests);
+}
+
+std::string board_model::totals_json() const {
+  std::string out = fmt::format("{{\"connections\":{},\"distinct_clients\":{},\"per_port\":[", connections_,
+                                distinct_.size());
+  for (std::size_t i = 0; i < ports_.size(); ++i) {
+    const port_count& c = ports_[i];
+    if (i) out += ',';
+    out += fmt::format("{{\"port\":{},\"proto\":\"{}\",\"tls\":{},\"service\":", c.port.local.port, c.port.proto,
+                       c.port.tls ? "true" : "false");
+    append_json_string(out, describe_port(c.port.local.port));
+    out += fmt::format(",\"connections\":{}}}", c.connections);
+  }
+  out += fmt::format("],\"histogram\":{{\"low\":{},\"high\":{},\"buckets\":[{}],\"below\":{},\"above\":{}}},"
+                     "\"subscribers\":{}}}",
+                     span_.low, span_.high, fmt::join(buckets_, ","), below_, above_, subscribers_);
+  return out;
+}
+
+std::string board_model::snapshot() const {
+  std::string out = "event: snapshot\ndata: {\"server\":{\"listening\":[";
+  for (std::size_t i = 0; i < listening_.size(); ++i) {
+    const board_port& p = listening_[i];
+    if (i) out += ',';
+    out += fmt::format("{{\"address\":{},\"port\":{},\"proto\":\"{}\",\"tls\":{},\"service\":",
+                       json_string(p.local.address), p.local.port, p.proto, p.tls ? "true" : "false");
+    append_json_string(out, describe_port(p.local.port));
+    out += '}';
+  }
+  out += "],\"ephemeral\":";
+  out += ephemeral_known_ ? fmt::format("{{\"low\":{},\"high\":{}}}", span_.low, span_.high) : "null";
+  out += ",\"join\":[";
+  for (std::size_t i = 0; i < join_.size(); ++i) {
+    if (i) out += ',';
+    append_json_string(out, join_[i]);
+  }
+  out += "],\"qr\":";
+  if (qr_) {
+    out += '[';
+    for (std::size_t i = 0; i < qr_->rows.size(); ++i) {
+      if (i) out += ',';
+      append_json_string(out, qr_->rows[i]);
+    }
+    out += ']';
+  } else {
+    out += "null";
+  }
+  out += fmt::format(",\"masked\":{},\"max_subscribers\":{}}},\"totals\":", mask_ ? "true" : "false",
+                     max_subscribers_);
+  out += totals_json();
+  out += ",\"recent\":[";
+  // Newest first: down from the newest id, as far as the ring remembers.
+  std::size_t shown = 0;
+  for (std::uint64_t id = newest_; id > 0 && newest_ - id < recent_kept && shown < recent_shown; --id) {
+    const entry& e = recent_[id % recent_kept];
+    if (e.id != id) continue;
+    if (shown++) out += ',';
+    append_connection(out, e);
+  }
+  out += "]}\n\n";
+  return out;
+}
+
+std::string board_model::take_batch() {
+  std::string out;
+  // The newest of the batch's connections, oldest first (the page puts each on top).
+  const std::size_t sent = std::min(pending_count_, batch_limit);
+  if (pending_count_ > sent || skipped_requests_ > 0)
+    out += fmt::format("event: coalesced\ndata: {{\"skipped\":{},\"skipped_requests\":{}}}\n\n", pending_count_ - sent,
+                       skipped_requests_);
+  for (std::size_t k = pending_count_ - sent; k < pending_count_; ++k) {
+    const std::uint64_t id = pending_ids_[k % batch_limit];
+    const entry& e = recent_[id % recent_kept];
+    if (e.id != id) continue;
+    out += "event: connection\ndata: ";
+    append_connection(out, e);
+    out += "\n\n";
+  }
+  for (const pending_request& r : pending_requests_) {
+    out += fmt::format("event: request\ndata: {{\"id\":{},\"request\":{},\"method\":", r.id, r.number);
+    append_json_string(out, r.method);
+    out += ",\"target\":";
+    append_json_string(out, r.target);
+    out += fmt::format(",\"status\":{},\"tls\":", r.status);
+    append_json_string(out, r.tls);
+    out += "}\n\n";
+  }
+  out += "event: totals\ndata: ";
+  out += totals_json();
+  out += "\n\n";
+  pending_count_ = 0;
+  pending_requests_.clear();
+  skipped_requests_ = 0;
+  return out;
+}
+
+}  // namespace portdemo

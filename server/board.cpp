@@ -1,0 +1,99 @@
+#include "board.hpp"
+
+#include <sys/socket.h>
+
+#include <fmt/format.h>
+
+namespace portdemo::server {
+
+board_hub::board_hub(const asio::any_io_executor& executor, reporter& out, board_model model)
+    : out_(out), model_(std::move(model)), timer_(executor) {}
+
+bool board_hub::subscribe(board_subscriber& s) {
+  if (stopped_) return false;
+  if (count_ >= model_.max_subscribers()) {
+    // Full: a subscriber whose client has gone (closed the tab) holds its place until the next
+    // heartbeat would find out. Look now: a peek that reads 0 bytes is the client's FIN.
+    for (board_subscriber* p = first_; p; p = p->next) {
+      char byte = 0;
+      if (!p->dropped && ::recv(p->socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
+        p->dropped = true;
+        p->wake.cancel();
+        unsubscribe(*p);
+      }
+    }
+    if (count_ >= model_.max_subscribers()) return false;
+  }
+  s.next = first_;
+  if (first_) first_->prev = &s;
+  first_ = &s;
+  ++count_;
+  model_.set_subscribers(count_);
+  return true;
+}
+
+void board_hub::unsubscribe(board_subscriber& s) {
+  const bool linked = s.prev || s.next || first_ == &s;
+  if (!linked) return;
+  if (s.prev) s.prev->next = s.next;
+  else first_ = s.next;
+  if (s.next) s.next->prev = s.prev;
+  s.prev = s.next = nullptr;
+  --count_;
+  model_.set_subscribers(count_);
+}
+
+void board_hub::stop() {
+  stopped_ = true;
+  timer_.cancel();
+  for (board_subscriber* p = first_; p; p = p->next) {
+    p->ended = true;
+    p->wake.cancel();
+  }
+}
+
+void board_hub::schedule() {
+  if (scheduled_ || stopped_) return;
+  scheduled_ = true;
+  // The first event of a quiet spell waits at most one interval; a burst waits for the same
+  // timer and goes out as one batch.
+  timer_.expires_after(batch_interval);
+  timer_.async_wait([this](const std::error_code& ec) {
+    scheduled_ = false;
+    if (!ec) flush();
+  });
+}
+
+void board_hub::drop(board_subscriber& s, std::string why) {
+  s.dropped = true;
+  s.pending.clear();
+  s.pending.shrink_to_fit();
+  // Its write may be blocked on a full socket: cancelling ends it now.
+  std::error_code ignored;
+  s.socket.cancel(ignored);
+  s.wake.cancel();
+  endpoint remote = s.tuple.remote;
+  if (model_.masked()) remote.address = mask_address(remote.address);
+  out_.emit(note_event{"board_subscriber_dropped",
+                       fmt::format("board subscriber #{} ({}) dropped: {}", s.id, remote, why)});
+}
+
+void board_hub::flush() {
+  if (!model_.pending() || !first_) return;
+  const std::string batch = model_.take_batch();
+  for (board_subscriber* p = first_; p;) {
+    board_subscriber* next = p->next;
+    if (!p->dropped) {
+      if (p->pending.size() + batch.size() > pending_limit) {
+        drop(*p, fmt::format("it took none of the last {} KiB of events", pending_limit / 1024));
+        unsubscribe(*p);
+      } else {
+        p->pending += batch;
+        p->wake.cancel();
+      }
+    }
+    p = next;
+  }
+}
+
+}  // namespace portdemo::server
