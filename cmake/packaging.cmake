@@ -1,7 +1,7 @@
 # CPack: `cpack -G DEB` in a build directory makes portdemo_VERSION-1_ARCH.deb from the install
 # rules (programs, man pages, completions, example units). Debian's runtime packages are named
 # as dependencies by dpkg-shlibdeps, which reads the libraries the programs link (libc6, libfmt9,
-# libssl3, libstdc++6, libgcc-s1) with the versions they need.
+# libqrencode4, libssl3, libstdc++6, libgcc-s1) with the versions they need.
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME portdemo)
@@ -32,7 +32,7 @@ if(DPKG_SHLIBDEPS_EXECUTABLE)
 else()
   # Without dpkg-dev: what dpkg-shlibdeps finds on Debian 12 for these programs.
   set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libc6 (>= 2.34), libfmt9 (>= 9.1.0), libgcc-s1 (>= 3.0), libssl3 (>= 3.0.0), libstdc++6 (>= 12)")
+    "libc6 (>= 2.34), libfmt9 (>= 9.1.0), libgcc-s1 (>= 3.0), libqrencode4 (>= 3.2.0), libssl3 (>= 3.0.0), libstdc++6 (>= 12)")
 endif()
 
 # `cpack --config CPackSourceConfig.cmake`: a source tarball, which builds with the commit
