@@ -299,6 +299,10 @@ asio::awaitable<void> stream_board(session& s, Io& io, const http_request& reque
     co_await io.write(bytes, ec);
     co_return;
   }
+  // A fixed send buffer: the kernel would otherwise let a subscriber that reads nothing take
+  // megabytes of its memory (autotuning) before the write deadline or the pending limit notices.
+  std::error_code ignored;
+  s.socket.set_option(asio::socket_base::send_buffer_size(64 * 1024), ignored);
   std::string out(event_stream_head());
   out += "retry: 2000\n\n";
   out += hub.model().snapshot();
