@@ -13,6 +13,7 @@
 namespace portdemo {
 
 std::string mask_address(std::string_view address) {
+  if (address.find('\0') != std::string_view::npos) return "*";  // inet_pton would stop at the NUL
   std::string text(address);
   in_addr v4{};
   in6_addr v6{};

@@ -195,6 +195,17 @@ TEST(RenderJson, Note) {
             "\n");
 }
 
+TEST(RenderJson, Join) {
+  join_event e{{"http://10.0.0.5:8080/", "https://10.0.0.5:8443/"}, "http://10.0.0.5:8080/board",
+               qr_code{2, {"# ", " #"}}};
+  EXPECT_EQ(render_json(e),
+            R"({"event":"join","urls":["http://10.0.0.5:8080/","https://10.0.0.5:8443/"],)"
+            R"("board":"http://10.0.0.5:8080/board","qr":{"size":2,"rows":["# "," #"]}})"
+            "\n");
+  e.qr.reset();
+  EXPECT_NE(render_json(e).find(R"("qr":null})"), std::string::npos);
+}
+
 TEST(RenderJson, Ready) {
   EXPECT_EQ(render_json(ready_event{2, 1, {8080, 8443}}),
             R"({"event":"ready","listening":2,"failed":1,"ports":[8080,8443],"tls_ports":[],"udp_ports":[]})"
@@ -491,6 +502,25 @@ TEST(RenderText, Note) {
                                "only; clients asking for ::1 will be refused"}),
             "note: ::1 is not available on this host, so the server listens on IPv4 only; clients\n"
             "      asking for ::1 will be refused\n");
+}
+
+TEST(RenderText, JoinWithTheCodeBetweenTheUrlsAndTheBoard) {
+  // A 2x2 code with a quiet zone of 2: 6 module rows, 3 lines of half blocks, 6 columns wide.
+  join_event e{{"http://10.0.0.5:8080/"}, "http://10.0.0.5:8080/board", qr_code{2, {"# ", " #"}}};
+  EXPECT_EQ(text_of(e),
+            "join: students open this in a browser, or scan the code:\n"
+            "  http://10.0.0.5:8080/\n"
+            "  ██████\n"
+            "  ██▄▀██\n"
+            "  ██████\n"
+            "  the board, for the projector: http://10.0.0.5:8080/board\n");
+  e.urls.push_back("https://10.0.0.5:8443/");
+  e.qr.reset();
+  EXPECT_EQ(text_of(e),
+            "join: students open one of these in a browser, or scan the code:\n"
+            "  http://10.0.0.5:8080/\n"
+            "  https://10.0.0.5:8443/\n"
+            "  the board, for the projector: http://10.0.0.5:8080/board\n");
 }
 
 TEST(RenderText, Ready) {
