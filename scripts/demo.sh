@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The guided demonstration: installs what is missing, builds, then shows in six chapters how
+# The guided demonstration: installs what is missing, builds, then shows in seven chapters how
 # ports work: the server's fixed port against the client's ephemeral ones, the two ends'
 # mirrored views of one connection, several services on one host and a privileged port
-# refused, many connections and the ephemeral range, UDP, two hosts, and the packets on the
-# wire. A lecturer runs one chapter at a time, or all of them.
+# refused, many connections and the ephemeral range, UDP, two hosts, the packets on the wire,
+# and the classroom board. A lecturer runs one chapter at a time, or all of them.
 #
 #   scripts/demo.sh           every chapter, one after another
 #   scripts/demo.sh 3         chapter 3 only (several numbers: those chapters, in that order)
@@ -31,6 +31,7 @@ titles=(
   "UDP"
   "Two hosts"
   "The packets on the wire"
+  "The classroom board"
 )
 last_chapter=$((${#titles[@]} - 1))
 
@@ -637,6 +638,45 @@ chapter_6() {
     124 | 137) say "" ; say "capture.sh did not finish within 90 s; the demo goes on." ;;
     *) say "" ; say "capture.sh ended with exit $tool_rc (its message is above); the demo goes on." ;;
   esac
+}
+
+chapter_7() {
+  bold "The board: GET /board on any HTTP port shows every connection live, for the projector."
+  bold "Its page follows GET /events; here curl reads that stream while clients connect."
+  start_fixed ch7 "$ports"
+  if ((${#live[@]} == 0)); then
+    say "The server could not listen on any port; this chapter cannot go on."
+    return 0
+  fi
+  local p=${live[0]} scheme=http
+  is_tls_port ch7 "$p" && scheme=https
+  say ""
+  cmd "curl -N $scheme://localhost:$p/events      # what the board page reads"
+  timeout -k 2 30 curl -sSkN "$scheme://localhost:$p/events" </dev/null >"$work/events.txt" 2>&1 &
+  aux_pid=$!
+  local i
+  for ((i = 0; i < 100; i++)); do grep -q '^event: snapshot' "$work/events.txt" && break; sleep 0.05; done
+  cmd "demo-client localhost $p --count 3      # and nc, as a second program"
+  run_tool "  client | " 30 "$client_bin" localhost "$p" --count 3 --color "$color"
+  pause 1
+  echo | timeout 5 nc -q 1 localhost "$p" >/dev/null 2>&1 || true
+  # A batch goes out at most 100 ms after its first connection.
+  sleep 0.3
+  server_skip ch7
+  say ""
+  bold "The stream, as the board shows it: each connection, its client's port, the server's port."
+  sed -nE 's/^data: \{"id":([0-9]+),"proto":"([a-z]+)".*"local":\{"address":"[^"]*","port":([0-9]+)\},"remote":\{"address":"([^"]*)","port":([0-9]+)\}.*/connection #\1  \2  client \4:\5  ->  server port \3/p' \
+    "$work/events.txt" | prefixed "  board  | "
+  sed -nE 's/^data: \{"connections":([0-9]+),"distinct_clients":([0-9]+).*/totals: \1 connections from \2 distinct client address(es)/p' \
+    "$work/events.txt" | tail -n 1 | prefixed "  board  | "
+  stop_pid "$aux_pid" TERM
+  aux_pid=
+  pause 1
+  say ""
+  say "On the projector: chromium --kiosk $scheme://localhost:$p/board"
+  say "In a classroom, demo-server --bind 0.0.0.0 --bind :: prints the URL the students open,"
+  say "and a QR code of it for their phones; --mask-addresses hides their addresses."
+  stop_server ch7
 }
 
 # --- The run ---------------------------------------------------------------------------------

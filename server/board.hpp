@@ -30,6 +30,7 @@ struct board_subscriber {
   asio::steady_timer wake;      ///< the session waits on it; cancelled when there is news
   bool dropped = false;         ///< fell behind (or went away): end the stream
   bool ended = false;           ///< the server is stopping: say so and end the stream
+  bool finished = false;        ///< the stream has ended: its socket is no longer ours to look at
   board_subscriber* prev = nullptr;
   board_subscriber* next = nullptr;
 };

@@ -286,7 +286,9 @@ template <typename Io>
 asio::awaitable<void> stream_board(session& s, Io& io, const http_request& request, std::uint64_t number,
                                    std::string_view tls_version) {
   board_hub& hub = *s.shared.board;
-  board_subscriber sub(s.socket.get_executor(), s.socket, s.facts.id, s.facts.tuple);
+  // Shared with the handler below, which may run after this coroutine has ended.
+  auto owned = std::make_shared<board_subscriber>(s.socket.get_executor(), s.socket, s.facts.id, s.facts.tuple);
+  board_subscriber& sub = *owned;
   const bool admitted = hub.subscribe(sub);
   const int status = admitted ? 200 : 503;
   if (!s.shared.quiet)
@@ -303,6 +305,18 @@ asio::awaitable<void> stream_board(session& s, Io& io, const http_request& reque
   // megabytes of its memory (autotuning) before the write deadline or the pending limit notices.
   std::error_code ignored;
   s.socket.set_option(asio::socket_base::send_buffer_size(64 * 1024), ignored);
+  // A closed tab: the client's FIN makes the socket readable (a subscriber sends nothing
+  // else). Noticed at once, rather than at the next heartbeat, so that its place on the board
+  // and its count in the open connections are given up when the page goes.
+  s.socket.async_wait(tcp::socket::wait_read, [owned](const std::error_code& error) {
+    if (error || owned->finished) return;  // cancelled: the socket is closing, or the stream ended
+    char byte = 0;
+    const ssize_t n = ::recv(owned->socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+      owned->dropped = true;
+      owned->wake.cancel();
+    }
+  });
   std::string out(event_stream_head());
   out += "retry: 2000\n\n";
   out += hub.model().snapshot();
@@ -325,6 +339,7 @@ asio::awaitable<void> stream_board(session& s, Io& io, const http_request& reque
     else out.swap(sub.pending);
   }
   hub.unsubscribe(sub);
+  sub.finished = true;
   if (ec == asio::error::timed_out && !sub.dropped) {
     endpoint remote = s.facts.tuple.remote;
     if (hub.model().masked()) remote.address = mask_address(remote.address);
