@@ -27,6 +27,7 @@ declare -A max_len=(
   [fuzz_http_request]=9000    # past the default 8 KiB request line and headers
   [fuzz_server_view]=2048     # a server_view line is about 150 bytes; room for nesting
   [fuzz_log_sanitiser]=512    # past the 200 bytes the JSON log keeps
+  [fuzz_board]=4096           # dozens of connections and requests, several batches
 )
 
 scripts/install-deps.sh >/dev/null
