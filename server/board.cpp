@@ -14,13 +14,15 @@ bool board_hub::subscribe(board_subscriber& s) {
   if (count_ >= model_.max_subscribers()) {
     // Full: a subscriber whose client has gone (closed the tab) holds its place until the next
     // heartbeat would find out. Look now: a peek that reads 0 bytes is the client's FIN.
-    for (board_subscriber* p = first_; p; p = p->next) {
+    for (board_subscriber* p = first_; p;) {
+      board_subscriber* next = p->next;  // unsubscribe() unlinks p
       char byte = 0;
       if (!p->dropped && ::recv(p->socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
         p->dropped = true;
         p->wake.cancel();
         unsubscribe(*p);
       }
+      p = next;
     }
     if (count_ >= model_.max_subscribers()) return false;
   }
