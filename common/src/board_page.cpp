@@ -39,61 +39,60 @@ header { display: flex; align-items: center; gap: 1.6rem; padding: .45rem 1.2rem
          border-bottom: 1px solid var(--line); background: var(--card); }
 h1 { font-size: 1.3rem; margin: 0; font-weight: 700; white-space: nowrap; }
 @media (max-width: 1150px) { h1 { font-size: 1.1rem; } header { gap: 1.1rem; } }
-.total b { font-size: 1.45rem; margin-right: .3rem; }
 .total { color: var(--muted); font-size: .9rem; white-space: nowrap; }
-.total b { color: var(--ink); }
+.total b { font-size: 1.45rem; margin-right: .3rem; color: var(--ink); }
 #status { margin-left: auto; text-align: right; white-space: nowrap; font-size: .8rem; color: var(--muted); }
 #state::before { content: "\25CF  "; color: #9aa0a6; }
 body[data-state="live"] #state::before { color: #2f7d4f; }
 body[data-state="reconnecting"] #state::before { color: #b7791f; }
 #note:empty, #masked:empty { display: none; }
 #note { color: #8a4b08; font-weight: 600; }
-main { display: grid; grid-template-columns: minmax(0, 1.3fr) minmax(0, 1fr); grid-template-rows: auto minmax(0, 1fr);
-       gap: .9rem 1.4rem;
-       padding: .9rem 1.2rem; min-height: 0; }
+main { display: grid; grid-template: auto minmax(0, 1fr) / minmax(0, 1.3fr) minmax(0, 1fr);
+       gap: .9rem 1.4rem; padding: .9rem 1.2rem; min-height: 0; }
 .col { display: flex; flex-direction: column; gap: .9rem; min-height: 0; }
 .label { font-size: .72rem; text-transform: uppercase; letter-spacing: .07em; color: var(--muted);
          font-weight: 700; }
-#join { display: flex; gap: 1.2rem; align-items: center; }
-#joinText { flex: 1; min-width: 0; container-type: inline-size; }
-#qr svg { display: block; width: clamp(240px, 36vh, 320px); height: auto; border: 1px solid var(--line); }
-.url { font-size: min(1.9rem, calc(100cqi / var(--chars, 20) / .61)); font-weight: 700; white-space: nowrap;
-       overflow: hidden; text-overflow: ellipsis; margin: .15rem 0 .3rem; }
-.also, .hint { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+#join { min-width: 0; container-type: inline-size; display: flex; flex-direction: column;
+        justify-content: center; }
+.qrrow { display: flex; gap: 1.2rem; align-items: center; }
+#qr:empty { display: none; }
+#qr svg { display: block; width: clamp(240px, 33vh, 320px); height: auto; border: 1px solid var(--line); }
+/* The join URL as large as fits on one line: --chars is its length, a monospace glyph .61em. */
+.url { font-size: min(2.1rem, calc(100cqi / var(--chars, 20) / .61)); font-weight: 700; margin: .15rem 0 .3rem; }
+.url, .also, .hint { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .also { font-size: .8rem; color: var(--muted); }
 .hint { font-size: 1.1rem; margin: .2rem 0; }
-.lesson { font-size: .85rem; color: #30353b; margin: .6rem 0 0; max-width: 32rem; }
+.lesson { font-size: .85rem; color: #30353b; margin: .4rem 0 0; max-width: 32rem; }
 .lesson b.c { color: var(--client); } .lesson b.s { color: var(--server); }
 .tablewrap { grid-column: 1 / -1; min-height: 0; overflow: hidden; background: var(--card);
              border: 1px solid var(--line); border-radius: .4rem; }
 table { width: 100%; border-collapse: collapse; table-layout: fixed; }
-th { white-space: nowrap; text-align: left; font-size: .72rem; text-transform: uppercase; letter-spacing: .06em;
-     color: var(--muted); padding: .35rem .6rem; border-bottom: 2px solid var(--line); }
+th { white-space: nowrap; text-align: left; font-size: .72rem; text-transform: uppercase;
+     letter-spacing: .06em; color: var(--muted); padding: .35rem .6rem; border-bottom: 2px solid var(--line); }
 td { padding: .28rem .5rem; border-bottom: 1px solid #ece8e0; white-space: nowrap; overflow: hidden;
      text-overflow: ellipsis; font-size: 1rem; }
-td.id, td.time { color: var(--muted); }
-td.id { font-size: .85rem; }
-td.time { font-size: .85rem; }
+td.id, td.time { color: var(--muted); font-size: .85rem; }
 .cl { display: flex; min-width: 0; }
 .addr { overflow: hidden; text-overflow: ellipsis; min-width: 0; }
 .cport { color: var(--client); font-weight: 800; }
 .sport { color: var(--server); font-weight: 700; }
-.svc, .reuse { color: var(--muted); font-size: .8em; }
-.reuse { color: var(--ink); }
-tr.fresh td { animation: fresh 2s ease-out; }
-@keyframes fresh { from { background: #fdf0d5; } to { background: transparent; } }
+.svc, .reuse { font-size: .8em; }
+.svc { color: var(--muted); }
+tr.fresh td { animation: fresh 1.5s ease-out; }
+@keyframes fresh { from { background: #fbf1dc; } to { background: transparent; } }
 @media (prefers-reduced-motion: reduce) { tr.fresh td { animation: none; } }
-tr.coalesced td { font-family: inherit; color: var(--muted); font-style: italic; }
-tr.empty td { font-family: inherit; color: var(--muted); }
-#tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(7rem, 1fr)); gap: .5rem; margin-top: .3rem; }
+tr.coalesced td, tr.empty td { color: var(--muted); }
+tr.coalesced td { font-style: italic; }
+#tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(7rem, 1fr)); gap: .5rem;
+         margin-top: .3rem; }
 .tile { background: var(--card); border: 1px solid var(--line); border-left: 6px solid var(--server);
         border-radius: .35rem; padding: .3rem .6rem; }
-.tile .top { display: flex; justify-content: space-between; align-items: baseline; gap: .4rem; }
 .tile .p { font-size: 1.45rem; font-weight: 800; color: var(--server); }
 .tile .s { font-size: .75rem; color: var(--muted); white-space: nowrap; overflow: hidden;
            text-overflow: ellipsis; }
 .tile .n { font-size: 1.2rem; font-weight: 700; }
-#hist { flex: 1; min-height: 8rem; display: flex; flex-direction: column; background: var(--card); border: 1px solid var(--line); border-radius: .4rem; padding: .5rem .7rem; }
+#hist { flex: 1; min-height: 8rem; display: flex; flex-direction: column; background: var(--card);
+        border: 1px solid var(--line); border-radius: .4rem; padding: .5rem .7rem; }
 .bars { position: relative; display: flex; align-items: flex-end; gap: 2px;
         flex: 1; min-height: 4rem; max-height: 16rem; border-bottom: 2px solid var(--ink); margin-top: 1.3rem; }
 .bar { flex: 1; background: var(--client-bar); min-height: 0; }
@@ -115,7 +114,7 @@ tr.empty td { font-family: inherit; color: var(--muted); }
   <div id="status"><div id="state">connecting…</div><div id="masked"></div><div id="note"></div></div>
 </header>
 <main>
-  <section id="join"><div id="qr"></div><div id="joinText"><div id="joinBody"></div><p class="lesson" id="lesson"></p></div></section>
+  <section id="join"><div id="joinBody"></div><div class="qrrow"><div id="qr"></div><p class="lesson" id="lesson"></p></div></section>
   <div class="col" id="side">
     <section><div class="label">connections per server port</div><div id="tiles"></div></section>
     <section id="hist">
@@ -325,9 +324,8 @@ tr.empty td { font-family: inherit; color: var(--muted); }
       t.dataset.port = p.port;
       t.dataset.proto = p.proto;
       n = el('div', 'n', '0');
-      const top = el('div', 'top');
-      top.append(el('div', 'p', p.port), n);
-      t.append(top, el('div', 's', (p.proto === 'udp' ? 'UDP' : p.tls ? 'TLS' : 'TCP') + (p.service ? ' · ' + p.service : '')), n);
+      t.append(el('div', 'p', p.port),
+               el('div', 's', (p.proto === 'udp' ? 'UDP' : p.tls ? 'TLS' : 'TCP') + (p.service ? ' · ' + p.service : '')), n);
       $('tiles').append(t);
       tiles.set(key, n);
     }
