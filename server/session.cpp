@@ -404,6 +404,7 @@ asio::awaitable<http_end> http(session& s, Io& io, std::optional<tls_details> tl
     ++context.request_number;
     s.requests = context.request_number;
     answered_here = true;
+    s.shared.note_http(c.tuple.remote.address);
     http_response response;
     std::string method = "-";
     std::string target = "-";
@@ -582,6 +583,7 @@ bool answer_at_once(parked& p, std::string_view bytes, std::string& unsent, bool
     return true;
   }
   p.requests = context.request_number;
+  p.shared.note_http(p.facts.tuple.remote.address);
   if (p.shared.board)
     p.shared.board->request(p.facts.id, context.request_number, request.method, request.target, response.status, "");
   if (!p.shared.quiet)
@@ -705,11 +707,32 @@ asio::awaitable<void> serve(tcp::socket socket, connection_facts c, shared_state
     shared.deadlines.arm(s.deadline, wait_kind::first_bytes);
     kind = co_await peek_first_bytes(s);
   }
+  if (kind == first_bytes::nothing_yet && s.deadline.expired && shared.http_recently(s.facts.tuple.remote.address)) {
+    // Silent, from an address that spoke HTTP moments ago: most likely a browser's spare
+    // (preconnected) connection, which the browser may pick for its next request at any time
+    // and, seeing bytes waiting, would read a text report sent now as that request's answer
+    // (ERR_INVALID_HTTP_RESPONSE on a reload). So no report unasked: it waits for its first
+    // bytes like a kept-alive connection, and is closed quietly if none come. A raw client from
+    // that address gets its report as soon as it sends a line.
+    shared.deadlines.arm(s.deadline, wait_kind::keep_alive);
+    s.idle = true;  // closed at once if the server stops
+    std::error_code waited = co_await readable(s);
+    s.idle = false;
+    shared.deadlines.disarm(s.deadline);
+    char byte = 0;
+    if (waited || ::recv(s.socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) <= 0) {
+      s.socket.close(ec);  // unused, closed by the browser, or the keep-alive wait passed
+      co_return;
+    }
+    shared.deadlines.arm(s.deadline, wait_kind::first_bytes);
+    kind = co_await peek_first_bytes(s);
+  }
   if (kind == first_bytes::http) {
     shared.deadlines.disarm(s.deadline);
     co_await plain_http(s);
   } else if (kind == first_bytes::tls) {
     shared.deadlines.disarm(s.deadline);
+    shared.note_http(s.facts.tuple.remote.address);
     co_await tls_session(s);
   } else {
     // Not `co_await` inside a condition: GCC 12 has miscompiled co_await in compound expressions.

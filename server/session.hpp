@@ -5,6 +5,7 @@
 // every read a limit (limits.hpp).
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -39,6 +40,9 @@ struct shared_state {
   /// The last client port seen from each client address, to tell a reload on a new connection
   /// from one on a reused connection. Bounded: cleared when it grows past 4096 addresses.
   std::unordered_map<std::string, std::uint16_t> last_port;
+  /// When each client address last sent an HTTP request (or a TLS handshake). Bounded like
+  /// last_port.
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> http_seen;
   std::uint64_t open = 0;       ///< connections open right now: counted at accept, uncounted when closed
   std::uint64_t peak_open = 0;  ///< the most open at once
   std::uint64_t limited = 0;    ///< connections closed by a limit
@@ -51,6 +55,18 @@ struct shared_state {
   /// Where plain TCP sessions read: the bytes are handed on (to a parser that keeps what it
   /// needs) before the next wait, so one buffer serves them all and an idle connection holds none.
   std::array<char, 16384> scratch{};
+
+  /// A client address spoke HTTP: its browser may open spare connections that stay silent.
+  void note_http(const std::string& address) {
+    if (http_seen.size() > 4096) http_seen.clear();
+    http_seen[address] = std::chrono::steady_clock::now();
+  }
+  /// Whether the address spoke HTTP within the last 10 s (a browser keeps an unused spare
+  /// connection about that long before it closes it: Chromium's unused idle socket timeout).
+  bool http_recently(const std::string& address) const {
+    auto it = http_seen.find(address);
+    return it != http_seen.end() && std::chrono::steady_clock::now() - it->second < std::chrono::seconds(10);
+  }
 
   /// Emits a per-connection event unless --quiet.
   void log(const event& e) {

@@ -441,3 +441,66 @@ class Refusals(WebBase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SpareConnections(unittest.TestCase):
+    """A browser opens spare connections (preconnects) and may send its next request on one of
+    them at any time: a text report sent into one unasked would be read as that request's
+    answer. So a silent connection from an address that spoke HTTP within 10 s gets no report
+    until it speaks; a silent one from any other address still gets its report after 200 ms."""
+
+    def setUp(self):
+        h.require_binaries(self)
+        self.server = h.start_server(self)
+        self.port = self.server.port
+        # A browser's first request, from 127.0.0.1.
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=h.EVENT_WAIT)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        while s.recv(65536):
+            pass
+        s.close()
+
+    def spare(self, source):
+        s = socket.socket()
+        self.addCleanup(s.close)
+        s.bind((source, 0))
+        s.settimeout(h.EVENT_WAIT)
+        s.connect(("127.0.0.1", self.port))
+        return s
+
+    def test_a_spare_connection_used_late_gets_an_http_answer(self):
+        s = self.spare("127.0.0.1")
+        s.settimeout(0.6)
+        with self.assertRaises(socket.timeout, msg="the spare connection got bytes unasked"):
+            s.recv(1)
+        s.settimeout(h.EVENT_WAIT)
+        s.sendall(b"GET /json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        reply = b""
+        while chunk := s.recv(65536):
+            reply += chunk
+        self.assertTrue(reply.startswith(b"HTTP/1.1 200 OK\r\n"), reply[:80])
+        view = json.loads(reply.split(b"\r\n\r\n", 1)[1])
+        self.assertEqual(view["remote"]["port"], s.getsockname()[1])
+
+    def test_a_raw_client_from_that_address_is_answered_when_it_speaks(self):
+        s = self.spare("127.0.0.1")
+        time.sleep(0.4)
+        s.sendall(b"hello\n")
+        reply = b""
+        while chunk := s.recv(65536):
+            reply += chunk
+        self.assertIn(f"portdemo: your connection #".encode(), reply)
+        self.assertIn(f"127.0.0.1:{s.getsockname()[1]}".encode(), reply)
+
+    def test_an_unused_spare_is_closed_quietly_when_the_browser_closes_it(self):
+        s = self.spare("127.0.0.1")
+        time.sleep(0.4)
+        s.shutdown(socket.SHUT_WR)  # the browser gives up its unused spare
+        self.assertEqual(s.recv(65536), b"", "the server answered a spare connection nobody used")
+
+    def test_a_silent_client_from_another_address_still_gets_its_report(self):
+        s = self.spare("127.0.0.2")
+        t = time.monotonic()
+        first = s.recv(65536)
+        self.assertLess(time.monotonic() - t, 1.0)
+        self.assertTrue(first.startswith(b"portdemo: your connection #"), first[:80])
