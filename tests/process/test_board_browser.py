@@ -41,7 +41,7 @@ class Chromium:
     NUL bytes, read by chromium from its fd 3 and written to its fd 4. One page target, attached
     with a flattened session. Ended by its session id in the test's cleanup."""
 
-    def __init__(self, case):
+    def __init__(self, case, wrapper=()):
         self.case = case
         self.profile = tempfile.mkdtemp(prefix="portdemo-board-chromium-")
         case.addCleanup(shutil.rmtree, self.profile, True)
@@ -61,7 +61,7 @@ class Chromium:
             os.dup2(w, 4)
             h._die_with_parent()
 
-        argv = [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        argv = list(wrapper) + [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-extensions", "--remote-debugging-pipe", f"--window-size={WIDTH},{HEIGHT}",
                 f"--user-data-dir={self.profile}", "about:blank"]
@@ -356,6 +356,40 @@ class BoardBrowser(unittest.TestCase):
         self.assertEqual(browser.evaluate("document.getElementById('state').textContent"),
                          "reconnecting…")
         self.lap("board reconnecting")
+
+
+class BoardQrCode(unittest.TestCase):
+    """The board's QR code, as the browser draws it, decodes (zbarimg, from a screenshot) to the
+    URL the server printed for students. In a network namespace of the test's own, with a veth
+    pair, so that there is a non-loopback address to join by; chromium runs in it too."""
+
+    def setUp(self):
+        h.require_binaries(self)
+        if not os.access(CHROMIUM, os.X_OK):
+            self.skipTest(f"Debian's chromium is not installed at {CHROMIUM}")
+        if shutil.which("zbarimg") is None:
+            self.fail("zbarimg is missing: scripts/install-deps.sh installs zbar-tools")
+        self.ns = h.NetNamespace(self)
+        self.ns.ip("link", "set", "lo", "up")
+        self.ns.ip("link", "add", "class0", "type", "veth", "peer", "name", "class1")
+        self.ns.ip("addr", "add", "10.99.0.1/24", "dev", "class0")
+        self.ns.ip("link", "set", "class0", "up")
+        self.ns.ip("link", "set", "class1", "up")
+
+    def test_the_board_code_decodes_to_the_printed_url(self):
+        server = h.Server(self, ["--bind", "0.0.0.0", "--ports", "0"], wrapper=self.ns.wrapper())
+        join = next(e for e in server.events() if e.get("event") == "join")
+        url = join["urls"][0]
+        self.assertEqual(url, f"http://10.99.0.1:{server.port}/")
+        browser = Chromium(self, wrapper=self.ns.wrapper())
+        browser.call("Page.navigate", {"url": join["board"]})
+        browser.wait_for("document.body && document.body.dataset.state === 'live'", LIVE_WAIT,
+                         "the board going live")
+        self.assertIn(url, browser.evaluate("document.body.innerText"))
+        path = os.path.join(build_dir(), "board-qr.png")
+        browser.screenshot(path)
+        r = subprocess.run(["zbarimg", "--raw", "-q", path], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.stdout, url + "\n", f"zbarimg: {r.stderr!r}")
 
 
 if __name__ == "__main__":
