@@ -51,7 +51,8 @@ class board_hub {
 
   /// A connection accepted or a datagram received.
   void connection(std::uint64_t id, const socket_tuple& tuple, bool udp, bool tls_port) {
-    model_.connection(id, tuple, udp, tls_port);
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    model_.connection(id, tuple, udp, tls_port, std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
     if (first_) schedule();
   }
   /// An HTTP request answered.

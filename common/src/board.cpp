@@ -50,7 +50,8 @@ void board_model::set_join(std::vector<std::string> urls, std::optional<qr_code>
   qr_ = std::move(qr);
 }
 
-void board_model::connection(std::uint64_t id, const socket_tuple& tuple, bool udp, bool tls_port) {
+void board_model::connection(std::uint64_t id, const socket_tuple& tuple, bool udp, bool tls_port,
+                             std::int64_t at_ms) {
   ++connections_;
   const char* proto = udp ? "udp" : "tcp";
   for (auto& c : ports_) {
@@ -77,6 +78,7 @@ void board_model::connection(std::uint64_t id, const socket_tuple& tuple, bool u
   e.udp = udp;
   e.tls_port = tls_port;
   e.requests = 0;
+  e.at_ms = at_ms;
   newest_ = std::max(newest_, id);
   if (subscribers_ == 0) return;
   pending_ids_[pending_count_ % batch_limit] = id;
@@ -105,7 +107,7 @@ void board_model::append_connection(std::string& out, const entry& e) const {
                      e.udp ? "udp" : "tcp", e.tls_port ? "true" : "false", endpoint_json(shown.local),
                      endpoint_json(shown.remote));
   append_json_string(out, describe_port(e.tuple.local.port));
-  out += fmt::format(",\"in_ephemeral_range\":{},\"requests\":{}}}", in_range, e.requests);
+  out += fmt::format(",\"in_ephemeral_range\":{},\"requests\":{},\"at\":{}}}", in_range, e.requests, e.at_ms);
 }
 
 std::string board_model::totals_json() const {

@@ -171,6 +171,7 @@ tr.coalesced td { font-style: italic; }
   }
 
   function makeRow(c, when) {
+    if (Number(c.at) > 0) when = new Date(Number(c.at));  // the server's clock, in this browser's time
     const remote = c.remote || {}, local = c.local || {};
     const st = { proto: String(c.proto || 'tcp'), tlsPort: !!c.tls_port, requests: int(c.requests),
                  https: false, key: rowKey(c), when: when };

@@ -109,17 +109,17 @@ TEST(BoardModel, NothingIsQueuedWithoutSubscribers) {
 TEST(BoardModel, BatchSendsConnectionsOldestFirstThenRequestsThenTotals) {
   board_model b = linux_board();
   b.set_subscribers(2);
-  b.connection(7, tuple(8080, "127.0.0.1", 40000), false, false);
+  b.connection(7, tuple(8080, "127.0.0.1", 40000), false, false, 1764220000123);
   b.connection(8, tuple(8443, "::1", 40001), false, true);
   b.request(7, 2, "GET", "/json", 200, "");
   const std::string batch = b.take_batch();
   EXPECT_EQ(batch.substr(0, batch.find("event: totals")),
             "event: connection\ndata: {\"id\":7,\"proto\":\"tcp\",\"tls_port\":false,"
             "\"local\":{\"address\":\"127.0.0.1\",\"port\":8080},\"remote\":{\"address\":\"127.0.0.1\",\"port\":40000},"
-            "\"service\":\"HTTP alternate\",\"in_ephemeral_range\":true,\"requests\":2}\n\n"
+            "\"service\":\"HTTP alternate\",\"in_ephemeral_range\":true,\"requests\":2,\"at\":1764220000123}\n\n"
             "event: connection\ndata: {\"id\":8,\"proto\":\"tcp\",\"tls_port\":true,"
             "\"local\":{\"address\":\"127.0.0.1\",\"port\":8443},\"remote\":{\"address\":\"::1\",\"port\":40001},"
-            "\"service\":\"HTTPS alternate\",\"in_ephemeral_range\":true,\"requests\":0}\n\n"
+            "\"service\":\"HTTPS alternate\",\"in_ephemeral_range\":true,\"requests\":0,\"at\":0}\n\n"
             "event: request\ndata: {\"id\":7,\"request\":2,\"method\":\"GET\",\"target\":\"/json\",\"status\":200,"
             "\"tls\":\"\"}\n\n");
   EXPECT_EQ(batch.substr(batch.find("event: totals")), "event: totals\ndata: " + b.totals_json() + "\n\n");

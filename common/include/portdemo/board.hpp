@@ -50,8 +50,9 @@ class board_model {
   /// The join URLs and the QR code of the first (empty and nullopt when none).
   void set_join(std::vector<std::string> urls, std::optional<qr_code> qr);
 
-  /// A TCP connection accepted (`tls_port`: its port speaks HTTPS) or a UDP datagram received.
-  void connection(std::uint64_t id, const socket_tuple& tuple, bool udp, bool tls_port);
+  /// A TCP connection accepted (`tls_port`: its port speaks HTTPS) or a UDP datagram received,
+  /// at `at_ms` (milliseconds since the Unix epoch: the page shows it in the browser's time).
+  void connection(std::uint64_t id, const socket_tuple& tuple, bool udp, bool tls_port, std::int64_t at_ms = 0);
   /// An HTTP request answered on connection `id`; `number` 2 or more: the connection was reused.
   void request(std::uint64_t id, std::uint64_t number, std::string_view method, std::string_view target,
                int status, std::string_view tls_version);
@@ -83,6 +84,7 @@ class board_model {
     bool udp = false;
     bool tls_port = false;
     std::uint64_t requests = 0;
+    std::int64_t at_ms = 0;
   };
   struct port_count {
     board_port port;
