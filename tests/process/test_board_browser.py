@@ -21,7 +21,7 @@ import unittest
 import urllib.request
 
 import harness as h
-from test_browser import CHROMIUM, build_dir, end_session
+from test_browser import CHROMIUM, build_dir, end_session, require_chromium
 
 # Bounded waits, in seconds.
 BROWSER_START_WAIT = 30.0  # chromium's first answer on the pipe (it is slow to start on 2 cores)
@@ -211,10 +211,7 @@ class BoardBrowser(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        h.require_binaries(cls)
-        if not os.access(CHROMIUM, os.X_OK):
-            raise unittest.SkipTest(f"Debian's chromium is not installed at {CHROMIUM} "
-                                    f"(apt-get install chromium)")
+        require_chromium(cls)
 
     def setUp(self):
         self.started = time.monotonic()
@@ -363,10 +360,11 @@ class BoardQrCode(unittest.TestCase):
     URL the server printed for students. In a network namespace of the test's own, with a veth
     pair, so that there is a non-loopback address to join by; chromium runs in it too."""
 
+    @classmethod
+    def setUpClass(cls):
+        require_chromium(cls)
+
     def setUp(self):
-        h.require_binaries(self)
-        if not os.access(CHROMIUM, os.X_OK):
-            self.skipTest(f"Debian's chromium is not installed at {CHROMIUM}")
         if shutil.which("zbarimg") is None:
             self.fail("zbarimg is missing: scripts/install-deps.sh installs zbar-tools")
         self.ns = h.NetNamespace(self)

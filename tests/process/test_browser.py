@@ -59,15 +59,20 @@ def end_session(sid):
         time.sleep(0.05)
 
 
+def require_chromium(cls):
+    """Skips a test class, saying why, where Debian's chromium is missing."""
+    h.require_binaries(cls)
+    if not os.access(CHROMIUM, os.X_OK):
+        raise unittest.SkipTest(f"Debian's chromium is not installed at {CHROMIUM} "
+                                f"(apt-get install chromium)")
+
+
 class Browser(unittest.TestCase):
     maxDiff = None
 
     @classmethod
     def setUpClass(cls):
-        h.require_binaries(cls)
-        if not os.access(CHROMIUM, os.X_OK):
-            raise unittest.SkipTest(f"Debian's chromium is not installed at {CHROMIUM} "
-                                    f"(apt-get install chromium)")
+        require_chromium(cls)
 
     def chromium(self, url, *args):
         """Runs headless chromium on `url` with a fresh profile; returns its stdout. Its whole
