@@ -180,6 +180,23 @@ class Stream(unittest.TestCase):
         self.assertEqual(sum(hist["buckets"]) + hist["below"] + hist["above"], 13)
         self.assertEqual(totals["subscribers"], 1)
 
+    def test_curl_reads_each_connection_within_a_second(self):
+        """The issue's own words: /events read with curl while clients connect."""
+        if shutil.which("curl") is None:
+            self.fail("curl is missing: scripts/install-deps.sh installs it")
+        server = h.start_server(self)
+        stream = h.Proc(self, ["curl", "-sN", "--max-time", "30", f"http://127.0.0.1:{server.port}/events"])
+        stream.wait_line(lambda l: l.startswith("event: snapshot"), what="the snapshot")
+        for source in ("127.0.0.2", "127.0.0.3", "127.0.0.2", "127.0.0.4", "127.0.0.5"):
+            t, me = connect_line(server.port, source, line=b"hello\n")
+            stream.wait_line(lambda l: l == "event: connection\n", timeout=CONNECT_TO_EVENT,
+                             what=f"the connection event of {me}")
+            c = json.loads(stream.next_line(CONNECT_TO_EVENT)[len("data: "):])
+            self.assertLess(time.monotonic() - t, CONNECT_TO_EVENT)
+            self.assertEqual((c["remote"]["address"], c["remote"]["port"]), me)
+            logged = accepted_by_id(server, [c["id"]])[c["id"]]
+            self.assertEqual((c["local"], c["remote"]), (logged["local"], logged["remote"]))
+
     def test_http_requests_say_when_a_connection_is_reused(self):
         server = h.start_server(self)
         events = EventStream(self, server.port)
