@@ -30,6 +30,7 @@ struct shared_state {
   shared_state(reporter& r, const asio::any_io_executor& executor, const server_limits& l);
 
   reporter& out;
+  asio::any_io_executor executor;  ///< the server's event loop
   server_limits limits;
   timeouts deadlines;
   asio::ssl::context* tls = nullptr;  ///< null when no certificate could be made
@@ -82,11 +83,22 @@ struct session {
   session* next = nullptr;
 };
 
-/// Closes every parked (idle) connection: the server is stopping.
+/// Closes every idle parked connection (kept alive, --hold): the server is stopping.
 void close_parked(shared_state& shared);
 
-/// Serves one connection until it closes. Never throws for network errors.
-asio::awaitable<void> serve(asio::ip::tcp::socket socket, connection_facts facts, shared_state& shared);
+/// Closes the parked connections still waiting for their first bytes at the end of the shutdown
+/// grace, each with a `shutdown` limit event; returns how many.
+std::uint64_t cut_parked(shared_state& shared);
+
+/// Serves a connection just accepted (`fd`: non-blocking, counted in shared.open). The common
+/// cases (one simple HTTP request, one line such as demo-client's hello) are answered right here,
+/// without a coroutine; the rest wait without one (parked) or get serve().
+void serve_accepted(int fd, const asio::ip::tcp& protocol, connection_facts facts, shared_state& shared);
+
+/// Serves one connection until it closes, from the bytes read so far (`initial`; `silent`: the
+/// first-bytes deadline passed with nothing or too little to tell). Never throws for network errors.
+asio::awaitable<void> serve(asio::ip::tcp::socket socket, connection_facts facts, shared_state& shared,
+                            std::string initial, bool silent);
 
 /// Answers a connection over --max-connections with the one "busy" line and closes it.
 void turn_away(asio::ip::tcp::socket& socket, std::uint64_t open, std::uint64_t max);
