@@ -1,5 +1,6 @@
 #include "session.hpp"
 
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -92,10 +93,16 @@ shared_state::shared_state(reporter& r, const asio::any_io_executor& ex, const s
                               std::chrono::seconds(1),         // drain
                               std::chrono::seconds(10),        // handshake
                               std::chrono::hours(1),           // hold
-                          }) {}
+                          }) {
+  room = std::make_unique<waiting_room>(*this);
+}
 
 session::session(tcp::socket s, connection_facts f, shared_state& sh)
     : socket(std::move(s)), facts(std::move(f)), shared(sh) {
+  // Asio's own reads and writes below must know that the socket is non-blocking (it is, from
+  // accept4 on); connections answered without a coroutine never pay this system call.
+  std::error_code ec;
+  if (!socket.non_blocking()) socket.non_blocking(true, ec);
   // Into the server's list of open sessions, so that a shutdown can find it.
   next = shared.first;
   if (next) next->prev = this;
@@ -770,18 +777,217 @@ asio::awaitable<void> serve_kept(tcp::socket socket, connection_facts c, std::ui
   co_await plain_http(s, initial);
 }
 
-// Gives the descriptor to Asio: from here the event loop waits on it, and Asio's own reads and
-// writes on it are non-blocking (it is already; Asio must be told).
-std::optional<tcp::socket> adopt(int fd, const tcp& protocol, shared_state& shared) {
+// Gives a new connection to the event loop (Asio) with what is known of it so far: the rest of an
+// answer to send (`unsent`), a kept-alive or held connection to park (`after`), first bytes
+// still to wait for (after = first_bytes: the fallback when the waiting room is full), or else a
+// coroutine to serve it from the bytes read so far (`initial`; `silent`: the first-bytes deadline
+// passed). Counted out here when Asio cannot take the descriptor.
+void hand_to_asio(int fd, const tcp& protocol, connection_facts facts, shared_state& shared, std::uint64_t requests,
+                  std::string unsent, waiting after, std::string initial, bool silent) {
   std::error_code ec;
   tcp::socket socket(shared.executor);
   socket.assign(protocol, fd, ec);
-  if (ec) return std::nullopt;
-  socket.non_blocking(true, ec);
-  return socket;
+  if (ec) {
+    ::close(fd);
+    --shared.open;
+    shared.ended(nullptr);
+    return;
+  }
+  if (!unsent.empty()) {
+    asio::co_spawn(shared.executor,
+                   serve_kept(std::move(socket), std::move(facts), requests, shared, {}, std::move(unsent), after),
+                   shared.ended);
+  } else if (after == waiting::request || after == waiting::hold) {
+    park(std::move(socket), std::move(facts), shared, requests, after);
+  } else if (after == waiting::first_bytes) {
+    auto p = std::make_unique<parked>(std::move(socket), std::move(facts), shared, 0, waiting::first_bytes);
+    p->initial = std::move(initial);
+    shared.deadlines.arm(p->deadline, wait_kind::first_bytes);
+    wait_parked(std::move(p));
+  } else {
+    asio::co_spawn(shared.executor, serve(std::move(socket), std::move(facts), shared, std::move(initial), silent),
+                   shared.ended);
+  }
 }
 
 }  // namespace
+
+// A new connection whose first bytes have not come yet.
+struct newcomer {
+  int fd = -1;
+  tcp protocol = tcp::v4();
+  connection_facts facts;
+  clock::time_point deadline;
+  std::string initial;  ///< first bytes that did not yet say what the client speaks ("GE")
+  newcomer* prev = nullptr;
+  newcomer* next = nullptr;
+};
+
+waiting_room::waiting_room(shared_state& shared)
+    : shared_(shared), watch_(shared.executor), timer_(shared.executor) {
+  const int fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (fd < 0) return;  // enter() then says no, and every newcomer waits through Asio
+  std::error_code ec;
+  watch_.assign(fd, ec);
+  if (ec) ::close(fd);
+}
+
+waiting_room::~waiting_room() {
+  while (first_) {
+    ::close(first_->fd);
+    leave(first_);
+  }
+}
+
+bool waiting_room::enter(int fd, const tcp& protocol, connection_facts& facts, std::string_view initial) {
+  if (!watch_.is_open()) return false;
+  auto n = std::make_unique<newcomer>();
+  epoll_event ev{};
+  // One-shot: after its event the descriptor stays in the set, silent, until it is closed (which
+  // removes it) or re-armed; a descriptor handed on to Asio needs no EPOLL_CTL_DEL.
+  ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+  ev.data.ptr = n.get();
+  if (::epoll_ctl(watch_.native_handle(), EPOLL_CTL_ADD, fd, &ev) != 0) return false;
+  n->fd = fd;
+  n->protocol = protocol;
+  n->facts = std::move(facts);
+  n->initial.assign(initial);
+  // Every newcomer waits as long: the newest goes last, and the list is in deadline order.
+  n->deadline = clock::now() + shared_.deadlines.duration(wait_kind::first_bytes);
+  n->prev = last_;
+  if (last_) last_->next = n.get();
+  else first_ = n.get();
+  last_ = n.release();
+  if (!watching_) watch();
+  if (!timing_) time(first_->deadline);
+  return true;
+}
+
+void waiting_room::leave(newcomer* n) {
+  if (n->prev) n->prev->next = n->next;
+  else first_ = n->next;
+  if (n->next) n->next->prev = n->prev;
+  else last_ = n->prev;
+  delete n;
+}
+
+void waiting_room::watch() {
+  watching_ = true;
+  watch_.async_wait(asio::posix::stream_descriptor::wait_read, [this](const std::error_code& ec) {
+    watching_ = false;
+    if (ec) return;
+    ready();
+    if (first_) watch();
+  });
+}
+
+void waiting_room::time(clock::time_point at) {
+  timing_ = true;
+  timer_.expires_at(at);
+  timer_.async_wait([this](const std::error_code& ec) {
+    timing_ = false;
+    if (ec) return;
+    expired();
+    if (first_) time(first_->deadline);
+  });
+}
+
+void waiting_room::ready() {
+  std::array<epoll_event, 64> events{};
+  const int count = ::epoll_wait(watch_.native_handle(), events.data(), static_cast<int>(events.size()), 0);
+  for (int i = 0; i < count; ++i) came(static_cast<newcomer*>(events[static_cast<std::size_t>(i)].data.ptr));
+}
+
+void waiting_room::rearm(newcomer* n) {
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+  ev.data.ptr = n;
+  if (::epoll_ctl(watch_.native_handle(), EPOLL_CTL_MOD, n->fd, &ev) != 0) out(n, false);
+}
+
+void waiting_room::out(newcomer* n, bool silent) {
+  // Still in the set (armed): out of it before Asio takes the descriptor.
+  ::epoll_ctl(watch_.native_handle(), EPOLL_CTL_DEL, n->fd, nullptr);
+  const int fd = n->fd;
+  const tcp protocol = n->protocol;
+  connection_facts facts = std::move(n->facts);
+  std::string initial = std::move(n->initial);
+  leave(n);
+  hand_to_asio(fd, protocol, std::move(facts), shared_, 0, {}, waiting::nothing, std::move(initial), silent);
+}
+
+void waiting_room::came(newcomer* n) {
+  const ssize_t got = receive_now(n->fd, shared_);
+  if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    rearm(n);
+    return;
+  }
+  if (got < 0) {
+    close(n);  // reset before saying anything: nothing to tell
+    return;
+  }
+  if (got == 0) {
+    out(n, false);  // closed after saying this much (or nothing): report() answers
+    return;
+  }
+  std::string_view bytes(shared_.scratch.data(), static_cast<std::size_t>(got));
+  if (!n->initial.empty()) {
+    n->initial.append(bytes);
+    bytes = n->initial;
+  }
+  if (sniff(bytes) == first_bytes::nothing_yet) {
+    // A prefix such as "GE" and then a pause: keep it, wait for more within the same deadline.
+    if (n->initial.empty()) n->initial.assign(bytes);
+    rearm(n);
+    return;
+  }
+  std::string unsent;
+  waiting after = waiting::nothing;
+  std::uint64_t requests = 0;
+  if (answer_first_at_once(n->fd, n->facts, requests, shared_, bytes, unsent, after)) {
+    if (unsent.empty() && after == waiting::nothing) {
+      close(n);  // all said and all read: the close sends the FIN after the answer
+      return;
+    }
+    // Kept alive, held, or the answer only partly sent: the event loop takes it from here (the
+    // descriptor is silent in this set: one-shot).
+    const int fd = n->fd;
+    const tcp protocol = n->protocol;
+    connection_facts facts = std::move(n->facts);
+    leave(n);
+    hand_to_asio(fd, protocol, std::move(facts), shared_, requests, std::move(unsent), after, {}, false);
+    return;
+  }
+  const int fd = n->fd;
+  const tcp protocol = n->protocol;
+  connection_facts facts = std::move(n->facts);
+  std::string initial(bytes);
+  leave(n);
+  hand_to_asio(fd, protocol, std::move(facts), shared_, 0, {}, waiting::nothing, std::move(initial), false);
+}
+
+void waiting_room::close(newcomer* n) {
+  ::close(n->fd);  // also takes it out of the set
+  leave(n);
+  --shared_.open;
+  shared_.ended(nullptr);
+}
+
+void waiting_room::expired() {
+  const auto now = clock::now();
+  while (first_ && first_->deadline <= now) out(first_, true);  // silence: report() answers at once
+}
+
+std::uint64_t waiting_room::cut() {
+  std::uint64_t cut = 0;
+  while (first_) {
+    ++cut;
+    shared_.out.emit(limit_event{first_->facts.id, first_->facts.tuple, limit_kind::shutdown,
+                                 static_cast<std::uint64_t>(shared_.limits.shutdown_grace.count()), 0, false});
+    close(first_);
+  }
+  return cut;
+}
 
 void close_parked(shared_state& shared) {
   for (parked* p = shared.first_parked; p; p = p->next) {
@@ -792,7 +998,7 @@ void close_parked(shared_state& shared) {
 }
 
 std::uint64_t cut_parked(shared_state& shared) {
-  std::uint64_t cut = 0;
+  std::uint64_t cut = shared.room->cut();
   for (parked* p = shared.first_parked; p; p = p->next) {
     if (p->waits != waiting::first_bytes) continue;
     ++cut;
@@ -805,8 +1011,7 @@ std::uint64_t cut_parked(shared_state& shared) {
 }
 
 void serve_accepted(int fd, const tcp& protocol, connection_facts facts, shared_state& shared) {
-  int owned = fd;        // the descriptor, until a socket object holds it
-  bool counted = true;   // counted in shared.open here, until a session or a parked object counts it
+  bool mine = true;  // the descriptor and its count in shared.open, until someone else has them
   try {
     // Most clients have sent their first bytes by the time they are accepted: one read, and for
     // the common cases one answer and a close, without the event loop ever seeing the socket.
@@ -821,40 +1026,27 @@ void serve_accepted(int fd, const tcp& protocol, connection_facts facts, shared_
     // reset before saying anything (nothing to tell).
     const bool done = answered ? unsent.empty() && after == waiting::nothing : n < 0 && !nothing_yet;
     if (!done) {
-      // The connection waits, or a coroutine serves it: the event loop must know the socket.
-      std::optional<tcp::socket> socket = adopt(fd, protocol, shared);
-      if (socket) {
-        owned = -1;  // closed with the socket object from here
-        if (!unsent.empty()) {
-          asio::co_spawn(shared.executor,
-                         serve_kept(std::move(*socket), std::move(facts), requests, shared, {}, std::move(unsent), after),
-                         shared.ended);
-        } else if (answered) {
-          park(std::move(*socket), std::move(facts), shared, requests, after);  // kept alive, or held
-        } else if (nothing_yet || sniff(bytes) == first_bytes::nothing_yet) {
-          // Nothing yet, or a prefix such as "GE": wait for the first bytes without a coroutine,
-          // within the first-bytes deadline (silence gets the report 200 ms after the accept).
-          auto p = std::make_unique<parked>(std::move(*socket), std::move(facts), shared, 0, waiting::first_bytes);
-          p->initial.assign(bytes);
-          shared.deadlines.arm(p->deadline, wait_kind::first_bytes);
-          wait_parked(std::move(p));
-        } else {
-          // Anything else (a TLS handshake, a request in pieces, the end of the stream at once):
-          // a coroutine, with the bytes read so far.
-          asio::co_spawn(shared.executor,
-                         serve(std::move(*socket), std::move(facts), shared, std::string(bytes), false), shared.ended);
-        }
-        counted = false;
+      if (!answered && (nothing_yet || (n > 0 && sniff(bytes) == first_bytes::nothing_yet))) {
+        // Nothing yet, or a prefix such as "GE": the waiting room, or (full) a parked wait.
+        mine = false;
+        if (!shared.room->enter(fd, protocol, facts, bytes))
+          hand_to_asio(fd, protocol, std::move(facts), shared, 0, {}, waiting::first_bytes, std::string(bytes), false);
+      } else {
+        mine = false;
+        hand_to_asio(fd, protocol, std::move(facts), shared, requests, std::move(unsent), after,
+                     answered ? std::string() : std::string(bytes), false);
       }
     }
   } catch (...) {
-    if (owned >= 0) ::close(owned);
-    if (counted) --shared.open;
+    if (mine) {
+      ::close(fd);
+      --shared.open;
+    }
     shared.ended(std::current_exception());
     return;
   }
-  if (owned >= 0) ::close(owned);
-  if (counted) {
+  if (mine) {
+    ::close(fd);
     --shared.open;
     shared.ended(nullptr);
   }

@@ -8,11 +8,15 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include <asio/awaitable.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ssl/context.hpp>
 
@@ -24,6 +28,10 @@ namespace portdemo::server {
 
 struct session;
 struct parked;
+struct newcomer;
+class waiting_room;
+struct shared_state;
+
 
 /// What every session shares with the server. Outlives the sessions (owned by the server).
 struct shared_state {
@@ -50,6 +58,8 @@ struct shared_state {
   /// Where plain TCP sessions read: the bytes are handed on (to a parser that keeps what it
   /// needs) before the next wait, so one buffer serves them all and an idle connection holds none.
   std::array<char, 16384> scratch{};
+  /// New connections waiting for their first bytes.
+  std::unique_ptr<waiting_room> room;
 
   /// Emits a per-connection event unless --quiet.
   void log(const event& e) {
@@ -63,6 +73,46 @@ struct connection_facts {
   socket_tuple tuple;        ///< local is the server's end
   bool tls_port = false;     ///< the port speaks HTTPS
   std::optional<std::uint16_t> previous_port;
+};
+
+/// New connections whose first bytes have not come yet, waiting in an epoll set of their own on
+/// which the server's event loop waits: a descriptor enters with one epoll_ctl and leaves with
+/// its close, where Asio's own registration costs an ioctl, an EPOLL_CTL_ADD, an EPOLL_CTL_MOD
+/// per wait and an EPOLL_CTL_DEL before the close. Each waits at most the first-bytes time (the
+/// same for all: the list is in deadline order, under one timer); then, or when bytes come, it
+/// is answered at once or handed to Asio.
+class waiting_room {
+ public:
+  explicit waiting_room(shared_state& shared);
+  ~waiting_room();
+  waiting_room(const waiting_room&) = delete;
+  waiting_room& operator=(const waiting_room&) = delete;
+
+  /// Takes a new connection (and the bytes read so far, a prefix that said nothing yet); false,
+  /// having done nothing, when the set cannot take it.
+  bool enter(int fd, const asio::ip::tcp& protocol, connection_facts& facts, std::string_view initial);
+
+  /// Closes every connection still waiting, each with a `shutdown` limit event; returns how many.
+  std::uint64_t cut();
+
+ private:
+  void watch();
+  void time(clock::time_point at);
+  void ready();
+  void came(newcomer* n);
+  void rearm(newcomer* n);
+  void out(newcomer* n, bool silent);
+  void close(newcomer* n);
+  void expired();
+  void leave(newcomer* n);
+
+  shared_state& shared_;
+  asio::posix::stream_descriptor watch_;  ///< the epoll set, as the event loop sees it
+  asio::steady_timer timer_;
+  bool watching_ = false;
+  bool timing_ = false;
+  newcomer* first_ = nullptr;
+  newcomer* last_ = nullptr;
 };
 
 /// A connection being served; lives in serve()'s coroutine frame.
