@@ -60,6 +60,10 @@ struct shared_state {
   std::array<char, 16384> scratch{};
   /// New connections waiting for their first bytes.
   std::unique_ptr<waiting_room> room;
+  /// How often, lately, a new connection's first bytes were there when it was accepted, out of
+  /// 256 (a moving average over about the last 16 that tried): whether reading before the first
+  /// wait pays.
+  std::uint32_t first_read_hits = 256;
 
   /// Emits a per-connection event unless --quiet.
   void log(const event& e) {
