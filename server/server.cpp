@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include <dirent.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include <exception>
@@ -373,6 +374,7 @@ void server::stop(const std::string& signal) {
       std::error_code ignored;
       s->socket.close(ignored);
     }
+    cut_ += cut_parked(shared_);
     // Sessions unwind on the next turns of the loop; finish() comes with the last of them, or
     // here if none is left.
     if (shared_.open == 0) finish();
@@ -493,11 +495,32 @@ asio::awaitable<void> server::accept_loop(listener& l) {
   tcp::acceptor& acceptor = l.acceptor;
   const endpoint listening_on = to_endpoint(acceptor.local_endpoint());
   std::uint64_t failures = 0;  // accept errors in the current episode; reported once each way
+  // Non-blocking once, for the accept4 calls below: the queue is emptied until it says EAGAIN.
+  std::error_code ec;
+  acceptor.non_blocking(true, ec);
   for (;;) {
-    std::error_code ec;
-    tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    co_await acceptor.async_wait(tcp::acceptor::wait_read, asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-    if (ec) {
+    // Every client queued now, without a round through the event loop for each (a bounded
+    // batch, so that other listeners and sessions get their turn). accept4 rather than Asio's
+    // accept: the new socket is non-blocking from the start (no ioctl), and the client's address
+    // comes with it (the kernel's own getpeername, without a second system call).
+    for (int i = 0; i < 64; ++i) {
+      sockaddr_storage peer{};
+      socklen_t peer_size = sizeof peer;
+      const int fd = ::accept4(acceptor.native_handle(), reinterpret_cast<sockaddr*>(&peer), &peer_size,
+                               SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd >= 0) {
+        if (failures > 0) {
+          out_.emit(accept_resumed_event{listening_on, failures});
+          failures = 0;
+        }
+        admit(l, fd, peer, peer_size);
+        continue;
+      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;  // the queue is empty
+      if (errno == EINTR) continue;
+      ec = std::error_code(errno, asio::error::get_system_category());
       if (failures++ == 0) {
         failure f = make_failure(step::accept, ec, listening_on);
         // The limit now, not at start-up: the server raised it, or someone lowered it since.
@@ -512,40 +535,39 @@ asio::awaitable<void> server::accept_loop(listener& l) {
           ec == asio::error::no_memory || ec.value() == ENFILE) {
         asio::steady_timer pause(acceptor.get_executor(), 100ms);
         co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        break;
       }
-      continue;  // ECONNABORTED and the like concern one client only
+      // ECONNABORTED and the like concern one client only: on with the queue.
     }
-    if (failures > 0) {
-      out_.emit(accept_resumed_event{listening_on, failures});
-      failures = 0;
-    }
-    admit(l, std::move(socket));
-    // More clients may be queued: take them now, without a round through the event loop for
-    // each (a bounded batch, so that other listeners and sessions get their turn).
-    acceptor.non_blocking(true, ec);
-    for (int i = 0; i < 32 && !ec; ++i) {
-      tcp::socket next(acceptor.get_executor());
-      acceptor.accept(next, ec);
-      if (!ec) admit(l, std::move(next));
-    }
-    // would_block: the queue is empty; any other error comes again from async_accept, which
-    // reports and handles it.
   }
 }
 
-void server::admit(listener& l, tcp::socket socket) {
-  // The four facts, from the kernel: getsockname and getpeername on the accepted socket.
-  std::error_code local_ec;
-  std::error_code remote_ec;
-  tcp::endpoint local = socket.local_endpoint(local_ec);
-  tcp::endpoint remote = socket.remote_endpoint(remote_ec);
-  if (local_ec || remote_ec) return;  // the client is already gone (reset before we looked)
+void server::admit(listener& l, int fd, const sockaddr_storage& peer, socklen_t peer_size) {
+  // The four facts, from the kernel: getsockname on the accepted socket, and the remote end as
+  // accept4 returned it (the kernel fills it as it does for getpeername).
+  tcp::endpoint local;
+  socklen_t local_size = static_cast<socklen_t>(local.capacity());
+  if (::getsockname(fd, local.data(), &local_size) != 0 || peer_size > sizeof(sockaddr_in6)) {
+    ::close(fd);  // the client is already gone (reset before we looked)
+    return;
+  }
+  local.resize(local_size);
+  tcp::endpoint remote;
+  std::memcpy(remote.data(), &peer, peer_size);
+  remote.resize(peer_size);
   socket_tuple tuple{to_endpoint(local), to_endpoint(remote)};
   std::uint64_t id = next_id_++;
   count(tuple);
   if (shared_.open >= shared_.limits.max_connections) {
     // Over the cap: one line and a close, at once, rather than a client left hanging.
     ++busy_;
+    std::error_code ec;
+    tcp::socket socket(l.acceptor.get_executor());
+    socket.assign(local.protocol(), fd, ec);
+    if (ec) {
+      ::close(fd);
+      return;
+    }
     turn_away(socket, shared_.open, shared_.limits.max_connections);
     shared_.log(busy_event{id, tuple, shared_.open, shared_.limits.max_connections});
     return;
@@ -557,14 +579,14 @@ void server::admit(listener& l, tcp::socket socket) {
   if (board_) board_->connection(id, tuple, false, l.tls);
   // The previous port of this client address: the web page tells a reload on a new
   // connection (new port) from one on a kept-alive connection (same port).
-  connection_facts facts{id, tuple, l.tls, std::nullopt};
+  connection_facts facts{id, std::move(tuple), l.tls, std::nullopt};
   if (shared_.last_port.size() > 4096) shared_.last_port.clear();
-  auto [it, fresh] = shared_.last_port.try_emplace(tuple.remote.address, tuple.remote.port);
+  auto [it, fresh] = shared_.last_port.try_emplace(facts.tuple.remote.address, facts.tuple.remote.port);
   if (!fresh) {
     facts.previous_port = it->second;
-    it->second = tuple.remote.port;
+    it->second = facts.tuple.remote.port;
   }
-  asio::co_spawn(l.acceptor.get_executor(), serve(std::move(socket), std::move(facts), shared_), shared_.ended);
+  serve_accepted(fd, local.protocol(), std::move(facts), shared_);
 }
 
 }  // namespace portdemo::server

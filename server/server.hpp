@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/socket.h>
+
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
@@ -78,8 +80,9 @@ class server {
                 bind_tally& t, Open open);
 
   asio::awaitable<void> accept_loop(listener& l);
-  /// Counts an accepted connection and starts its session (or turns it away over the cap).
-  void admit(listener& l, asio::ip::tcp::socket socket);
+  /// Counts an accepted connection (a non-blocking descriptor and the client's address, as
+  /// accept4 gave them) and starts serving it (or turns it away over the cap).
+  void admit(listener& l, int fd, const sockaddr_storage& peer, socklen_t peer_size);
   asio::awaitable<void> datagram_loop(asio::ip::udp::socket& socket);
   void count(const socket_tuple& tuple);
   /// Takes the sockets a service manager passed (LISTEN_FDS) instead of binding; false when

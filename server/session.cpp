@@ -1,13 +1,18 @@
 #include "session.hpp"
 
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <openssl/ssl.h>
 
 #include <memory>
+#include <optional>
+#include <string>
 #include <type_traits>
 
 #include <asio/co_spawn.hpp>
+#include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/ssl/error.hpp>
 #include <asio/ssl/stream.hpp>
@@ -23,15 +28,66 @@
 namespace portdemo::server {
 
 using asio::ip::tcp;
+
+/// What a connection without a coroutine (struct parked) waits for, or does after an answer.
+enum class waiting : std::uint8_t {
+  nothing,      ///< after an answer: nothing more, close
+  first_bytes,  ///< a new connection's first bytes
+  request,      ///< the next HTTP request on a kept-alive connection
+  hold,         ///< the end of a demo-client --hold connection
+  spare,        ///< a browser's spare connection: first bytes, if any, within the keep-alive timeout
+};
 using namespace std::chrono_literals;
 
-/// TLS over a TCP socket that the session owns.
-using tls_stream = asio::ssl::stream<tcp::socket&>;
+/// A TCP socket whose first reads return bytes the server took from it already (to tell a TLS
+/// handshake from the rest), then the socket's own: OpenSSL sees the whole handshake although
+/// the server read its start itself, and every connection is read once, not peeked and read.
+class prefixed_socket {
+ public:
+  using executor_type = tcp::socket::executor_type;
+  using lowest_layer_type = tcp::socket::lowest_layer_type;
 
-shared_state::shared_state(reporter& r, const asio::any_io_executor& executor, const server_limits& l)
+  prefixed_socket(tcp::socket& socket, std::string prefix) : socket_(socket), prefix_(std::move(prefix)) {}
+
+  executor_type get_executor() noexcept { return socket_.get_executor(); }
+  lowest_layer_type& lowest_layer() noexcept { return socket_.lowest_layer(); }
+  const lowest_layer_type& lowest_layer() const noexcept { return socket_.lowest_layer(); }
+
+  template <typename Buffers, typename Token>
+  auto async_read_some(const Buffers& buffers, Token&& token) {
+    return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
+        [this](auto handler, const Buffers& into) {
+          if (taken_ == prefix_.size()) {
+            socket_.async_read_some(into, std::move(handler));
+            return;
+          }
+          const std::size_t n = asio::buffer_copy(into, asio::buffer(prefix_) + taken_);
+          taken_ += n;
+          // Completed through the event loop, never inside the call, as Asio's own operations.
+          asio::post(socket_.get_executor(), [h = std::move(handler), n]() mutable { h(std::error_code(), n); });
+        },
+        token, buffers);
+  }
+
+  template <typename Buffers, typename Token>
+  auto async_write_some(const Buffers& buffers, Token&& token) {
+    return socket_.async_write_some(buffers, std::forward<Token>(token));
+  }
+
+ private:
+  tcp::socket& socket_;
+  std::string prefix_;
+  std::size_t taken_ = 0;
+};
+
+/// TLS over a TCP socket that the session owns.
+using tls_stream = asio::ssl::stream<prefixed_socket&>;
+
+shared_state::shared_state(reporter& r, const asio::any_io_executor& ex, const server_limits& l)
     : out(r),
+      executor(ex),
       limits(l),
-      deadlines(executor, {
+      deadlines(ex, {
                               std::chrono::milliseconds(200),  // first_bytes: under the 300 ms promised
                               l.request_timeout,               // request
                               l.write_timeout,                 // write
@@ -39,10 +95,16 @@ shared_state::shared_state(reporter& r, const asio::any_io_executor& executor, c
                               std::chrono::seconds(1),         // drain
                               std::chrono::seconds(10),        // handshake
                               std::chrono::hours(1),           // hold
-                          }) {}
+                          }) {
+  room = std::make_unique<waiting_room>(*this);
+}
 
 session::session(tcp::socket s, connection_facts f, shared_state& sh)
     : socket(std::move(s)), facts(std::move(f)), shared(sh) {
+  // Asio's own reads and writes below must know that the socket is non-blocking (it is, from
+  // accept4 on); connections answered without a coroutine never pay this system call.
+  std::error_code ec;
+  if (!socket.non_blocking()) socket.non_blocking(true, ec);
   // Into the server's list of open sessions, so that a shutdown can find it.
   next = shared.first;
   if (next) next->prev = this;
@@ -143,43 +205,20 @@ std::uint64_t ms(clock::duration d) {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
 }
 
-// What the first bytes say, read with MSG_PEEK so that they stay in the socket for whoever
-// reads next (OpenSSL reads a TLS handshake itself). The first_bytes deadline is armed.
-asio::awaitable<first_bytes> peek_first_bytes(session& s) {
-  std::array<char, 16> peeked{};
-  std::size_t seen = 0;
-  for (;;) {
-    ssize_t n = ::recv(s.socket.native_handle(), peeked.data(), peeked.size(), MSG_PEEK | MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (co_await readable(s)) co_return first_bytes::nothing_yet;  // silence, or an error the report sees
-      continue;
-    }
-    if (n <= 0) co_return first_bytes::other;  // closed or reset before saying anything
-    const auto got = static_cast<std::size_t>(n);
-    first_bytes kind = sniff(std::string_view(peeked.data(), got));
-    if (kind != first_bytes::nothing_yet) co_return kind;
-    if (got == peeked.size()) co_return first_bytes::other;
-    if (got == seen) {
-      // A prefix such as "GE" and then a pause: the socket stays readable, so wait a little
-      // before peeking again instead of spinning.
-      asio::steady_timer pause(s.socket.get_executor(), 10ms);
-      std::error_code ec;
-      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      if (s.deadline.expired) co_return first_bytes::nothing_yet;
-    }
-    seen = got;
-  }
-}
-
 // A raw client: demo-client's hello gets the JSON view; silence or any other line the text
 // report. The line ends at a newline, at the client's FIN, or when the client pauses for the
 // first_bytes wait (nc users type slowly; the report must not wait for them); it may not exceed
 // --max-line bytes nor take longer than --request-timeout from its first byte.
+// `initial`: the bytes read already (to tell what the client speaks).
 // Returns true for demo-client --hold: the caller keeps the connection open.
-asio::awaitable<bool> report(session& s) {
+asio::awaitable<bool> report(session& s, std::string_view initial) {
   const server_limits& limits = s.shared.limits;
   line_collector line(limits.max_line);
   std::optional<clock::time_point> began;
+  if (!initial.empty()) {
+    line.feed(initial);
+    began = clock::now();
+  }
   bool timed_out = false;
   std::error_code ec;
   if (s.deadline.expired) {
@@ -468,14 +507,16 @@ std::string tls_failure_explanation(const std::string& reason) {
   return "The client and this server could not agree on a secure connection.";
 }
 
-// A TLS handshake: HTTPS on a TLS port; on a plain port, a clear answer inside TLS.
-asio::awaitable<void> tls_session(session& s) {
+// A TLS handshake: HTTPS on a TLS port; on a plain port, a clear answer inside TLS. `initial`:
+// the start of the handshake, read already.
+asio::awaitable<void> tls_session(session& s, std::string initial) {
   std::error_code ec;
   if (!s.shared.tls) {
     s.socket.close(ec);  // no certificate: the start-up report said why
     co_return;
   }
-  tls_stream stream(s.socket, *s.shared.tls);
+  prefixed_socket socket(s.socket, std::move(initial));
+  tls_stream stream(socket, *s.shared.tls);
   {
     armed_scope armed(s.shared.deadlines, s.deadline, wait_kind::handshake);
     co_await stream.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
@@ -518,14 +559,15 @@ void turn_away(tcp::socket& socket, std::uint64_t open, std::uint64_t max) {
   socket.close(ec);
 }
 
-// An idle connection with no coroutine: between HTTP requests on a kept-alive connection, or
-// held open for demo-client --hold. It holds the socket, the connection's facts and its
-// deadline, and waits for the socket to become readable with a plain completion handler, so an
-// idle connection costs a few hundred bytes rather than a coroutine frame, its awaitable thread
-// and a pending operation's state. When bytes come, a new coroutine takes over.
+// A connection with no coroutine, waiting for the socket to become readable with a plain
+// completion handler: a new connection whose first bytes have not come yet, an idle one between
+// HTTP requests, or one held open for demo-client --hold. It holds the socket, the connection's
+// facts and its deadline, so that it costs a few hundred bytes rather than a coroutine frame, its
+// awaitable thread and a pending operation's state. Simple requests are answered right in the
+// handler; anything else gets a coroutine, with the bytes read so far.
 struct parked {
-  parked(tcp::socket so, connection_facts f, shared_state& sh, std::uint64_t req, bool h)
-      : socket(std::move(so)), facts(std::move(f)), shared(sh), requests(req), hold(h) {
+  parked(tcp::socket so, connection_facts f, shared_state& sh, std::uint64_t req, waiting w)
+      : socket(std::move(so)), facts(std::move(f)), shared(sh), requests(req), waits(w) {
     next = shared.first_parked;
     if (next) next->prev = this;
     shared.first_parked = this;
@@ -550,107 +592,282 @@ struct parked {
   shared_state& shared;
   watched deadline{socket};
   std::uint64_t requests = 0;
-  bool hold = false;
+  waiting waits = waiting::first_bytes;
   bool handed_over = false;  ///< a coroutine took the socket: closing is its business now
+  std::string initial;       ///< first bytes that did not yet say what the client speaks ("GE")
   parked* prev = nullptr;
   parked* next = nullptr;
 };
 
 namespace {
 
-asio::awaitable<void> serve_kept(tcp::socket socket, connection_facts c, std::uint64_t requests,
-                                 shared_state& shared, std::string initial, std::string unsent, bool close_after);
+// Reads what is there into the shared scratch buffer, without waiting (every socket is
+// non-blocking from accept4 on): the byte count, 0 at the end of the stream, or -1 with errno
+// (EAGAIN: nothing yet).
+ssize_t receive_now(int fd, shared_state& shared) { return ::recv(fd, shared.scratch.data(), shared.scratch.size(), 0); }
 
-// The common case of a kept-alive connection, answered without a coroutine: one whole request
-// came, nothing after it, and the whole answer fits the socket at once. Returns false, having
-// done nothing, when the request is not that simple; true when it answered (`unsent` then holds
-// what the socket did not take, and `close_after` says whether the answer ends the connection).
-bool answer_at_once(parked& p, std::string_view bytes, std::string& unsent, bool& close_after) {
-  if (p.facts.tls_port || p.shared.stopping) return false;
-  request_parser parser(p.shared.limits.http);
-  if (parser.feed(bytes) != request_parser::state::complete || parser.after_head() != 0) return false;
+// Sends what the socket takes at once; `unsent` gets the rest. False when the connection is
+// reset (nothing more to say).
+bool send_now(int fd, std::string_view answer, std::string& unsent) {
+  const ssize_t n = ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return false;
+  unsent = answer.substr(n < 0 ? 0 : static_cast<std::size_t>(n));
+  return true;
+}
+
+// Whether a request may be answered right where it was read, without a coroutine: one whole
+// request with nothing after it and no body, on a plain HTTP port, the server not stopping.
+// (Every path that answers at once asks this one function.)
+bool may_answer_at_once(request_parser::state state, const request_parser& parser, const connection_facts& facts,
+                        const shared_state& shared) {
+  if (facts.tls_port || shared.stopping) return false;
+  if (state != request_parser::state::complete || parser.after_head() != 0) return false;
   const http_request& request = parser.request();
-  if (request.header("Content-Length") || request.header("Transfer-Encoding")) return false;
   if (is_event_stream(request)) return false;  // a stream, not an answer: the coroutine's business
-  web_context context{p.facts.id, p.requests + 1, p.facts.tuple, p.shared.out.facts(), std::nullopt,
-                      p.facts.previous_port};
+  return !request.header("Content-Length") && !request.header("Transfer-Encoding");
+}
+
+// The common case of an HTTP request, answered without a coroutine: one whole request came,
+// nothing after it (may_answer_at_once). Returns false, having done nothing, when the request is
+// not that simple; true when it answered (`unsent` then holds what the socket did not take at
+// once, and `close_after` says whether the answer ends the connection).
+bool answer_at_once(int fd, const connection_facts& facts, std::uint64_t& requests, shared_state& shared,
+                    std::string_view bytes, std::string& unsent, bool& close_after) {
+  if (facts.tls_port || shared.stopping) return false;
+  request_parser parser(shared.limits.http);
+  if (!may_answer_at_once(parser.feed(bytes), parser, facts, shared)) return false;
+  const http_request& request = parser.request();
+  web_context context{facts.id, requests + 1, facts.tuple, shared.out.facts(), std::nullopt, facts.previous_port};
   http_response response = respond(request, context);
   std::string answer = serialize(response, request.method == "HEAD");
-  std::error_code ec;
-  const std::size_t written = p.socket.write_some(asio::buffer(answer), ec);
-  if (ec && ec != asio::error::would_block) {
+  if (!send_now(fd, answer, unsent)) {
     close_after = true;  // reset: nothing more to say
     return true;
   }
-  p.requests = context.request_number;
-  p.shared.note_http(p.facts.tuple.remote.address);
-  if (p.shared.board)
-    p.shared.board->request(p.facts.id, context.request_number, request.method, request.target, response.status, "");
-  if (!p.shared.quiet)
-    p.shared.out.emit(http_request_event{p.facts.id, p.facts.tuple, request.method, request.target, response.status,
-                                         context.request_number, "", ""});
-  unsent = answer.substr(written);
+  requests = context.request_number;
+  shared.note_http(facts.tuple.remote.address);
+  if (shared.board)
+    shared.board->request(facts.id, context.request_number, request.method, request.target, response.status, "");
+  if (!shared.quiet)
+    shared.out.emit(http_request_event{facts.id, facts.tuple, request.method, request.target, response.status,
+                                       context.request_number, "", ""});
   close_after = response.close;
   return true;
+}
+
+// A raw client's line that came whole, with nothing after it (demo-client's hello above all),
+// answered without a coroutine: the answer is one short line. Returns false, having done
+// nothing, for anything else (report() then takes it).
+bool answer_line_at_once(int fd, const connection_facts& facts, shared_state& shared, std::string_view bytes,
+                         std::string& unsent, waiting& after) {
+  if (bytes.size() > shared.limits.max_line || bytes.find('\n') != bytes.size() - 1) return false;
+  server_view view{facts.id, facts.tuple};
+  const bool hold = bytes == client_hello_hold;
+  const bool hello = bytes == client_hello || hold;
+  std::string answer = hello ? render_server_view(view) : render_raw_client_report(view, shared.out.facts());
+  if (!shared.quiet) shared.out.emit(answered_event{facts.id, hello, bytes.size(), std::string(bytes.substr(0, 512))});
+  if (!send_now(fd, answer, unsent)) {
+    unsent.clear();
+    after = waiting::nothing;
+    return true;
+  }
+  // demo-client --hold: the connection stays open until the client closes it, so that both
+  // ends show it in `ss -tn` (not when the server is stopping).
+  after = hold && !shared.stopping ? waiting::hold : waiting::nothing;
+  return true;
+}
+
+// A connection's first bytes, answered at once when they are simple: an HTTP request that
+// answer_at_once() takes, or a raw line that answer_line_at_once() takes. Returns false, having
+// done nothing, otherwise. `after`: what the connection waits for next (nothing: close it).
+bool answer_first_at_once(int fd, const connection_facts& facts, std::uint64_t& requests, shared_state& shared,
+                          std::string_view bytes, std::string& unsent, waiting& after) {
+  switch (sniff(bytes)) {
+    case first_bytes::http: {
+      bool close_after = false;
+      if (!answer_at_once(fd, facts, requests, shared, bytes, unsent, close_after)) return false;
+      after = close_after ? waiting::nothing : waiting::request;
+      return true;
+    }
+    case first_bytes::hello:
+    case first_bytes::other: return answer_line_at_once(fd, facts, shared, bytes, unsent, after);
+    default: return false;
+  }
+}
+
+asio::awaitable<void> serve_kept(tcp::socket socket, connection_facts c, std::uint64_t requests,
+                                 shared_state& shared, std::string initial, std::string unsent, waiting after);
+
+void wait_parked(std::unique_ptr<parked> owned);
+
+// Leaves the connection waiting without a coroutine, within the deadline of what it waits for.
+void park(tcp::socket socket, connection_facts facts, shared_state& shared, std::uint64_t requests, waiting what) {
+  auto p = std::make_unique<parked>(std::move(socket), std::move(facts), shared, requests, what);
+  const wait_kind kind = what == waiting::hold                                ? wait_kind::hold
+                         : what == waiting::request || what == waiting::spare ? wait_kind::keep_alive
+                                                                              : wait_kind::first_bytes;
+  shared.deadlines.arm(p->deadline, kind);
+  wait_parked(std::move(p));
+}
+
+// A coroutine takes the parked connection over: `serve` for a new connection (`silent`: its
+// first-bytes deadline passed), `serve_kept` for one that has been answered before.
+void hand_over(parked& p, std::string initial, bool silent) {
+  p.handed_over = true;
+  p.shared.deadlines.disarm(p.deadline);
+  const auto executor = p.socket.get_executor();
+  asio::co_spawn(executor, serve(std::move(p.socket), std::move(p.facts), p.shared, std::move(initial), silent),
+                 p.shared.ended);
+}
+void hand_over_kept(parked& p, std::string initial, std::string unsent, waiting after) {
+  p.handed_over = true;
+  p.shared.deadlines.disarm(p.deadline);
+  const auto executor = p.socket.get_executor();
+  asio::co_spawn(executor,
+                 serve_kept(std::move(p.socket), std::move(p.facts), p.requests, p.shared, std::move(initial),
+                            std::move(unsent), after),
+                 p.shared.ended);
+}
+
+// After an answer given at once: close, wait for what comes next, or let a coroutine send the
+// rest of the answer.
+void after_answer(std::unique_ptr<parked> owner, std::string unsent, waiting after) {
+  parked& p = *owner;
+  if (!unsent.empty()) {
+    hand_over_kept(p, {}, std::move(unsent), after);
+    return;
+  }
+  if (after == waiting::nothing) return;  // all said and all read: the owner closes, the close sends the FIN
+  p.waits = after;
+  std::string().swap(p.initial);
+  p.shared.deadlines.arm(p.deadline, after == waiting::hold ? wait_kind::hold : wait_kind::keep_alive);
+  wait_parked(std::move(owner));
+}
+
+// Silent, from an address that spoke HTTP moments ago: most likely a browser's spare
+// (preconnected) connection, which the browser may pick for its next request at any time and,
+// seeing bytes waiting, would read a text report sent now as that request's answer
+// (ERR_INVALID_HTTP_RESPONSE on a reload). So no report unasked: it waits for its first bytes
+// like a kept-alive connection, and is closed quietly if none come. A raw client from that
+// address gets its report as soon as it sends a line.
+bool is_spare(const connection_facts& facts, const shared_state& shared, std::string_view initial) {
+  return initial.empty() && shared.http_recently(facts.tuple.remote.address);
+}
+
+void first_bytes_came(std::unique_ptr<parked> owner, const std::error_code& error);
+
+// A spare connection became readable, or the keep-alive timeout passed.
+void spare_came(std::unique_ptr<parked> owner, const std::error_code& error) {
+  parked& p = *owner;
+  if (p.deadline.expired || error || p.shared.stopping) return;  // unused: the owner closes it quietly
+  char byte = 0;
+  const ssize_t n = ::recv(p.socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    wait_parked(std::move(owner));
+    return;
+  }
+  if (n <= 0) return;  // closed by the browser unused, or reset: closed quietly
+  // It speaks after all: a new connection's first bytes, with the first-bytes rules from here.
+  p.waits = waiting::first_bytes;
+  p.shared.deadlines.arm(p.deadline, wait_kind::first_bytes);
+  first_bytes_came(std::move(owner), error);
+}
+
+// A new connection became readable, or its first-bytes deadline passed.
+void first_bytes_came(std::unique_ptr<parked> owner, const std::error_code& error) {
+  parked& p = *owner;
+  if (p.deadline.expired) {
+    if (is_spare(p.facts, p.shared, p.initial)) {
+      p.waits = waiting::spare;
+      p.shared.deadlines.arm(p.deadline, wait_kind::keep_alive);
+      wait_parked(std::move(owner));
+      return;
+    }
+    hand_over(p, std::move(p.initial), true);  // silence: report() answers at once
+    return;
+  }
+  if (error) return;  // cut at shutdown, or the socket failed: the owner closes it
+  const ssize_t n = receive_now(p.socket.native_handle(), p.shared);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    wait_parked(std::move(owner));  // the same deadline: silence is answered 200 ms after the accept
+    return;
+  }
+  if (n < 0) return;  // reset before saying anything: nothing to tell
+  std::string_view bytes(p.shared.scratch.data(), static_cast<std::size_t>(n));
+  if (n == 0) {
+    hand_over(p, std::move(p.initial), false);  // closed after saying this much: report() answers
+    return;
+  }
+  if (!p.initial.empty()) {
+    p.initial.append(bytes);
+    bytes = p.initial;
+  }
+  if (sniff(bytes) == first_bytes::nothing_yet) {
+    // A prefix such as "GE" and then a pause: keep it, wait for more within the same deadline.
+    if (p.initial.empty()) p.initial.assign(bytes);
+    wait_parked(std::move(owner));
+    return;
+  }
+  std::string unsent;
+  waiting after = waiting::nothing;
+  if (answer_first_at_once(p.socket.native_handle(), p.facts, p.requests, p.shared, bytes, unsent, after)) {
+    after_answer(std::move(owner), std::move(unsent), after);
+    return;
+  }
+  hand_over(p, std::string(bytes), false);
 }
 
 void wait_parked(std::unique_ptr<parked> owned) {
   parked* p = owned.release();
   p->socket.async_wait(tcp::socket::wait_read, [p](const std::error_code& error) {
     std::unique_ptr<parked> owner(p);
+    if (p->waits == waiting::first_bytes) {
+      first_bytes_came(std::move(owner), error);
+      return;
+    }
+    if (p->waits == waiting::spare) {
+      spare_came(std::move(owner), error);
+      return;
+    }
+    const bool hold = p->waits == waiting::hold;
     const std::error_code ec = p->deadline.expired ? std::error_code(asio::error::timed_out) : error;
-    if (ec == asio::error::timed_out && !p->hold) {
+    if (ec == asio::error::timed_out && !hold) {
       ++p->shared.limited;
       p->shared.log(limit_event{p->facts.id, p->facts.tuple, limit_kind::keep_alive_timeout,
                                 ms(p->shared.limits.keep_alive_timeout), 0, false});
     }
     if (ec || p->shared.stopping) return;  // timed out, reset, or closed at shutdown
-    if (p->hold) {
+    const ssize_t n = receive_now(p->socket.native_handle(), p->shared);
+    const bool nothing_yet = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    if (hold) {
       // --hold: whatever comes is dropped; the end of the stream ends the hold.
-      std::error_code read_ec;
-      std::size_t n = p->socket.read_some(asio::buffer(p->shared.scratch), read_ec);
-      if (read_ec == asio::error::would_block || (!read_ec && n > 0)) wait_parked(std::move(owner));
+      if (nothing_yet || n > 0) wait_parked(std::move(owner));
       return;
     }
     // The next request is coming.
-    std::error_code read_ec;
-    const std::size_t n = p->socket.read_some(asio::buffer(p->shared.scratch), read_ec);
-    if (read_ec == asio::error::would_block) {
+    if (nothing_yet) {
       p->shared.deadlines.arm(p->deadline, wait_kind::keep_alive);  // not yet: wait on
       wait_parked(std::move(owner));
       return;
     }
-    if (read_ec || n == 0) return;  // closed or reset: the owner closes our end
-    const std::string_view bytes(p->shared.scratch.data(), n);
+    if (n <= 0) return;  // closed or reset: the owner closes our end
+    const std::string_view bytes(p->shared.scratch.data(), static_cast<std::size_t>(n));
     std::string unsent;
     bool close_after = false;
-    if (answer_at_once(*p, bytes, unsent, close_after)) {
-      if (unsent.empty() && close_after) return;  // all said and all read: the close sends the FIN
-      if (unsent.empty()) {
-        p->shared.deadlines.arm(p->deadline, wait_kind::keep_alive);
-        wait_parked(std::move(owner));
-        return;
-      }
+    if (answer_at_once(p->socket.native_handle(), p->facts, p->requests, p->shared, bytes, unsent, close_after)) {
+      after_answer(std::move(owner), std::move(unsent), close_after ? waiting::nothing : waiting::request);
+      return;
     }
-    // Anything else (a request in pieces, pipelined, with a body, an answer the socket did not
-    // take whole): a coroutine takes over, with the bytes read so far.
-    p->handed_over = true;
-    p->shared.deadlines.disarm(p->deadline);
-    const auto executor = p->socket.get_executor();
-    std::string initial = unsent.empty() && !close_after ? std::string(bytes) : std::string();
-    asio::co_spawn(executor,
-                   serve_kept(std::move(p->socket), std::move(p->facts), p->requests, p->shared, std::move(initial),
-                              std::move(unsent), close_after),
-                   p->shared.ended);
+    // Anything else (a request in pieces, pipelined, with a body): a coroutine takes over, with
+    // the bytes read so far.
+    hand_over_kept(*p, std::string(bytes), {}, waiting::request);
   });
 }
 
-// Leaves the connection idle without a coroutine; the session's coroutine then ends.
-void park(session& s, bool hold) {
-  auto p = std::make_unique<parked>(std::move(s.socket), std::move(s.facts), s.shared, s.requests, hold);
+// Leaves the session's connection waiting without a coroutine; the session's coroutine then ends.
+void park(session& s, waiting what) {
   s.counted = false;  // the connection stays open: the parked object counts it now
-  s.shared.deadlines.arm(p->deadline, hold ? wait_kind::hold : wait_kind::keep_alive);
-  wait_parked(std::move(p));
+  park(std::move(s.socket), std::move(s.facts), s.shared, s.requests, what);
 }
 
 // Plain HTTP on a connection whose bytes are there to read (or already read: `initial`):
@@ -660,14 +877,14 @@ asio::awaitable<void> plain_http(session& s, std::string_view initial = {}) {
   const mismatch mode = s.facts.tls_port ? mismatch::plain_on_tls_port : mismatch::none;
   const http_end end = co_await http(s, io, std::nullopt, mode, initial);
   if (end == http_end::idle && go_idle(s)) {
-    park(s, false);
+    park(s, waiting::request);
     co_return;
   }
   if (s.socket.is_open()) co_await finish(s, end == http_end::closed_all_read);
 }
 
 asio::awaitable<void> serve_kept(tcp::socket socket, connection_facts c, std::uint64_t requests,
-                                 shared_state& shared, std::string initial, std::string unsent, bool close_after) {
+                                 shared_state& shared, std::string initial, std::string unsent, waiting after) {
   session s(std::move(socket), std::move(c), shared);
   s.requests = requests;
   if (!unsent.empty()) {
@@ -677,72 +894,326 @@ asio::awaitable<void> serve_kept(tcp::socket socket, connection_facts c, std::ui
     if (ec == asio::error::timed_out)
       log_limit(s, limit_kind::write_timeout, ms(shared.limits.write_timeout), 0, false);
     if (ec) co_return;
-    if (close_after) {
+    if (after == waiting::nothing) {
       co_await finish(s, true);
     } else if (go_idle(s)) {
-      park(s, false);
+      park(s, after);
     }
     co_return;
   }
   co_await plain_http(s, initial);
 }
 
+// Gives a new connection to the event loop (Asio) with what is known of it so far: the rest of an
+// answer to send (`unsent`), a kept-alive or held connection to park (`after`), first bytes
+// still to wait for (after = first_bytes: the fallback when the waiting room is full), or else a
+// coroutine to serve it from the bytes read so far (`initial`; `silent`: the first-bytes deadline
+// passed). Counted out here when Asio cannot take the descriptor.
+void hand_to_asio(int fd, const tcp& protocol, connection_facts facts, shared_state& shared, std::uint64_t requests,
+                  std::string unsent, waiting after, std::string initial, bool silent) {
+  std::error_code ec;
+  tcp::socket socket(shared.executor);
+  socket.assign(protocol, fd, ec);
+  if (ec) {
+    ::close(fd);
+    --shared.open;
+    shared.ended(nullptr);
+    return;
+  }
+  if (!unsent.empty()) {
+    asio::co_spawn(shared.executor,
+                   serve_kept(std::move(socket), std::move(facts), requests, shared, {}, std::move(unsent), after),
+                   shared.ended);
+  } else if (after == waiting::request || after == waiting::hold) {
+    park(std::move(socket), std::move(facts), shared, requests, after);
+  } else if (after == waiting::first_bytes) {
+    auto p = std::make_unique<parked>(std::move(socket), std::move(facts), shared, 0, waiting::first_bytes);
+    p->initial = std::move(initial);
+    shared.deadlines.arm(p->deadline, wait_kind::first_bytes);
+    wait_parked(std::move(p));
+  } else if (silent && is_spare(facts, shared, initial)) {
+    park(std::move(socket), std::move(facts), shared, 0, waiting::spare);
+  } else {
+    asio::co_spawn(shared.executor, serve(std::move(socket), std::move(facts), shared, std::move(initial), silent),
+                   shared.ended);
+  }
+}
+
 }  // namespace
+
+// A new connection whose first bytes have not come yet.
+struct newcomer {
+  int fd = -1;
+  tcp protocol = tcp::v4();
+  connection_facts facts;
+  clock::time_point deadline;
+  std::string initial;  ///< first bytes that did not yet say what the client speaks ("GE")
+  newcomer* prev = nullptr;
+  newcomer* next = nullptr;
+};
+
+waiting_room::waiting_room(shared_state& shared)
+    : shared_(shared), watch_(shared.executor), timer_(shared.executor) {
+  const int fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (fd < 0) return;  // enter() then says no, and every newcomer waits through Asio
+  std::error_code ec;
+  watch_.assign(fd, ec);
+  if (ec) ::close(fd);
+}
+
+waiting_room::~waiting_room() {
+  while (first_) {
+    ::close(first_->fd);
+    leave(first_);
+  }
+}
+
+bool waiting_room::enter(int fd, const tcp& protocol, connection_facts& facts, std::string_view initial) {
+  if (!watch_.is_open()) return false;
+  auto n = std::make_unique<newcomer>();
+  epoll_event ev{};
+  // One-shot: after its event the descriptor stays in the set, silent, until it is closed (which
+  // removes it) or re-armed; a descriptor handed on to Asio needs no EPOLL_CTL_DEL.
+  ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+  ev.data.ptr = n.get();
+  if (::epoll_ctl(watch_.native_handle(), EPOLL_CTL_ADD, fd, &ev) != 0) return false;
+  n->fd = fd;
+  n->protocol = protocol;
+  n->facts = std::move(facts);
+  n->initial.assign(initial);
+  // Every newcomer waits as long: the newest goes last, and the list is in deadline order.
+  n->deadline = clock::now() + shared_.deadlines.duration(wait_kind::first_bytes);
+  n->prev = last_;
+  if (last_) last_->next = n.get();
+  else first_ = n.get();
+  last_ = n.release();
+  if (!watching_) watch();
+  if (!timing_) time(first_->deadline);
+  return true;
+}
+
+void waiting_room::leave(newcomer* n) {
+  if (n->prev) n->prev->next = n->next;
+  else first_ = n->next;
+  if (n->next) n->next->prev = n->prev;
+  else last_ = n->prev;
+  delete n;
+}
+
+void waiting_room::watch() {
+  watching_ = true;
+  watch_.async_wait(asio::posix::stream_descriptor::wait_read, [this](const std::error_code& ec) {
+    watching_ = false;
+    if (ec) return;
+    ready();
+    if (first_) watch();
+  });
+}
+
+void waiting_room::time(clock::time_point at) {
+  timing_ = true;
+  timer_.expires_at(at);
+  timer_.async_wait([this](const std::error_code& ec) {
+    timing_ = false;
+    if (ec) return;
+    expired();
+    if (first_) time(first_->deadline);
+  });
+}
+
+void waiting_room::ready() {
+  std::array<epoll_event, 64> events{};
+  const int count = ::epoll_wait(watch_.native_handle(), events.data(), static_cast<int>(events.size()), 0);
+  for (int i = 0; i < count; ++i) came(static_cast<newcomer*>(events[static_cast<std::size_t>(i)].data.ptr));
+}
+
+void waiting_room::rearm(newcomer* n) {
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+  ev.data.ptr = n;
+  if (::epoll_ctl(watch_.native_handle(), EPOLL_CTL_MOD, n->fd, &ev) != 0) out(n, false);
+}
+
+void waiting_room::out(newcomer* n, bool silent) {
+  // Still in the set (armed): out of it before Asio takes the descriptor.
+  ::epoll_ctl(watch_.native_handle(), EPOLL_CTL_DEL, n->fd, nullptr);
+  const int fd = n->fd;
+  const tcp protocol = n->protocol;
+  connection_facts facts = std::move(n->facts);
+  std::string initial = std::move(n->initial);
+  leave(n);
+  hand_to_asio(fd, protocol, std::move(facts), shared_, 0, {}, waiting::nothing, std::move(initial), silent);
+}
+
+void waiting_room::came(newcomer* n) {
+  const ssize_t got = receive_now(n->fd, shared_);
+  if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    rearm(n);
+    return;
+  }
+  if (got < 0) {
+    close(n);  // reset before saying anything: nothing to tell
+    return;
+  }
+  if (got == 0) {
+    out(n, false);  // closed after saying this much (or nothing): report() answers
+    return;
+  }
+  std::string_view bytes(shared_.scratch.data(), static_cast<std::size_t>(got));
+  if (!n->initial.empty()) {
+    n->initial.append(bytes);
+    bytes = n->initial;
+  }
+  if (sniff(bytes) == first_bytes::nothing_yet) {
+    // A prefix such as "GE" and then a pause: keep it, wait for more within the same deadline.
+    if (n->initial.empty()) n->initial.assign(bytes);
+    rearm(n);
+    return;
+  }
+  std::string unsent;
+  waiting after = waiting::nothing;
+  std::uint64_t requests = 0;
+  if (answer_first_at_once(n->fd, n->facts, requests, shared_, bytes, unsent, after)) {
+    if (unsent.empty() && after == waiting::nothing) {
+      close(n);  // all said and all read: the close sends the FIN after the answer
+      return;
+    }
+    // Kept alive, held, or the answer only partly sent: the event loop takes it from here (the
+    // descriptor is silent in this set: one-shot).
+    const int fd = n->fd;
+    const tcp protocol = n->protocol;
+    connection_facts facts = std::move(n->facts);
+    leave(n);
+    hand_to_asio(fd, protocol, std::move(facts), shared_, requests, std::move(unsent), after, {}, false);
+    return;
+  }
+  const int fd = n->fd;
+  const tcp protocol = n->protocol;
+  connection_facts facts = std::move(n->facts);
+  std::string initial(bytes);
+  leave(n);
+  hand_to_asio(fd, protocol, std::move(facts), shared_, 0, {}, waiting::nothing, std::move(initial), false);
+}
+
+void waiting_room::close(newcomer* n) {
+  ::close(n->fd);  // also takes it out of the set
+  leave(n);
+  --shared_.open;
+  shared_.ended(nullptr);
+}
+
+void waiting_room::expired() {
+  const auto now = clock::now();
+  while (first_ && first_->deadline <= now) out(first_, true);  // silence: report() answers at once
+}
+
+std::uint64_t waiting_room::cut() {
+  std::uint64_t cut = 0;
+  while (first_) {
+    ++cut;
+    shared_.out.emit(limit_event{first_->facts.id, first_->facts.tuple, limit_kind::shutdown,
+                                 static_cast<std::uint64_t>(shared_.limits.shutdown_grace.count()), 0, false});
+    close(first_);
+  }
+  return cut;
+}
 
 void close_parked(shared_state& shared) {
   for (parked* p = shared.first_parked; p; p = p->next) {
+    if (p->waits == waiting::first_bytes) continue;  // a new connection: answered within the grace
     std::error_code ignored;
     p->socket.cancel(ignored);  // its handler runs with operation_aborted and closes it
   }
 }
 
-asio::awaitable<void> serve(tcp::socket socket, connection_facts c, shared_state& shared) {
-  session s(std::move(socket), std::move(c), shared);
-  std::error_code ec;
-  s.socket.non_blocking(true, ec);
-  first_bytes kind;
-  {
-    // Armed from here until the report path disarms it: silence is answered 200 ms after the
-    // accept, not 200 ms after the sniffing gave up.
-    shared.deadlines.arm(s.deadline, wait_kind::first_bytes);
-    kind = co_await peek_first_bytes(s);
+std::uint64_t cut_parked(shared_state& shared) {
+  std::uint64_t cut = shared.room->cut();
+  for (parked* p = shared.first_parked; p; p = p->next) {
+    if (p->waits != waiting::first_bytes) continue;
+    ++cut;
+    shared.out.emit(limit_event{p->facts.id, p->facts.tuple, limit_kind::shutdown,
+                                static_cast<std::uint64_t>(shared.limits.shutdown_grace.count()), 0, false});
+    std::error_code ignored;
+    p->socket.close(ignored);  // its handler runs with operation_aborted; the owner counts it out
   }
-  if (kind == first_bytes::nothing_yet && s.deadline.expired && shared.http_recently(s.facts.tuple.remote.address)) {
-    // Silent, from an address that spoke HTTP moments ago: most likely a browser's spare
-    // (preconnected) connection, which the browser may pick for its next request at any time
-    // and, seeing bytes waiting, would read a text report sent now as that request's answer
-    // (ERR_INVALID_HTTP_RESPONSE on a reload). So no report unasked: it waits for its first
-    // bytes like a kept-alive connection, and is closed quietly if none come. A raw client from
-    // that address gets its report as soon as it sends a line.
-    shared.deadlines.arm(s.deadline, wait_kind::keep_alive);
-    s.idle = true;  // closed at once if the server stops
-    std::error_code waited = co_await readable(s);
-    s.idle = false;
-    shared.deadlines.disarm(s.deadline);
-    char byte = 0;
-    if (waited || ::recv(s.socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) <= 0) {
-      s.socket.close(ec);  // unused, closed by the browser, or the keep-alive wait passed
-      co_return;
+  return cut;
+}
+
+// A read before the first wait pays when, lately, more than about 40% of new connections had
+// their first bytes there at once (shared_state::first_read_hits, out of 256).
+constexpr std::uint32_t first_read_worth = 100;
+
+void serve_accepted(int fd, const tcp& protocol, connection_facts facts, shared_state& shared) {
+  bool mine = true;  // the descriptor and its count in shared.open, until someone else has them
+  try {
+    // When clients have sent their first bytes by the time they are accepted (a busy server), one
+    // read, and for the common cases one answer and a close, without the event loop ever seeing
+    // the socket. When they have not (a quick server: wrk's request follows its connect a moment
+    // later), that read only costs a system call, and the connection goes to wait at once, as
+    // nginx does. Which it is, is learnt from the last connections that tried (and from every
+    // 16th, tried anyway, so that a change shows).
+    const bool try_read = shared.first_read_hits >= first_read_worth || facts.id % 16 == 0;
+    const ssize_t n = try_read ? receive_now(fd, shared) : -1;
+    const bool nothing_yet = !try_read || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+    if (try_read) shared.first_read_hits = shared.first_read_hits - shared.first_read_hits / 16 + (nothing_yet ? 0u : 16u);
+    const std::string_view bytes(shared.scratch.data(), n > 0 ? static_cast<std::size_t>(n) : 0);
+    std::string unsent;
+    waiting after = waiting::nothing;
+    std::uint64_t requests = 0;
+    const bool answered = n > 0 && answer_first_at_once(fd, facts, requests, shared, bytes, unsent, after);
+    // Done here: answered with nothing left to do (the close sends the FIN after the answer), or
+    // reset before saying anything (nothing to tell).
+    const bool done = answered ? unsent.empty() && after == waiting::nothing : n < 0 && !nothing_yet;
+    if (!done) {
+      if (!answered && (nothing_yet || (n > 0 && sniff(bytes) == first_bytes::nothing_yet))) {
+        // Nothing yet, or a prefix such as "GE": the waiting room, or (full) a parked wait.
+        mine = false;
+        if (!shared.room->enter(fd, protocol, facts, bytes))
+          hand_to_asio(fd, protocol, std::move(facts), shared, 0, {}, waiting::first_bytes, std::string(bytes), false);
+      } else {
+        mine = false;
+        hand_to_asio(fd, protocol, std::move(facts), shared, requests, std::move(unsent), after,
+                     answered ? std::string() : std::string(bytes), false);
+      }
     }
-    shared.deadlines.arm(s.deadline, wait_kind::first_bytes);
-    kind = co_await peek_first_bytes(s);
+  } catch (...) {
+    if (mine) {
+      ::close(fd);
+      --shared.open;
+    }
+    shared.ended(std::current_exception());
+    return;
   }
+  if (mine) {
+    ::close(fd);
+    --shared.open;
+    shared.ended(nullptr);
+  }
+}
+
+asio::awaitable<void> serve(tcp::socket socket, connection_facts c, shared_state& shared, std::string initial,
+                            bool silent) {
+  session s(std::move(socket), std::move(c), shared);
+  const first_bytes kind = sniff(initial);
   if (kind == first_bytes::http) {
-    shared.deadlines.disarm(s.deadline);
-    co_await plain_http(s);
+    co_await plain_http(s, initial);
   } else if (kind == first_bytes::tls) {
-    shared.deadlines.disarm(s.deadline);
     shared.note_http(s.facts.tuple.remote.address);
-    co_await tls_session(s);
+    co_await tls_session(s, std::move(initial));
   } else {
+    // The report: silence (`silent`: the first-bytes deadline passed), a line, or anything else.
+    // A pause of the first-bytes wait ends the line.
+    if (silent) s.deadline.expired = true;
+    else shared.deadlines.arm(s.deadline, wait_kind::first_bytes);
     // Not `co_await` inside a condition: GCC 12 has miscompiled co_await in compound expressions.
-    const bool hold = co_await report(s);
+    const bool hold = co_await report(s, initial);
     if (hold && go_idle(s)) {
       // demo-client --hold: the connection stays open until the client closes it, so that both
       // ends show it in `ss -tn`. Bounded all the same (wait_kind::hold).
-      park(s, true);
+      park(s, waiting::hold);
       co_return;
     }
+    std::error_code ec;
     s.socket.close(ec);
   }
 }

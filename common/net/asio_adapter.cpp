@@ -10,7 +10,19 @@ endpoint to_endpoint(const asio::ip::tcp::endpoint& ep) {
     // Drop any scope id suffix ("fe80::1%eth0" keeps it: it is part of the address there).
     out.address = ep.address().to_v6().to_string();
   } else {
-    out.address = ep.address().to_string();
+    // Dotted quad written here: Asio's to_string goes through inet_ntop, which glibc writes with
+    // sprintf, for every connection's two ends.
+    const asio::ip::address_v4::bytes_type b = ep.address().to_v4().to_bytes();
+    char text[16];
+    char* p = text;
+    for (std::size_t i = 0; i < b.size(); ++i) {
+      if (i > 0) *p++ = '.';
+      const unsigned v = b[i];
+      if (v >= 100) *p++ = static_cast<char>('0' + v / 100);
+      if (v >= 10) *p++ = static_cast<char>('0' + v / 10 % 10);
+      *p++ = static_cast<char>('0' + v % 10);
+    }
+    out.address.assign(text, static_cast<std::size_t>(p - text));
   }
   out.port = ep.port();
   return out;

@@ -37,21 +37,41 @@ std::string range_text(const host_facts& facts) {
 }
 
 // One sentence: was this request on a reused connection, or a new one with a new port?
-std::string reuse_sentence(const web_context& c) {
+void reuse_sentence_to(fmt::memory_buffer& out, const web_context& c) {
+  auto it = std::back_inserter(out);
   const std::uint16_t port = c.tuple.remote.port;
   if (c.request_number > 1)
-    return fmt::format(FMT_COMPILE("Same connection as before (#{}, request {} on it), so your port is still {}: "
-                       "the browser kept the connection open (HTTP keep-alive) and reused it."),
-                       c.connection_id, c.request_number, port);
-  if (c.previous_port && *c.previous_port != port)
-    return fmt::format(FMT_COMPILE("New connection (#{}), so your computer chose a new port: {} (your previous "
-                       "connection used {})."),
-                       c.connection_id, port, *c.previous_port);
-  if (c.previous_port)
-    return fmt::format(FMT_COMPILE("New connection (#{}), and your computer happened to choose port {} again."),
-                       c.connection_id, port);
-  return fmt::format(FMT_COMPILE("New connection (#{}): your computer chose port {} for it."), c.connection_id, port);
+    fmt::format_to(it, FMT_COMPILE("Same connection as before (#{}, request {} on it), so your port is still {}: "
+                   "the browser kept the connection open (HTTP keep-alive) and reused it."),
+                   c.connection_id, c.request_number, port);
+  else if (c.previous_port && *c.previous_port != port)
+    fmt::format_to(it, FMT_COMPILE("New connection (#{}), so your computer chose a new port: {} (your previous "
+                   "connection used {})."),
+                   c.connection_id, port, *c.previous_port);
+  else if (c.previous_port)
+    fmt::format_to(it, FMT_COMPILE("New connection (#{}), and your computer happened to choose port {} again."),
+                   c.connection_id, port);
+  else
+    fmt::format_to(it, FMT_COMPILE("New connection (#{}): your computer chose port {} for it."), c.connection_id, port);
 }
+
+std::string reuse_sentence(const web_context& c) {
+  fmt::memory_buffer out;
+  reuse_sentence_to(out, c);
+  return fmt::to_string(out);
+}
+
+// An endpoint as to_string() writes it, padded with spaces to `width` (as "{:<width}" would).
+void append_padded(fmt::memory_buffer& out, const endpoint& e, std::size_t width) {
+  const std::size_t start = out.size();
+  if (e.is_v6()) out.push_back('[');
+  out.append(e.address.data(), e.address.data() + e.address.size());
+  if (e.is_v6()) out.push_back(']');
+  fmt::format_to(std::back_inserter(out), FMT_COMPILE(":{}"), e.port);
+  while (out.size() - start < width) out.push_back(' ');
+}
+
+void append(fmt::memory_buffer& out, std::string_view s) { out.append(s.data(), s.data() + s.size()); }
 
 std::string service_words(std::uint16_t port) {
   std::string s = describe_port(port);
@@ -142,18 +162,33 @@ for as long as the connection lasts. Reload this page: on the same connection yo
 }
 
 std::string text(const web_context& c) {
-  // One buffer for the whole body: this runs for every request a keep-alive client makes.
+  // One buffer for the whole body, written in place: this runs for every request a keep-alive
+  // client makes.
   const endpoint& server = c.tuple.local;
   const endpoint& client = c.tuple.remote;
+  // The server's port and its words are the same for every request on a listener: kept.
+  thread_local std::uint16_t described_port = 0;
+  thread_local std::string described;
+  if (described.empty() || described_port != server.port) {
+    described = service_words(server.port);
+    described_port = server.port;
+  }
   fmt::memory_buffer out;
   auto it = std::back_inserter(out);
   fmt::format_to(it, FMT_COMPILE("portdemo: your connection #{}, request {} on it\n"), c.connection_id, c.request_number);
-  fmt::format_to(it, FMT_COMPILE("  your port (ephemeral):  {:<24} chosen by your kernel\n"), to_string(client));
-  fmt::format_to(it, FMT_COMPILE("  server port (fixed):    {:<24} chosen by the server ({})\n"), to_string(server),
-                 service_words(server.port));
-  fmt::format_to(it, FMT_COMPILE("  {}\n"), reuse_sentence(c));
+  append(out, "  your port (ephemeral):  ");
+  append_padded(out, client, 24);
+  append(out, " chosen by your kernel\n  server port (fixed):    ");
+  append_padded(out, server, 24);
+  append(out, " chosen by the server (");
+  append(out, described);
+  append(out, ")\n  ");
+  reuse_sentence_to(out, c);
+  append(out, "\n");
   if (c.tls) fmt::format_to(it, FMT_COMPILE("  encrypted: {} with {}\n"), c.tls->version, c.tls->cipher);
-  fmt::format_to(it, FMT_COMPILE("  this host's ephemeral range: {}\n"), range_text(c.facts));
+  append(out, "  this host's ephemeral range: ");
+  if (c.facts.ephemeral) fmt::format_to(it, FMT_COMPILE("{}-{}\n"), c.facts.ephemeral->low, c.facts.ephemeral->high);
+  else append(out, "unknown\n");
   return fmt::to_string(out);
 }
 
