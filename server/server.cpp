@@ -390,6 +390,8 @@ void server::finish() {
   if (finished_) return;
   finished_ = true;
   grace_.cancel();
+  shared_.request_summary.cancel();
+  shared_.summarise_requests();  // the last second's, before the summary
   server_summary_event summary;
   for (const auto& [key, n] : per_port_) {
     summary.per_port.push_back({key.second, n, key.first ? "udp" : "tcp"});

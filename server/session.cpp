@@ -95,8 +95,31 @@ shared_state::shared_state(reporter& r, const asio::any_io_executor& ex, const s
                               std::chrono::seconds(1),         // drain
                               std::chrono::seconds(10),        // handshake
                               std::chrono::hours(1),           // hold
-                          }) {
+                          }),
+      request_summary(ex) {
   room = std::make_unique<waiting_room>(*this);
+}
+
+bool shared_state::log_request(std::uint64_t number) {
+  if (quiet) return false;
+  if (number <= requests_logged_per_connection) return true;
+  if (unlogged_requests++ == 0) {
+    request_summary.expires_after(std::chrono::seconds(1));
+    request_summary.async_wait([this](const std::error_code& ec) {
+      if (!ec) summarise_requests();
+    });
+  }
+  return false;
+}
+
+void shared_state::summarise_requests() {
+  if (unlogged_requests == 0) return;
+  out.emit(note_event{"requests_summarised",
+                      fmt::format("{} more HTTP request{} on kept-alive connections, not logged one by one: "
+                                  "each connection's first {} are",
+                                  unlogged_requests, unlogged_requests == 1 ? "" : "s",
+                                  requests_logged_per_connection)});
+  unlogged_requests = 0;
 }
 
 session::session(tcp::socket s, connection_facts f, shared_state& sh)
@@ -482,7 +505,7 @@ asio::awaitable<http_end> http(session& s, Io& io, std::optional<tls_details> tl
     if (s.shared.board)
       s.shared.board->request(c.id, context.request_number, method, target, response.status,
                               tls ? std::string_view(tls->version) : std::string_view());
-    if (!s.shared.quiet)
+    if (s.shared.log_request(context.request_number))
       s.shared.out.emit(http_request_event{c.id, c.tuple, std::move(method), std::move(target), response.status,
                                            context.request_number, tls ? tls->version : "", std::move(note)});
     if (ec == asio::error::timed_out) log_limit(s, limit_kind::write_timeout, ms(limits.write_timeout), 0, false);
@@ -648,7 +671,7 @@ bool answer_at_once(int fd, const connection_facts& facts, std::uint64_t& reques
   shared.note_http(facts.tuple.remote.address);
   if (shared.board)
     shared.board->request(facts.id, context.request_number, request.method, request.target, response.status, "");
-  if (!shared.quiet)
+  if (shared.log_request(context.request_number))
     shared.out.emit(http_request_event{facts.id, facts.tuple, request.method, request.target, response.status,
                                        context.request_number, "", ""});
   close_after = response.close;

@@ -82,6 +82,18 @@ struct shared_state {
     return it != http_seen.end() && std::chrono::steady_clock::now() - it->second < std::chrono::seconds(10);
   }
 
+  /// HTTP requests logged one by one on each connection; later ones on the same connection (a
+  /// load generator's kept-alive connections) are counted and summarised once a second, so that
+  /// logging stays cheap and the log readable under load.
+  static constexpr std::uint64_t requests_logged_per_connection = 100;
+  std::uint64_t unlogged_requests = 0;  ///< since the last summary
+  asio::steady_timer request_summary;
+  /// Whether request `number` of its connection gets its own log line; if not, it is counted
+  /// for the next summary.
+  bool log_request(std::uint64_t number);
+  /// Emits the summary of the requests not logged one by one (if any).
+  void summarise_requests();
+
   /// Emits a per-connection event unless --quiet.
   void log(const event& e) {
     if (!quiet) out.emit(e);

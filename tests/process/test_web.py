@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import tempfile
 import time
@@ -504,3 +505,46 @@ class SpareConnections(unittest.TestCase):
         first = s.recv(65536)
         self.assertLess(time.monotonic() - t, 1.0)
         self.assertTrue(first.startswith(b"portdemo: your connection #"), first[:80])
+
+
+class ManyRequests(unittest.TestCase):
+    """A kept-alive connection's first 100 requests are logged one by one; later ones are
+    counted and summarised once a second (a load test would otherwise fill the log), and the
+    count is exact."""
+
+    def setUp(self):
+        h.require_binaries(self)
+
+    def requests_on_one_connection(self, port, n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=h.EVENT_WAIT)
+        self.addCleanup(s.close)
+        for _ in range(n):
+            s.sendall(b"GET /json HTTP/1.1\r\nHost: x\r\n\r\n")
+            reply = b""
+            while not (b"\r\n\r\n" in reply and reply.endswith(b"}\n")):
+                chunk = s.recv(65536)
+                self.assertTrue(chunk, "the server closed a kept-alive connection")
+                reply += chunk
+        return s
+
+    def test_the_first_hundred_are_logged_and_the_rest_summarised(self):
+        server = h.start_server(self)
+        self.requests_on_one_connection(server.port, 150)
+        self.requests_on_one_connection(server.port, 120)
+        note = server.wait_event("note", code="requests_summarised", timeout=3)
+        self.assertEqual(note["message"], "70 more HTTP requests on kept-alive connections, not logged "
+                                          "one by one: each connection's first 100 are")
+        logged = [e for e in server.events() if e.get("event") == "http_request"]
+        self.assertEqual(len(logged), 200)
+        self.assertEqual(sorted({e["request"] for e in logged}), list(range(1, 101)))
+
+    def test_the_last_count_comes_before_the_summary_at_shutdown(self):
+        server = h.start_server(self)
+        self.requests_on_one_connection(server.port, 103).close()
+        server.terminate(signal.SIGTERM)
+        events = [json.loads(l) for l in server.read_rest()]
+        notes = [e for e in events if e.get("code") == "requests_summarised"]
+        self.assertEqual(len(notes), 1)
+        self.assertTrue(notes[0]["message"].startswith("3 more HTTP requests "), notes[0])
+        names = [e["event"] for e in events]
+        self.assertLess(events.index(notes[0]), names.index("summary"))
