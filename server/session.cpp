@@ -352,14 +352,18 @@ asio::awaitable<void> stream_board(session& s, Io& io, const http_request& reque
   auto owned = std::make_shared<board_subscriber>(s.socket.get_executor(), s.socket, s.facts.id, s.facts.tuple);
   board_subscriber& sub = *owned;
   const bool admitted = hub.subscribe(sub);
-  const int status = admitted ? 200 : 503;
+  // A browser's EventSource cannot read a 503: it is told in the stream instead.
+  const std::string* accept = request.header("Accept");
+  const bool event_source = accept && accept->find("text/event-stream") != std::string::npos;
+  const int status = admitted || event_source ? 200 : 503;
   if (!s.shared.quiet)
     s.shared.out.emit(http_request_event{s.facts.id, s.facts.tuple, request.method, request.target, status, number,
                                          std::string(tls_version), admitted ? "board subscriber" : "board full"});
   hub.request(s.facts.id, number, request.method, request.target, status, tls_version);
   std::error_code ec;
   if (!admitted) {
-    std::string bytes = serialize(board_full_response(hub.model().max_subscribers()), false);
+    std::string bytes = event_source ? board_full_stream(hub.model().max_subscribers())
+                                     : serialize(board_full_response(hub.model().max_subscribers()), false);
     co_await io.write(bytes, ec);
     co_return;
   }

@@ -290,6 +290,16 @@ http_response board_full_response(std::size_t max_subscribers) {
                true);
 }
 
+std::string board_full_stream(std::size_t max_subscribers) {
+  std::string out(event_stream_head());
+  out += "retry: 15000\n\nevent: note\ndata: {\"code\":\"board_full\",\"message\":";
+  append_json_string(out, fmt::format("the board is full: {} pages follow it already (--max-board-subscribers "
+                                      "{}); this page tries again every 15 s",
+                                      max_subscribers, max_subscribers));
+  out += "}\n\n";
+  return out;
+}
+
 std::string_view event_stream_head() {
   return "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\nCache-Control: no-store\r\n"
          "X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n";

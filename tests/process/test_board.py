@@ -27,7 +27,8 @@ class EventStream:
     """GET /events on a socket of its own; a thread parses the Server-Sent Events into a queue
     of (arrival time, name, data). `head` is the response head."""
 
-    def __init__(self, case, port, host="127.0.0.1", tls=False, rcvbuf=None, read=True):
+    def __init__(self, case, port, host="127.0.0.1", tls=False, rcvbuf=None, read=True,
+                 accept="text/event-stream"):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         s = socket.socket(family, socket.SOCK_STREAM)
         if rcvbuf:
@@ -42,11 +43,12 @@ class EventStream:
         self.sock = s
         self.local = s.getsockname()[:2]
         case.addCleanup(self.close)
-        s.sendall(f"GET /events HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode())
+        s.sendall(f"GET /events HTTP/1.1\r\nHost: {host}\r\nAccept: {accept}\r\n\r\n".encode())
         self.q = queue.Queue()
         self.head = None
         self.ended = threading.Event()
         self._buf = b""
+        self._raw = ""
         if read:
             self._thread = threading.Thread(target=self._run, daemon=True)
             self._thread.start()
@@ -65,6 +67,7 @@ class EventStream:
                 if not chunk:
                     break
                 self._buf += chunk
+                self._raw += chunk.decode("utf-8", "replace")
                 if self.head is None:
                     if b"\r\n\r\n" not in self._buf:
                         continue
@@ -298,7 +301,7 @@ class Limits(unittest.TestCase):
         streams = [EventStream(self, server.port) for _ in range(3)]
         for s in streams:
             s.snapshot()
-        extra = EventStream(self, server.port)
+        extra = EventStream(self, server.port, accept="*/*")  # curl's: a plain 503
         self.assertTrue(extra.ended.wait(h.EVENT_WAIT))
         self.assertTrue(extra.head.startswith("HTTP/1.1 503 Service Unavailable"), extra.head)
         body = extra._buf.decode()
@@ -306,6 +309,16 @@ class Limits(unittest.TestCase):
                                "(--max-board-subscribers 3). Close a board page, or start the server "
                                "with a higher --max-board-subscribers.\n")
         server.wait_event("http_request", status=503, path="/events")
+        # A browser's EventSource cannot read a 503: it gets a stream with one note and a
+        # retry delay of 15 s, then the end.
+        browser = EventStream(self, server.port)
+        _, _, retry = browser.next("retry")
+        _, _, note = browser.next("note")
+        self.assertEqual(note, {"code": "board_full",
+                                "message": "the board is full: 3 pages follow it already "
+                                           "(--max-board-subscribers 3); this page tries again every 15 s"})
+        self.assertTrue(browser.ended.wait(h.EVENT_WAIT))
+        self.assertIn("retry: 15000", browser._raw)
         # A page closed (FIN, no heartbeat yet): the next subscriber gets its place at once.
         streams[0].sock.shutdown(socket.SHUT_RDWR)
         streams[0].close()

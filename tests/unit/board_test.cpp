@@ -228,6 +228,13 @@ TEST(BoardRoutes, FullBoardAnswer) {
                     "Close a board page, or start the server with a higher --max-board-subscribers.\n");
 }
 
+TEST(BoardRoutes, FullBoardStreamForEventSource) {
+  EXPECT_EQ(board_full_stream(3),
+            std::string(event_stream_head()) +
+                "retry: 15000\n\nevent: note\ndata: {\"code\":\"board_full\",\"message\":\"the board is full: "
+                "3 pages follow it already (--max-board-subscribers 3); this page tries again every 15 s\"}\n\n");
+}
+
 // ---- masking in the log ------------------------------------------------------------------
 
 TEST(ReporterMask, RemoteAddressesOfEveryTupleEventAreMasked) {

@@ -52,6 +52,11 @@ bool is_event_stream(const http_request& request);
 /// GET /events when --max-board-subscribers follow already: 503, then close.
 http_response board_full_response(std::size_t max_subscribers);
 
+/// GET /events from a browser's EventSource (Accept: text/event-stream) when the board is full:
+/// a stream of one `note` event saying so and a retry delay of 15 s, then the end, so that the
+/// page can show why (EventSource cannot read a 503) and tries again by itself.
+std::string board_full_stream(std::size_t max_subscribers);
+
 /// The response head of the board's event stream (GET /events); the events follow until the
 /// server closes the connection.
 std::string_view event_stream_head();
