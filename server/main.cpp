@@ -126,9 +126,10 @@ int main(int argc, char** argv) {
   try {
     asio::io_context io{1};
     // Written by a thread of its own, in batches: a slow terminal never holds up accepting.
-    reporter out(output.chosen_format(), read_host_facts(), use_color(output.chosen_color(), stdout), stdout,
+    const host_facts facts = read_host_facts();
+    reporter out(output.chosen_format(), facts, use_color(output.chosen_color(), stdout), stdout,
                  reporter::default_backlog);
-    server::server srv(io, out, opts);
+    server::server srv(io, out, facts, opts);
     if (int code = srv.start(); code >= 0) return code;
     io.run();
     out.flush();

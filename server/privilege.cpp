@@ -17,15 +17,6 @@ namespace portdemo::server {
 
 namespace {
 
-std::string errno_name(int e) {
-  switch (e) {
-    case EPERM: return "EPERM";
-    case EINVAL: return "EINVAL";
-    case EAGAIN: return "EAGAIN";
-    default: return fmt::format("errno {}", e);
-  }
-}
-
 // A "Name:\tvalue" line of /proc/self/status.
 std::string status_field(const std::string& status, std::string_view name) {
   std::string key = std::string(name) + ":";

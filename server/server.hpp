@@ -1,26 +1,27 @@
 #pragma once
 // demo-server: listens on every (address, port) asked for, and tells every client the four
-// facts of its connection as this end sees them.
+// facts of its connection as this end sees them. This file puts the pieces together: start-up
+// (TLS, the connection cap, the listeners, bind-then-drop, the board), the accept and datagram
+// loops, the shutdown and the summary. A connection's steps live in the files the README's
+// Architecture section names.
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <sys/socket.h>
-
-#include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
-#include <asio/ip/tcp.hpp>
-#include <asio/ip/udp.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 
-#include "board.hpp"
+#include "acceptor.hpp"
+#include "board_hub.hpp"
+#include "certificate.hpp"
+#include "context.hpp"
+#include "event_sink.hpp"
+#include "first_bytes.hpp"
+#include "listeners.hpp"
 #include "portdemo/reporter.hpp"
-#include "session.hpp"
-#include "tls.hpp"
 
 namespace portdemo::server {
 
@@ -44,10 +45,12 @@ struct options {
 /// Whether a port speaks HTTPS: 443 and 8443 always, and those named with --tls.
 bool is_tls_port(const options& opts, std::uint16_t asked, std::uint16_t bound);
 
-/// The server: listeners, accept loops, sessions, and the closing summary.
+/// The server: listeners, accept loops, connections, and the closing summary.
 class server {
  public:
-  server(asio::io_context& io, reporter& out, options opts);
+  /// `facts`: this host's, read once at start-up (the reporter has the same).
+  server(asio::io_context& io, reporter& out, const host_facts& facts, options opts);
+  ~server();
 
   /// Sets up every listener and reports each; returns the exit code to end with now, or -1 to
   /// go on serving.
@@ -57,38 +60,10 @@ class server {
   /// closed; then the summary, and run() returns. `signal` names the cause ("SIGTERM").
   void stop(const std::string& signal = "SIGTERM");
 
+  /// Connections open right now (for tests).
+  std::uint64_t open() const noexcept { return ctx_.table.open(); }
+
  private:
-  /// A listening socket and whether it speaks HTTPS.
-  struct listener {
-    asio::ip::tcp::acceptor acceptor;
-    bool tls = false;
-  };
-
-  /// What binding all ports has come to so far.
-  struct bind_tally {
-    bool defaults = false;  ///< the default loopback addresses: a missing ::1 is a note, not a failure
-    bool v6_missing = false;
-    int listening = 0;
-    int failed = 0;
-    int first_failure_code = 0;
-  };
-
-  /// Binds every port on every address with `open`, reporting each; port 0 is chosen once and
-  /// reused on the other addresses.
-  template <typename Open>
-  void bind_all(const std::vector<std::uint16_t>& ports, const std::vector<asio::ip::address>& addresses,
-                bind_tally& t, Open open);
-
-  asio::awaitable<void> accept_loop(listener& l);
-  /// Counts an accepted connection (a non-blocking descriptor and the client's address, as
-  /// accept4 gave them) and starts serving it (or turns it away over the cap).
-  void admit(listener& l, int fd, const sockaddr_storage& peer, socklen_t peer_size);
-  asio::awaitable<void> datagram_loop(asio::ip::udp::socket& socket);
-  void count(const socket_tuple& tuple);
-  /// Takes the sockets a service manager passed (LISTEN_FDS) instead of binding; false when
-  /// there are none.
-  bool adopt_passed_sockets(bind_tally& t, std::vector<std::uint16_t>& tcp_ports, std::vector<std::uint16_t>& tls_ports,
-                            std::vector<std::uint16_t>& udp_ports);
   /// Sets up the classroom board for the sockets now listening, and reports how to join when
   /// they reach beyond loopback.
   void setup_board();
@@ -96,32 +71,28 @@ class server {
   bool setup_tls();
   /// Sets the connection cap from --max-connections and the open-file limit.
   void cap_connections();
-  /// A session ended.
-  void session_done();
+  /// A connection closed: the last one during a shutdown ends the server.
+  void connection_closed();
   /// Prints the summary and stops the event loop.
   void finish();
   void wait_for_signal();
 
   asio::io_context& io_;
   reporter& out_;
+  host_facts host_;
   options opts_;
-  std::vector<std::unique_ptr<listener>> listeners_;
-  std::vector<std::unique_ptr<asio::ip::udp::socket>> udp_sockets_;
+  event_sink events_;
+  server_context ctx_;
+  waiting_room room_;
+  acceptor acceptor_;
+  listener_set listeners_;
   tls_setup tls_;
-  shared_state shared_;
   std::unique_ptr<board_hub> board_;
   asio::signal_set signals_;
   asio::steady_timer grace_;
-  std::uint64_t next_id_ = 1;
   bool stopped_ = false;
   bool finished_ = false;
-  std::uint64_t busy_ = 0;
   std::uint64_t cut_ = 0;
-
-  // For the summary.
-  std::map<std::pair<bool, std::uint16_t>, std::uint64_t> per_port_;  // (udp?, port) -> count
-  std::vector<bool> client_port_seen_ = std::vector<bool>(65536, false);
-  std::uint64_t distinct_client_ports_ = 0;
 };
 
 }  // namespace portdemo::server

@@ -54,8 +54,12 @@ void timeouts::fire() {
       watched& w = *l.head;
       disarm(w);
       w.expired = true;
-      std::error_code ignored;
-      w.socket->cancel(ignored);  // the session's pending wait ends with operation_aborted
+      if (w.on_expiry) {
+        w.on_expiry(w.expiry_context, w);  // may arm, disarm or destroy entries: the loop reads the head again
+      } else {
+        std::error_code ignored;
+        w.socket->cancel(ignored);  // the connection's pending wait ends with operation_aborted
+      }
     }
     if (l.head && l.head->at < next) next = l.head->at;
   }

@@ -1,6 +1,6 @@
 #pragma once
-// Deadlines for every session with one timer for the whole server. A session waiting on its
-// socket is put on the list of its kind of wait; since every wait of a kind lasts the same
+// Deadlines for every connection with one timer for the whole server. A connection waiting on
+// its socket is put on the list of its kind of wait; since every wait of a kind lasts the same
 // time, each list is in deadline order, and arming, re-arming and disarming are O(1) with no
 // allocation. When a deadline passes, the socket's pending operation is cancelled and the
 // session sees `expired`. (One asio::steady_timer per session, or a timer raced against every
@@ -19,7 +19,7 @@ namespace portdemo::server {
 
 using clock = std::chrono::steady_clock;
 
-/// The kinds of waits a session makes; each has one duration for the whole server.
+/// The kinds of waits a connection makes; each has one duration for the whole server.
 enum class wait_kind : std::uint8_t {
   first_bytes,  ///< from accept (and after each byte of a raw client's line): silence gets the report
   request,      ///< a request, from its first byte: trickling does not extend it
@@ -31,7 +31,9 @@ enum class wait_kind : std::uint8_t {
 };
 inline constexpr std::size_t wait_kinds = 7;
 
-/// A socket with a deadline; embedded in each session.
+/// A socket with a deadline; embedded in each connection. When the deadline passes, the
+/// socket's pending operation is cancelled, or, when `on_expiry` is set (a connection whose
+/// descriptor the event loop does not watch: the waiting room), that is called instead.
 struct watched {
   explicit watched(asio::ip::tcp::socket& s) : socket(&s) {}
   watched(const watched&) = delete;
@@ -39,6 +41,9 @@ struct watched {
 
   asio::ip::tcp::socket* socket;
   bool expired = false;  ///< the last armed deadline passed (and the pending operation was cancelled)
+  void (*on_expiry)(void* context, watched&) = nullptr;  ///< instead of cancelling the socket's operation
+  void* expiry_context = nullptr;  ///< on_expiry's first argument
+  void* owner = nullptr;           ///< the object this is embedded in, for on_expiry
   // Private to `timeouts`.
   watched* prev = nullptr;
   watched* next = nullptr;
@@ -56,6 +61,11 @@ class timeouts {
 
   /// Sets `w`'s deadline to now plus the kind's duration (replacing any earlier one).
   void arm(watched& w, wait_kind kind);
+
+  /// Sets `w`'s deadline unless it has one already (a wait that goes on where it was).
+  void arm_if_unarmed(watched& w, wait_kind kind) {
+    if (!w.armed) arm(w, kind);
+  }
 
   /// Removes `w`'s deadline, if it has one. Must be called before `w` is destroyed.
   void disarm(watched& w) noexcept;

@@ -1,146 +1,101 @@
 #include "tls.hpp"
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
+#include <openssl/ssl.h>
 
-#include <fmt/format.h>
-
+#include <array>
 #include <memory>
+
+#include <asio/co_spawn.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/ssl/error.hpp>
+#include <asio/ssl/stream.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include "context.hpp"
+#include "http_session.hpp"
+#include "portdemo/failure.hpp"
+#include "socket_io.hpp"
 
 namespace portdemo::server {
 
 namespace {
 
-template <typename T, void (*Free)(T*)>
-using owned = std::unique_ptr<T, decltype([](T* p) { Free(p); })>;
+/// TLS over a connection's socket, its first bytes given back by prefixed_socket.
+using server_tls_stream = asio::ssl::stream<prefixed_socket&>;
 
-std::string fingerprint(X509* cert) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  X509_digest(cert, EVP_sha256(), md, &n);
-  std::string out;
-  for (unsigned int i = 0; i < n; ++i) out += fmt::format("{}{:02X}", i ? ":" : "", md[i]);
-  return out;
-}
+// HTTP inside TLS, through OpenSSL with a buffer of its own.
+class tls_io final : public http_io {
+ public:
+  tls_io(connection& c, server_context& ctx, server_tls_stream& stream, tls_details details)
+      : c_(c), ctx_(ctx), stream_(stream), details_(std::move(details)) {}
+  asio::awaitable<std::string_view> read(std::error_code& ec, bool) override {
+    std::size_t n =
+        co_await stream_.async_read_some(asio::buffer(*buffer_), asio::redirect_error(asio::use_awaitable, ec));
+    ec = outcome(c_, ec);
+    co_return std::string_view(buffer_->data(), n);
+  }
+  asio::awaitable<void> write(std::string_view bytes, std::error_code& ec) override {
+    armed_scope armed(ctx_.deadlines, c_.deadline, wait_kind::write);
+    co_await asio::async_write(stream_, asio::buffer(bytes), asio::redirect_error(asio::use_awaitable, ec));
+    ec = outcome(c_, ec);
+  }
+  const std::optional<tls_details>& tls() const override { return details_; }
+  bool parks_when_idle() const override { return false; }
 
-std::string to_pem(X509* cert) {
-  owned<BIO, BIO_free_all> bio(BIO_new(BIO_s_mem()));
-  PEM_write_bio_X509(bio.get(), cert);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<std::size_t>(n));
-}
+ private:
+  connection& c_;
+  server_context& ctx_;
+  server_tls_stream& stream_;
+  std::optional<tls_details> details_;
+  std::unique_ptr<std::array<char, 4096>> buffer_ = std::make_unique<std::array<char, 4096>>();
+};
 
-std::string subject_of(X509* cert) {
-  owned<BIO, BIO_free_all> bio(BIO_new(BIO_s_mem()));
-  X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<std::size_t>(n));
-}
-
-std::string names_of(X509* cert) {
-  int at = X509_get_ext_by_NID(cert, NID_subject_alt_name, -1);
-  if (at < 0) return "";
-  owned<BIO, BIO_free_all> bio(BIO_new(BIO_s_mem()));
-  X509V3_EXT_print(bio.get(), X509_get_ext(cert, at), 0, 0);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<std::size_t>(n));
-}
-
-std::string openssl_error(const char* what) {
-  unsigned long e = ERR_get_error();
-  char buf[256] = {};
-  ERR_error_string_n(e, buf, sizeof buf);
-  return fmt::format("{}: {}", what, e ? buf : "unknown OpenSSL error");
-}
-
-asio::ssl::context base_context() {
-  asio::ssl::context ctx(asio::ssl::context::tls_server);
-  // TLS 1.2 and 1.3 only; no compression, no renegotiation surprises.
-  ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                  asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                  asio::ssl::context::no_tlsv1_1 | asio::ssl::context::no_compression);
-  SSL_CTX_set_options(ctx.native_handle(), SSL_OP_NO_RENEGOTIATION);
-  return ctx;
+asio::awaitable<void> tls_connection(connection_ptr c, server_context& ctx) {
+  std::error_code ec;
+  if (!ctx.tls) {
+    c->close();  // no certificate: the start-up report said why
+    co_return;
+  }
+  prefixed_socket socket(c->socket, std::move(c->initial));
+  server_tls_stream stream(socket, *ctx.tls);
+  {
+    armed_scope armed(ctx.deadlines, c->deadline, wait_kind::handshake);
+    co_await stream.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+    ec = outcome(*c, ec);
+  }
+  if (ec) {
+    std::string reason = ec == asio::error::timed_out ? "no handshake within 10 s" : ec.message();
+    std::string why = explain_tls_failure(reason);
+    ctx.events.emit(tls_failed_event{c->facts.id, c->facts.tuple, std::move(reason), std::move(why)});
+    c->close();
+    co_return;
+  }
+  SSL* ssl = stream.native_handle();
+  // Named, not a temporary in the co_await expression: GCC 12 can destroy such a temporary twice.
+  tls_io io(*c, ctx, stream, tls_details{SSL_get_version(ssl), SSL_get_cipher_name(ssl)});
+  const mismatch mode = c->facts.tls_port ? mismatch::none : mismatch::tls_on_plain_port;
+  request_parser parser(ctx.limits.http);
+  co_await http(*c, ctx, io, std::move(parser), mode);
+  if (!c->socket.is_open()) co_return;
+  {
+    armed_scope armed(ctx.deadlines, c->deadline, wait_kind::drain);
+    co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_await finish(*c, ctx);
 }
 
 }  // namespace
 
-tls_setup make_tls(const std::string& cert_file, const std::string& key_file) {
-  tls_setup out;
-  asio::ssl::context ctx = base_context();
-  SSL_CTX* native = ctx.native_handle();
-  if (!cert_file.empty()) {
-    if (SSL_CTX_use_certificate_chain_file(native, cert_file.c_str()) != 1) {
-      out.error = openssl_error(("reading the certificate " + cert_file).c_str());
-      return out;
-    }
-    if (SSL_CTX_use_PrivateKey_file(native, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-      out.error = openssl_error(("reading the key " + key_file).c_str());
-      return out;
-    }
-    if (SSL_CTX_check_private_key(native) != 1) {
-      out.error = fmt::format("the key {} does not belong to the certificate {}", key_file, cert_file);
-      return out;
-    }
-    X509* cert = SSL_CTX_get0_certificate(native);
-    out.info = {cert_file, subject_of(cert), names_of(cert), fingerprint(cert), to_pem(cert)};
-    out.context.emplace(std::move(ctx));
-    return out;
-  }
-
-  owned<EVP_PKEY, EVP_PKEY_free> key(EVP_EC_gen("P-256"));
-  owned<X509, X509_free> cert(X509_new());
-  if (!key || !cert) {
-    out.error = openssl_error("generating a key");
-    return out;
-  }
-  X509_set_version(cert.get(), 2);  // v3, for the subjectAltName extension
-  owned<BIGNUM, BN_free> serial(BN_new());
-  BN_rand(serial.get(), 64, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY);
-  BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert.get()));
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 30L * 24 * 3600);
-  X509_set_pubkey(cert.get(), key.get());
-  X509_NAME* name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("portdemo"), -1, -1, 0);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
-  X509_set_issuer_name(cert.get(), name);  // self-signed
-
-  // The names a browser or curl checks, and CA:TRUE so that --cacert accepts it as its own root.
-  X509V3_CTX v3;
-  X509V3_set_ctx_nodb(&v3);
-  X509V3_set_ctx(&v3, cert.get(), cert.get(), nullptr, nullptr, 0);
-  const std::pair<int, const char*> extensions[] = {
-      {NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1,IP:::1"},
-      {NID_basic_constraints, "critical,CA:TRUE"},
-      {NID_key_usage, "critical,digitalSignature,keyCertSign"},
-      {NID_ext_key_usage, "serverAuth"},
-  };
-  for (const auto& [nid, value] : extensions) {
-    owned<X509_EXTENSION, X509_EXTENSION_free> ext(X509V3_EXT_conf_nid(nullptr, &v3, nid, value));
-    if (!ext || X509_add_ext(cert.get(), ext.get(), -1) != 1) {
-      out.error = openssl_error("building the certificate");
-      return out;
-    }
-  }
-  if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) {
-    out.error = openssl_error("signing the certificate");
-    return out;
-  }
-  if (SSL_CTX_use_certificate(native, cert.get()) != 1 || SSL_CTX_use_PrivateKey(native, key.get()) != 1) {
-    out.error = openssl_error("loading the certificate");
-    return out;
-  }
-  out.info = {"generated", subject_of(cert.get()), names_of(cert.get()), fingerprint(cert.get()),
-              to_pem(cert.get())};
-  out.context.emplace(std::move(ctx));
-  return out;
+void serve_tls(connection_ptr c, server_context& ctx) {
+  if (!c->adopt()) return;
+  c->state = phase::serving;
+  c->idle = false;
+  c->deadline.expired = false;
+  c->non_blocking();
+  // A handshake is HTTP to come: the address's browser may open spare connections.
+  ctx.http_seen.remember(c->facts.tuple.remote.address, clock::now());
+  asio::co_spawn(ctx.executor, tls_connection(std::move(c), ctx), report_coroutine_exception);
 }
 
 }  // namespace portdemo::server

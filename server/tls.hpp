@@ -1,32 +1,66 @@
 #pragma once
-// TLS for HTTPS ports: the server's certificate, generated at start-up (self-signed, for
-// localhost and the loopback addresses) or loaded from files, in an Asio SSL context.
+// A TLS connection: HTTPS on a TLS port, or a clear answer inside TLS on a plain one. The
+// certificate is certificate.hpp's.
 
+#include <cstddef>
 #include <optional>
 #include <string>
+#include <utility>
 
-#include <asio/ssl/context.hpp>
+#include <asio/async_result.hpp>
+#include <asio/buffer.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
+
+#include "connection.hpp"
 
 namespace portdemo::server {
 
-/// What the certificate is, for the start-up report.
-struct certificate_info {
-  std::string source;       ///< "generated" or the certificate file's path
-  std::string subject;      ///< "CN=localhost"
-  std::string names;        ///< "DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1"
-  std::string sha256;       ///< fingerprint, hex with colons
-  std::string pem;          ///< the certificate in PEM, to trust it as a CA (curl --cacert)
+/// A TCP socket whose first reads return bytes the server took from it already (to tell a TLS
+/// handshake from the rest), then the socket's own: OpenSSL sees the whole handshake although
+/// the server read its start itself, and every connection is read once, not peeked and read.
+class prefixed_socket {
+ public:
+  using executor_type = asio::ip::tcp::socket::executor_type;
+  using lowest_layer_type = asio::ip::tcp::socket::lowest_layer_type;
+
+  prefixed_socket(asio::ip::tcp::socket& socket, std::string prefix) : socket_(socket), prefix_(std::move(prefix)) {}
+
+  executor_type get_executor() noexcept { return socket_.get_executor(); }
+  lowest_layer_type& lowest_layer() noexcept { return socket_.lowest_layer(); }
+  const lowest_layer_type& lowest_layer() const noexcept { return socket_.lowest_layer(); }
+
+  template <typename Buffers, typename Token>
+  auto async_read_some(const Buffers& buffers, Token&& token) {
+    return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
+        [this](auto handler, const Buffers& into) {
+          if (taken_ == prefix_.size()) {
+            socket_.async_read_some(into, std::move(handler));
+            return;
+          }
+          const std::size_t n = asio::buffer_copy(into, asio::buffer(prefix_) + taken_);
+          taken_ += n;
+          // Completed through the event loop, never inside the call, as Asio's own operations.
+          asio::post(socket_.get_executor(), [h = std::move(handler), n]() mutable { h(std::error_code(), n); });
+        },
+        token, buffers);
+  }
+
+  template <typename Buffers, typename Token>
+  auto async_write_some(const Buffers& buffers, Token&& token) {
+    return socket_.async_write_some(buffers, std::forward<Token>(token));
+  }
+
+ private:
+  asio::ip::tcp::socket& socket_;
+  std::string prefix_;
+  std::size_t taken_ = 0;
 };
 
-/// A TLS server context with its certificate, or the reason it could not be made.
-struct tls_setup {
-  std::optional<asio::ssl::context> context;
-  certificate_info info;
-  std::string error;  ///< set when context is empty
-};
+struct server_context;
 
-/// Generates a P-256 key and a self-signed certificate valid for 30 days for localhost,
-/// 127.0.0.1 and ::1; or loads `cert_file` and `key_file` when both are given.
-tls_setup make_tls(const std::string& cert_file, const std::string& key_file);
+/// A TLS handshake began (its first bytes are in `c->initial`): a coroutine serves HTTPS on a
+/// TLS port, and on a plain port a page inside TLS naming the http:// address to use.
+void serve_tls(connection_ptr c, server_context& ctx);
 
 }  // namespace portdemo::server

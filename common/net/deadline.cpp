@@ -3,7 +3,6 @@
 #include <variant>
 
 #include <asio/redirect_error.hpp>
-#include <asio/ssl.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
@@ -67,31 +66,9 @@ asio::awaitable<std::size_t> receive_until(asio::ip::udp::socket& socket, asio::
   co_return co_await race(socket.async_receive(buffer, asio::redirect_error(asio::use_awaitable, ec)), deadline, ec);
 }
 
-asio::awaitable<void> wait_readable_until(asio::ip::tcp::socket& socket, clock::time_point deadline,
-                                          std::error_code& ec) {
-  ec.clear();
-  co_await race(socket.async_wait(asio::socket_base::wait_read, asio::redirect_error(asio::use_awaitable, ec)),
-                deadline, ec);
-}
-
-asio::awaitable<void> handshake_until(tls_stream& stream, clock::time_point deadline, std::error_code& ec) {
-  ec.clear();
-  co_await race(stream.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec)),
-                deadline, ec);
-}
-
-asio::awaitable<void> tls_shutdown_until(tls_stream& stream, clock::time_point deadline, std::error_code& ec) {
-  ec.clear();
-  co_await race(stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec)), deadline, ec);
-}
-
 template asio::awaitable<std::size_t> read_some_until(asio::ip::tcp::socket&, asio::mutable_buffer,
                                                       clock::time_point, std::error_code&);
-template asio::awaitable<std::size_t> read_some_until(tls_stream&, asio::mutable_buffer, clock::time_point,
-                                                      std::error_code&);
 template asio::awaitable<std::size_t> write_until(asio::ip::tcp::socket&, asio::const_buffer, clock::time_point,
-                                                  std::error_code&);
-template asio::awaitable<std::size_t> write_until(tls_stream&, asio::const_buffer, clock::time_point,
                                                   std::error_code&);
 
 }  // namespace portdemo

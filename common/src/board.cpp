@@ -1,4 +1,5 @@
 #include "portdemo/board.hpp"
+#include "portdemo/sse.hpp"
 
 #include <arpa/inet.h>
 
@@ -128,7 +129,9 @@ std::string board_model::totals_json() const {
 }
 
 std::string board_model::snapshot() const {
-  std::string out = "event: snapshot\ndata: {\"server\":{\"listening\":[";
+  std::string out;
+  sse::begin(out, "snapshot");
+  out += "{\"server\":{\"listening\":[";
   for (std::size_t i = 0; i < listening_.size(); ++i) {
     const board_port& p = listening_[i];
     if (i) out += ',';
@@ -167,7 +170,8 @@ std::string board_model::snapshot() const {
     if (shown++) out += ',';
     append_connection(out, e);
   }
-  out += "]}\n\n";
+  out += "]}";
+  sse::end(out);
   return out;
 }
 
@@ -176,28 +180,28 @@ std::string board_model::take_batch() {
   // The newest of the batch's connections, oldest first (the page puts each on top).
   const std::size_t sent = std::min(pending_count_, batch_limit);
   if (pending_count_ > sent || skipped_requests_ > 0)
-    out += fmt::format("event: coalesced\ndata: {{\"skipped\":{},\"skipped_requests\":{}}}\n\n", pending_count_ - sent,
-                       skipped_requests_);
+    sse::event(out, "coalesced",
+               fmt::format("{{\"skipped\":{},\"skipped_requests\":{}}}", pending_count_ - sent, skipped_requests_));
   for (std::size_t k = pending_count_ - sent; k < pending_count_; ++k) {
     const std::uint64_t id = pending_ids_[k % batch_limit];
     const entry& e = recent_[id % recent_kept];
     if (e.id != id) continue;
-    out += "event: connection\ndata: ";
+    sse::begin(out, "connection");
     append_connection(out, e);
-    out += "\n\n";
+    sse::end(out);
   }
   for (const pending_request& r : pending_requests_) {
-    out += fmt::format("event: request\ndata: {{\"id\":{},\"request\":{},\"method\":", r.id, r.number);
+    sse::begin(out, "request");
+    out += fmt::format("{{\"id\":{},\"request\":{},\"method\":", r.id, r.number);
     append_json_string(out, r.method);
     out += ",\"target\":";
     append_json_string(out, r.target);
     out += fmt::format(",\"status\":{},\"tls\":", r.status);
     append_json_string(out, r.tls);
-    out += "}\n\n";
+    out += '}';
+    sse::end(out);
   }
-  out += "event: totals\ndata: ";
-  out += totals_json();
-  out += "\n\n";
+  sse::event(out, "totals", totals_json());
   pending_count_ = 0;
   pending_requests_.clear();
   skipped_requests_ = 0;

@@ -401,4 +401,13 @@ std::string to_paragraph(const explanation& e) {
   return out;
 }
 
+std::string explain_tls_failure(std::string_view reason) {
+  const auto has = [&](std::string_view what) { return reason.find(what) != std::string_view::npos; };
+  if (has("unknown ca") || has("certificate unknown") || has("bad certificate"))
+    return "The client does not trust this server's self-signed certificate: accept it in the "
+           "browser, or give curl -k or --cacert.";
+  if (has("wrong version number") || has("http request")) return "The client did not speak TLS.";
+  return "The client and this server could not agree on a secure connection.";
+}
+
 }  // namespace portdemo

@@ -76,6 +76,21 @@ bool http_request::wants_html() const {
   return accept && icontains(*accept, "text/html");
 }
 
+bool http_request::wants_event_stream() const {
+  const std::string* accept = header("Accept");
+  return accept && icontains(*accept, "text/event-stream");
+}
+
+bool http_request::has_body() const {
+  if (header("Transfer-Encoding")) return true;
+  const std::string* length = header("Content-Length");
+  if (!length) return false;
+  if (length->empty()) return true;
+  for (char c : *length)
+    if (c != '0') return true;  // a length above 0, or not a number at all
+  return false;
+}
+
 request_parser::state request_parser::feed(std::string_view bytes) {
   buffer_.append(bytes);
   if (state_ != state::incomplete) return state_;

@@ -136,6 +136,8 @@ struct json_visitor {
     return fmt::format("{{\"event\":\"note\",\"code\":{},\"message\":{}}}", json_string(e.code),
                        json_string(e.message));
   }
+  std::string operator()(const requests_summarised_event& e) const { return (*this)(as_note(e)); }
+  std::string operator()(const board_subscriber_dropped_event& e) const { return (*this)(as_note(e)); }
   std::string operator()(const join_event& e) const {
     std::string out = "{\"event\":\"join\",\"urls\":[";
     for (std::size_t i = 0; i < e.urls.size(); ++i) {
@@ -340,6 +342,29 @@ struct json_visitor {
 };
 
 }  // namespace
+
+line_answer answer_line(std::string_view line, const server_view& view, const host_facts& facts) {
+  line_answer a;
+  a.hold = line == client_hello_hold;
+  a.hello = a.hold || line == client_hello;
+  a.bytes = a.hello ? render_server_view(view) : render_raw_client_report(view, facts);
+  return a;
+}
+
+note_event as_note(const requests_summarised_event& e) {
+  return {"requests_summarised",
+          fmt::format("{} more HTTP request{} on kept-alive connections, not logged one by one: each connection's "
+                      "first {} are",
+                      e.count, e.count == 1 ? "" : "s", e.logged_per_connection)};
+}
+
+note_event as_note(const board_subscriber_dropped_event& e) {
+  const std::string why =
+      e.backlog ? fmt::format("it took none of the last {} KiB of events", e.limit / 1024)
+                : fmt::format("it took no events for {}", format_duration(std::chrono::milliseconds(e.limit)));
+  return {"board_subscriber_dropped",
+          fmt::format("board subscriber #{} ({}) dropped: {}", e.id, to_string(e.tuple.remote), why)};
+}
 
 std::string render_json(const event& e) {
   std::string out = std::visit(json_visitor{}, e);
@@ -582,6 +607,8 @@ struct text_renderer::impl {
   std::string operator()(const note_event& e) const {
     return wrap("note: " + e.message, text_width, 6);
   }
+  std::string operator()(const requests_summarised_event& e) const { return (*this)(as_note(e)); }
+  std::string operator()(const board_subscriber_dropped_event& e) const { return (*this)(as_note(e)); }
 
   std::string operator()(const join_event& e) const {
     if (e.urls.empty()) return "";

@@ -1,6 +1,7 @@
 // The web answers' wording: the page, its plain-text twin, /json and the error bodies.
 
 #include "portdemo/web.hpp"
+#include "portdemo/sse.hpp"
 
 #include <fmt/compile.h>
 #include <fmt/format.h>
@@ -292,11 +293,14 @@ http_response board_full_response(std::size_t max_subscribers) {
 
 std::string board_full_stream(std::size_t max_subscribers) {
   std::string out(event_stream_head());
-  out += "retry: 15000\n\nevent: note\ndata: {\"code\":\"board_full\",\"message\":";
+  sse::retry(out, 15000);
+  sse::begin(out, "note");
+  out += "{\"code\":\"board_full\",\"message\":";
   append_json_string(out, fmt::format("the board is full: {} pages follow it already (--max-board-subscribers "
                                       "{}); this page tries again every 15 s",
                                       max_subscribers, max_subscribers));
-  out += "}\n\n";
+  out += '}';
+  sse::end(out);
   return out;
 }
 

@@ -29,6 +29,8 @@ CALL_WAIT = 10.0           # any later DevTools call
 LIVE_WAIT = 10.0           # the page's first snapshot
 ROWS_WAIT = 10.0           # all connections shown
 CLIENT_IO_WAIT = 3.0       # one client connection's answer
+RELOADS = 5                # reloads of / beside the board, each followed by an nc
+NC_GAP = 1.0               # from a reload's end to the nc (chromium's spares come within 70 ms)
 
 SOURCES = [f"127.0.0.{n}" for n in range(2, 8)]  # six client addresses, all loopback
 CONNECTIONS = 30
@@ -326,6 +328,47 @@ class BoardBrowser(unittest.TestCase):
                          "the reloaded board going live")
         self.check_rows(self.rows(browser), accepted)
         self.lap("reloaded: live again, rows back from the snapshot")
+
+    def test_reloads_beside_the_board_never_read_a_report_and_nc_between_them_gets_its_own(self):
+        """The rule for browsers' spare connections, both halves: chromium keeps /board open in
+        one tab and reloads / in another again and again (with its spare, preconnected sockets:
+        network prediction is on), and never reads the server's text report as an answer
+        (ERR_INVALID_HTTP_RESPONSE); nc from the same address, started between the reloads,
+        gets its report within 300 ms every time."""
+        browser = Chromium(self)
+        self.lap("chromium started")
+        board = browser.call("Target.createTarget", {"url": self.board_url}, session=False)["targetId"]
+        self.addCleanup(lambda: browser.popen.poll() is None and
+                        browser.call("Target.closeTarget", {"targetId": board}, session=False))
+        page_url = f"http://127.0.0.1:{self.port}/"
+        browser.call("Page.navigate", {"url": page_url})
+        loaded = ("document.readyState === 'complete' && window.portdemoMark === undefined && "
+                  "document.title.startsWith('Your port')")
+        browser.wait_for(loaded, LIVE_WAIT, "the page loading")
+        self.server.wait_event("http_request", path="/events")  # the board follows, from 127.0.0.1
+        waits = []
+        for round_ in range(RELOADS):
+            browser.evaluate("window.portdemoMark = 1; location.reload(); 1")
+            browser.wait_for(loaded, LIVE_WAIT, f"reload {round_ + 1}")
+            href = browser.evaluate("location.href")
+            self.assertEqual(href, page_url, f"reload {round_ + 1} ended on an error page")
+            # Between the reloads: a terminal's nc on its own, a second after the browser's last.
+            time.sleep(NC_GAP)
+            started = time.monotonic()
+            nc = subprocess.Popen(["nc", "127.0.0.1", str(self.port)], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            self.addCleanup(lambda p=nc: (p.poll() is None and p.kill(), p.wait(5)))
+            ready, _, _ = select.select([nc.stdout], [], [], 3.0)
+            first = os.read(nc.stdout.fileno(), 4096) if ready else b""
+            waits.append(time.monotonic() - started)
+            self.assertTrue(first.startswith(b"portdemo: your connection #"),
+                            f"nc after reload {round_ + 1} got {first[:80]!r} in {waits[-1]:.2f} s")
+            nc.wait(5)
+        self.lap(f"{RELOADS} reloads; nc answered in {', '.join(f'{w * 1000:.0f}' for w in waits)} ms")
+        self.assertLess(max(waits), 0.3)
+        failed = [e for e in browser.events if e.get("method") == "Network.loadingFailed"]
+        self.assertEqual([e["params"].get("errorText") for e in failed
+                          if "INVALID_HTTP_RESPONSE" in e["params"].get("errorText", "")], [])
 
     def check_rows(self, rows, accepted):
         """Each of our connections has exactly one row, and its attributes are the server's

@@ -447,8 +447,10 @@ if __name__ == "__main__":
 class SpareConnections(unittest.TestCase):
     """A browser opens spare connections (preconnects) and may send its next request on one of
     them at any time: a text report sent into one unasked would be read as that request's
-    answer. So a silent connection from an address that spoke HTTP within 10 s gets no report
-    until it speaks; a silent one from any other address still gets its report after 200 ms."""
+    answer. Chromium opens them together with a navigation's requests, so a silent connection
+    accepted within 500 ms of HTTP from its address (or while it waits) gets no report until it
+    speaks; a silent one from any other address, or from the same one a moment later (a
+    terminal's nc on its own), still gets its report after 200 ms."""
 
     def setUp(self):
         h.require_binaries(self)
@@ -498,6 +500,28 @@ class SpareConnections(unittest.TestCase):
         time.sleep(0.4)
         s.shutdown(socket.SHUT_WR)  # the browser gives up its unused spare
         self.assertEqual(s.recv(65536), b"", "the server answered a spare connection nobody used")
+
+    def test_a_silent_client_a_second_after_the_browser_gets_its_report_at_once(self):
+        time.sleep(1.0)  # the gap under test: well past the browser's last request
+        s = self.spare("127.0.0.1")
+        t = time.monotonic()
+        first = s.recv(65536)
+        self.assertLess(time.monotonic() - t, 0.3)
+        self.assertTrue(first.startswith(b"portdemo: your connection #"), first[:80])
+
+    def test_a_silent_connection_during_another_request_is_a_spare(self):
+        # Accepted on its own (the setUp request is 0.6 s old by then), but the browser's next
+        # request comes on another connection while it waits: it is that navigation's spare.
+        time.sleep(0.6)
+        late = self.spare("127.0.0.1")
+        other = socket.create_connection(("127.0.0.1", self.port), timeout=h.EVENT_WAIT)
+        self.addCleanup(other.close)
+        other.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        while other.recv(65536):
+            pass
+        late.settimeout(0.6)
+        with self.assertRaises(socket.timeout, msg="a connection beside a request got a report"):
+            late.recv(1)
 
     def test_a_silent_client_from_another_address_still_gets_its_report(self):
         s = self.spare("127.0.0.2")

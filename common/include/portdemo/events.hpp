@@ -73,6 +73,21 @@ struct note_event {
   std::string message;  ///< for people
 };
 
+/// Requests on kept-alive connections past each connection's first `logged_per_connection`,
+/// counted instead of logged one by one since the last such summary (a note, for the log).
+struct requests_summarised_event {
+  std::uint64_t count = 0;
+  std::uint64_t logged_per_connection = 100;
+};
+
+/// A board page (GET /events) was dropped: its client did not keep up (a note, for the log).
+struct board_subscriber_dropped_event {
+  std::uint64_t id = 0;
+  socket_tuple tuple;             ///< the subscriber's connection; its remote end is masked like any other
+  bool backlog = false;           ///< true: its events piled up past `limit` bytes; false: it took none for `limit` ms
+  std::uint64_t limit = 0;
+};
+
 /// All listening sockets have been tried.
 struct ready_event {
   int listening = 0;
@@ -89,6 +104,7 @@ struct accepted_event {
   socket_tuple tuple;
   std::optional<bool> in_ephemeral_range;  ///< remote port in this host's range; nullopt if unknown
   std::uint64_t open = 1;                  ///< connections open on the server, this one included
+  bool tls_port = false;                   ///< the port speaks HTTPS (for the board; not printed)
 };
 
 /// The server answered a connection: the JSON view (demo-client) or the text report.
@@ -291,6 +307,7 @@ port_distribution distribution(const std::vector<std::uint16_t>& ports, const st
 
 /// Every event either program emits.
 using event = std::variant<host_facts_event, listening_event, join_event, bind_failed_event, note_event,
+                           requests_summarised_event, board_subscriber_dropped_event,
                            ready_event, accepted_event, datagram_event, answered_event, http_request_event,
                            tls_failed_event, tls_certificate_event, accept_failed_event,
                            accept_resumed_event, privileges_dropped_event, limit_event, busy_event, stopping_event,

@@ -61,6 +61,10 @@ failure with_context(failure f);
 /// Explains a failure using this host's live facts.
 explanation explain(const failure& f, const host_facts& facts);
 
+/// What a failed TLS handshake means, from the TLS library's reason ("tlsv1 alert unknown ca"):
+/// one sentence for the log.
+std::string explain_tls_failure(std::string_view reason);
+
 /// The explanation as one paragraph, as the JSON `explanation` field carries it.
 std::string to_paragraph(const explanation& e);
 

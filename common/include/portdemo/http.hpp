@@ -33,6 +33,13 @@ struct http_request {
   bool keep_alive() const;
   /// Whether the client prefers HTML: an Accept header naming text/html.
   bool wants_html() const;
+  /// Whether the client asks for a stream of Server-Sent Events (Accept: text/event-stream, as
+  /// a browser's EventSource sends it).
+  bool wants_event_stream() const;
+  /// Whether a body follows the head: Transfer-Encoding (any), or a Content-Length other than
+  /// 0 (one that is not a number counts as a body: the connection must not read it as the next
+  /// request). `Content-Length: 0` is no body.
+  bool has_body() const;
 };
 
 /// Why a request head was refused, as an HTTP status.
@@ -61,6 +68,9 @@ class request_parser {
   /// Adds bytes. Returns complete or failed as soon as that is certain; bytes after a complete
   /// head are kept for the next request.
   state feed(std::string_view bytes);
+
+  /// The state after the last feed() or next().
+  state current() const noexcept { return state_; }
 
   /// The request, once complete.
   const http_request& request() const noexcept { return request_; }

@@ -31,6 +31,20 @@ class text_renderer {
   std::set<std::string> explained_failures_;  // "step/error/port" already explained in full
 };
 
+/// A typed note in the words the log prints it (code and message), text and JSON alike.
+note_event as_note(const requests_summarised_event& e);
+note_event as_note(const board_subscriber_dropped_event& e);
+
+/// What a raw client's first line (or datagram) gets: demo-client's hello the JSON view,
+/// anything else (silence included) the text report. The one answer of TCP's quick path, its
+/// coroutine and UDP.
+struct line_answer {
+  std::string bytes;   ///< what to send
+  bool hello = false;  ///< the line was demo-client's hello (with or without hold)
+  bool hold = false;   ///< demo-client --hold: keep the connection open after the answer
+};
+line_answer answer_line(std::string_view line, const server_view& view, const host_facts& facts);
+
 /// The report a raw client (nc, telnet) receives: its connection seen from the server.
 std::string render_raw_client_report(const server_view& view, const host_facts& facts);
 

@@ -1,13 +1,13 @@
-#include "board.hpp"
+#include "board_hub.hpp"
 
 #include <sys/socket.h>
 
-#include <fmt/format.h>
+#include "event_sink.hpp"
 
 namespace portdemo::server {
 
-board_hub::board_hub(const asio::any_io_executor& executor, reporter& out, board_model model)
-    : out_(out), model_(std::move(model)), timer_(executor) {}
+board_hub::board_hub(const asio::any_io_executor& executor, event_sink& events, board_model model)
+    : events_(events), model_(std::move(model)), timer_(executor) {}
 
 bool board_hub::subscribe(board_subscriber& s) {
   if (stopped_) return false;
@@ -66,7 +66,7 @@ void board_hub::schedule() {
   });
 }
 
-void board_hub::drop(board_subscriber& s, std::string why) {
+void board_hub::drop(board_subscriber& s) {
   s.dropped = true;
   s.pending.clear();
   s.pending.shrink_to_fit();
@@ -74,10 +74,7 @@ void board_hub::drop(board_subscriber& s, std::string why) {
   std::error_code ignored;
   s.socket.cancel(ignored);
   s.wake.cancel();
-  endpoint remote = s.tuple.remote;
-  if (model_.masked()) remote.address = mask_address(remote.address);
-  out_.emit(note_event{"board_subscriber_dropped",
-                       fmt::format("board subscriber #{} ({}) dropped: {}", s.id, remote, why)});
+  events_.emit(board_subscriber_dropped_event{s.id, s.tuple, true, pending_limit});
 }
 
 void board_hub::flush() {
@@ -87,7 +84,7 @@ void board_hub::flush() {
     board_subscriber* next = p->next;
     if (!p->dropped) {
       if (p->pending.size() + batch.size() > pending_limit) {
-        drop(*p, fmt::format("it took none of the last {} KiB of events", pending_limit / 1024));
+        drop(*p);
         unsubscribe(*p);
       } else {
         p->pending += batch;

@@ -14,11 +14,15 @@
 #include <asio/steady_timer.hpp>
 
 #include "portdemo/board.hpp"
-#include "portdemo/reporter.hpp"
+
+namespace portdemo::server {
+class event_sink;
+}
 
 namespace portdemo::server {
 
-/// One GET /events connection. Owned by its session's coroutine; the hub only links it.
+/// One GET /events connection. Owned by its stream's coroutine (board_stream.hpp); the hub only
+/// links it.
 struct board_subscriber {
   board_subscriber(const asio::any_io_executor& executor, asio::ip::tcp::socket& s, std::uint64_t connection,
                    socket_tuple t)
@@ -43,7 +47,7 @@ class board_hub {
   /// Bytes a subscriber may have waiting before it is dropped.
   static constexpr std::size_t pending_limit = 256 * 1024;
 
-  board_hub(const asio::any_io_executor& executor, reporter& out, board_model model);
+  board_hub(const asio::any_io_executor& executor, event_sink& events, board_model model);
   board_hub(const board_hub&) = delete;
   board_hub& operator=(const board_hub&) = delete;
 
@@ -73,9 +77,9 @@ class board_hub {
  private:
   void schedule();
   void flush();
-  void drop(board_subscriber& s, std::string why);
+  void drop(board_subscriber& s);
 
-  reporter& out_;
+  event_sink& events_;
   board_model model_;
   asio::steady_timer timer_;
   bool scheduled_ = false;

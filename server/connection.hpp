@@ -1,0 +1,141 @@
+#pragma once
+// One accepted connection, from accept to close, in one object that never changes form: it
+// waits in the waiting room, parks without a coroutine, or is served by one, and its facts, its
+// deadline and its count in the open connections go with it. The connection table knows every
+// open connection, for the shutdown.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/ip/tcp.hpp>
+
+#include "portdemo/endpoint.hpp"
+#include "timeouts.hpp"
+
+namespace portdemo::server {
+
+class connection_table;
+
+/// The facts of one connection, known at accept.
+struct connection_facts {
+  std::uint64_t id = 0;
+  socket_tuple tuple;        ///< local is the server's end
+  bool tls_port = false;     ///< the port speaks HTTPS
+  std::optional<std::uint16_t> previous_port;  ///< this client address's port on its previous connection
+  clock::time_point accepted_at{};
+};
+
+/// One connection's place in the count of open connections, for as long as it is open. Its
+/// release (the destructor) is the only place where the count goes down.
+class open_slot {
+ public:
+  explicit open_slot(connection_table& table) noexcept;
+  ~open_slot();
+  open_slot(const open_slot&) = delete;
+  open_slot& operator=(const open_slot&) = delete;
+
+ private:
+  connection_table& table_;
+};
+
+/// What a connection is doing; for the shutdown and for whoever wakes it.
+enum class phase : std::uint8_t {
+  first_bytes,  ///< waiting for what a new connection says (the waiting room, or parked)
+  spare,        ///< a browser's spare connection: first bytes, if any, within the keep-alive timeout
+  request,      ///< parked between HTTP requests on a kept-alive connection
+  hold,         ///< parked for demo-client --hold until the client closes
+  serving,      ///< a coroutine serves it
+};
+
+/// One accepted connection. Heap-allocated and owned by exactly one of: whoever handles it
+/// right now (the accept path, a coroutine's frame, a parked wait's handler) or the waiting
+/// room (through the table, while it is there).
+class connection {
+  // First, so that it is released last: the count goes down once the descriptor is closed.
+  connection_table& table_;
+  open_slot slot_;
+
+ public:
+  /// Takes `fd` (an accepted, non-blocking descriptor) and counts the connection open.
+  connection(connection_table& table, int fd, const asio::ip::tcp& protocol, connection_facts facts,
+             const asio::any_io_executor& executor);
+  /// Closes the descriptor (the FIN after the answer) and counts the connection out.
+  ~connection();
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  /// The descriptor, whether or not the event loop has it yet.
+  int native() const noexcept { return fd_; }
+  /// Whether the event loop (Asio) has the descriptor.
+  bool adopted() const noexcept { return socket.is_open(); }
+  /// Gives the descriptor to the event loop, so that it can be waited on with Asio; false when
+  /// Asio cannot take it (the connection must then close).
+  bool adopt();
+  /// Tells Asio the socket is non-blocking (it is, from accept4 on) before its own reads and
+  /// writes; connections answered without a coroutine never pay this system call.
+  void non_blocking();
+  /// Closes the socket now (the connection object lives on until its owner lets it go).
+  void close() noexcept;
+
+  connection_facts facts;
+  asio::ip::tcp::socket socket;  ///< empty until adopt()
+  watched deadline{socket};
+  std::uint64_t requests = 0;    ///< HTTP requests answered on this connection
+  phase state = phase::first_bytes;
+  bool idle = false;             ///< waiting with no answer in flight: closed at once at shutdown
+  bool in_room = false;          ///< in the waiting room (the table owns it there)
+  std::string initial;           ///< first bytes that did not yet say what the client speaks ("GE")
+
+ private:
+  friend class connection_table;
+  int fd_ = -1;
+  asio::ip::tcp protocol_;
+  connection* prev_ = nullptr;
+  connection* next_ = nullptr;
+};
+
+using connection_ptr = std::unique_ptr<connection>;
+
+/// Every open connection: the count (and its peak), and what the shutdown does to them.
+class connection_table {
+ public:
+  /// `deadlines`: the server's, which every connection's deadline joins while armed.
+  explicit connection_table(timeouts& deadlines) noexcept : deadlines_(deadlines) {}
+  ~connection_table();
+  connection_table(const connection_table&) = delete;
+  connection_table& operator=(const connection_table&) = delete;
+
+  /// Connections open right now.
+  std::uint64_t open() const noexcept { return open_; }
+  /// The most open at once.
+  std::uint64_t peak() const noexcept { return peak_; }
+
+  /// Called after each connection closes (its count is already out).
+  void on_closed(std::function<void()> f) { closed_ = std::move(f); }
+
+  /// The server is stopping: every idle connection (between HTTP requests, --hold, a browser's
+  /// spare, waiting for a client's FIN) is woken so that it closes; answers in flight go on.
+  void close_idle();
+
+  /// The end of the shutdown grace: every connection still open is closed, each with
+  /// `cut(connection&)` called first; returns how many.
+  std::uint64_t cut(const std::function<void(const connection&)>& each);
+
+ private:
+  friend class open_slot;
+  friend class connection;
+  void link(connection& c) noexcept;
+  void unlink(connection& c) noexcept;
+
+  timeouts& deadlines_;
+  std::uint64_t open_ = 0;
+  std::uint64_t peak_ = 0;
+  connection* first_ = nullptr;
+  std::function<void()> closed_;
+};
+
+}  // namespace portdemo::server

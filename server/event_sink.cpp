@@ -1,0 +1,66 @@
+#include "event_sink.hpp"
+
+#include <chrono>
+
+#include "board_hub.hpp"
+
+namespace portdemo::server {
+
+event_sink::event_sink(reporter& out, const asio::any_io_executor& executor, bool quiet)
+    : out_(out), quiet_(quiet), request_summary_(executor) {}
+
+void event_sink::emit(accepted_event e) {
+  tally_.count(e);
+  if (board_) board_->connection(e.id, e.tuple, false, e.tls_port);
+  per_connection(std::move(e));
+}
+
+void event_sink::emit(datagram_event e) {
+  tally_.count(e);
+  if (board_) board_->connection(e.id, e.tuple, true, false);
+  per_connection(std::move(e));
+}
+
+void event_sink::emit(http_request_event e) {
+  if (board_) board_->request(e.id, e.request_number, e.method, e.target, e.status, e.tls_version);
+  if (quiet_) return;
+  if (e.request_number > requests_logged_per_connection) {
+    // A load generator's kept-alive connection: counted, and summarised once a second.
+    if (unlogged_requests_++ == 0) {
+      request_summary_.expires_after(std::chrono::seconds(1));
+      request_summary_.async_wait([this](const std::error_code& ec) {
+        if (!ec) summarise_requests();
+      });
+    }
+    return;
+  }
+  out_.emit(event(std::move(e)));
+}
+
+void event_sink::emit(busy_event e) {
+  tally_.count(e);
+  per_connection(std::move(e));
+}
+
+void event_sink::emit(limit_event e) {
+  tally_.count(e);
+  per_connection(std::move(e));
+}
+
+void event_sink::emit(answered_event e) { per_connection(std::move(e)); }
+
+void event_sink::emit(tls_failed_event e) { per_connection(std::move(e)); }
+
+void event_sink::emit(listening_event e) {
+  tally_.count(e);
+  out_.emit(event(std::move(e)));
+}
+
+void event_sink::summarise_requests() {
+  request_summary_.cancel();
+  if (unlogged_requests_ == 0) return;
+  out_.emit(requests_summarised_event{unlogged_requests_, requests_logged_per_connection});
+  unlogged_requests_ = 0;
+}
+
+}  // namespace portdemo::server

@@ -1,0 +1,205 @@
+#include "first_bytes.hpp"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <string>
+
+#include "context.hpp"
+#include "http_session.hpp"
+#include "parking.hpp"
+#include "quick_answer.hpp"
+#include "raw_report.hpp"
+#include "tls.hpp"
+
+namespace portdemo::server {
+
+first_bytes_decision decide_first_bytes(const first_bytes_input& in) {
+  if (in.what == arrival::silence) {
+    // Silent until the deadline: the report at once, unless a browser may pick this connection
+    // for its next request (it would read the report as that request's answer).
+    if (in.bytes.empty() && in.spare) return decision::wait_as_spare{};
+    return decision::report{true};
+  }
+  if (in.what == arrival::end) return decision::report{false};  // closed after saying this much
+  switch (sniff(in.bytes)) {
+    case first_bytes::nothing_yet: return decision::wait_more{};
+    case first_bytes::tls: return decision::serve_tls{};
+    case first_bytes::http: {
+      request_parser parser(in.http);
+      parser.feed(in.bytes);
+      if (may_answer_at_once(parser, in.tls_port, in.stopping)) return decision::answer_http{std::move(parser)};
+      return decision::serve_http{std::move(parser)};
+    }
+    case first_bytes::hello:
+    case first_bytes::other:
+      // One whole line and nothing after it: the answer is one short line.
+      if (in.bytes.size() <= in.max_line && in.bytes.find('\n') == in.bytes.size() - 1) return decision::answer_line{};
+      return decision::report{false};
+  }
+  return decision::report{false};
+}
+
+bool looks_like_spare(clock::time_point accepted_at, const clock::time_point* last_http) noexcept {
+  return last_http && *last_http >= accepted_at - spare_window;
+}
+
+namespace {
+
+// Does what a decision says.
+struct carry_out {
+  connection_ptr& c;
+  server_context& ctx;
+  std::string_view bytes;
+
+  void operator()(decision::wait_more) {
+    // A prefix such as "GE" and then a pause: keep it, wait for more within the same deadline.
+    if (c->initial.empty()) c->initial.assign(bytes);
+    wait_for_first_bytes(std::move(c), ctx);
+  }
+  void operator()(decision::answer_http& d) {
+    quick_outcome outcome = answer_http_at_once(*c, ctx, d.parser);
+    carry_on(std::move(c), ctx, std::move(outcome));
+  }
+  void operator()(decision::answer_line) {
+    quick_outcome outcome = answer_line_at_once(*c, ctx, bytes);
+    carry_on(std::move(c), ctx, std::move(outcome));
+  }
+  void operator()(decision::serve_http& d) {
+    ctx.deadlines.disarm(c->deadline);
+    serve_http(std::move(c), ctx, std::move(d.parser));
+  }
+  void operator()(decision::serve_tls) {
+    ctx.deadlines.disarm(c->deadline);
+    c->initial.assign(bytes);
+    serve_tls(std::move(c), ctx);
+  }
+  void operator()(decision::report d) {
+    ctx.deadlines.disarm(c->deadline);
+    c->initial.assign(bytes);
+    serve_report(std::move(c), ctx, d.silent);
+  }
+  void operator()(decision::wait_as_spare) { park(std::move(c), ctx, phase::spare); }
+};
+
+}  // namespace
+
+void first_bytes_arrived(connection_ptr c, server_context& ctx, arrival what, std::string_view fresh) {
+  std::string_view bytes = fresh;
+  if (!c->initial.empty()) {
+    c->initial.append(fresh);
+    bytes = c->initial;
+  }
+  first_bytes_input in{bytes,
+                       what,
+                       c->facts.tls_port,
+                       ctx.stopping,
+                       false,
+                       ctx.limits.max_line,
+                       ctx.limits.http};
+  if (what == arrival::silence && bytes.empty())
+    in.spare = looks_like_spare(c->facts.accepted_at, ctx.http_seen.find(c->facts.tuple.remote.address));
+  first_bytes_decision d = decide_first_bytes(in);
+  // The bytes may live in c->initial, which the decision's actions reassign: a copy first.
+  std::string kept;
+  if (bytes.data() == c->initial.data() && !std::holds_alternative<decision::wait_more>(d)) {
+    kept = std::move(c->initial);
+    c->initial.clear();
+    bytes = kept;
+  }
+  std::visit(carry_out{c, ctx, bytes}, d);
+}
+
+void wait_for_first_bytes(connection_ptr c, server_context& ctx) {
+  ctx.deadlines.arm_if_unarmed(c->deadline, wait_kind::first_bytes);
+  if (!c->adopted() && ctx.room) {
+    c = ctx.room->enter(std::move(c));
+    if (!c) return;
+  }
+  park(std::move(c), ctx, phase::first_bytes);  // the room is full (or there is none)
+}
+
+waiting_room::waiting_room(server_context& ctx) : ctx_(ctx), watch_(ctx.executor) {
+  const int fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (fd < 0) return;  // enter() then says no, and every newcomer waits through Asio
+  std::error_code ec;
+  watch_.assign(fd, ec);
+  if (ec) ::close(fd);
+}
+
+waiting_room::~waiting_room() = default;  // the table deletes connections still in the room
+
+connection_ptr waiting_room::enter(connection_ptr c) {
+  if (!watch_.is_open()) return c;
+  epoll_event ev{};
+  // One-shot: after its event the descriptor stays in the set, silent, until it is closed (which
+  // removes it) or re-armed; a descriptor handed on to Asio needs no EPOLL_CTL_DEL.
+  ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+  ev.data.ptr = c.get();
+  // A connection that waits on after a prefix ("GE") is still in the set, disarmed.
+  if (::epoll_ctl(watch_.native_handle(), EPOLL_CTL_ADD, c->native(), &ev) != 0 &&
+      (errno != EEXIST || ::epoll_ctl(watch_.native_handle(), EPOLL_CTL_MOD, c->native(), &ev) != 0))
+    return c;
+  c->deadline.on_expiry = &waiting_room::expired;
+  c->deadline.expiry_context = this;
+  ++members_;
+  c->in_room = true;
+  c->state = phase::first_bytes;
+  c.release();  // the table owns it while it is here
+  if (!watching_) watch();
+  return nullptr;
+}
+
+connection_ptr waiting_room::leave(connection* c, bool armed) {
+  // Still armed in the set (its deadline passed): out of it before Asio takes the descriptor.
+  if (armed) ::epoll_ctl(watch_.native_handle(), EPOLL_CTL_DEL, c->native(), nullptr);
+  c->deadline.on_expiry = nullptr;
+  c->deadline.expiry_context = nullptr;
+  c->in_room = false;
+  --members_;
+  return connection_ptr(c);
+}
+
+void waiting_room::watch() {
+  watching_ = true;
+  watch_.async_wait(asio::posix::stream_descriptor::wait_read, [this](const std::error_code& ec) {
+    watching_ = false;
+    if (ec) return;
+    ready();
+    if (members_) watch();
+  });
+}
+
+void waiting_room::ready() {
+  std::array<epoll_event, 64> events{};
+  const int count = ::epoll_wait(watch_.native_handle(), events.data(), static_cast<int>(events.size()), 0);
+  for (int i = 0; i < count; ++i) came(static_cast<connection*>(events[static_cast<std::size_t>(i)].data.ptr));
+}
+
+void waiting_room::came(connection* c) {
+  const ssize_t got = ::recv(c->native(), ctx_.scratch.data(), ctx_.scratch.size(), 0);
+  if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    // Woken for nothing: armed again.
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+    ev.data.ptr = c;
+    if (::epoll_ctl(watch_.native_handle(), EPOLL_CTL_MOD, c->native(), &ev) != 0)
+      park(leave(c, false), ctx_, phase::first_bytes);
+    return;
+  }
+  connection_ptr owned = leave(c, false);
+  if (got < 0) return;  // reset before saying anything: nothing to tell; closed
+  first_bytes_arrived(std::move(owned), ctx_, got == 0 ? arrival::end : arrival::bytes,
+                      std::string_view(ctx_.scratch.data(), static_cast<std::size_t>(got)));
+}
+
+void waiting_room::expired(void* room, watched& w) {
+  auto& self = *static_cast<waiting_room*>(room);
+  auto* c = static_cast<connection*>(w.owner);
+  first_bytes_arrived(self.leave(c, true), self.ctx_, arrival::silence, {});
+}
+
+}  // namespace portdemo::server
