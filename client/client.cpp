@@ -1,5 +1,7 @@
 #include "client.hpp"
 
+#include <sys/resource.h>
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -15,6 +17,7 @@
 
 #include "portdemo/asio_adapter.hpp"
 #include "portdemo/deadline.hpp"
+#include "portdemo/limits.hpp"
 #include "portdemo/proc_net.hpp"
 #include "portdemo/protocol.hpp"
 #include "portdemo/text.hpp"
@@ -360,6 +363,20 @@ verified_event verify(const std::vector<tcp::socket>& held, const std::vector<co
 }
 
 }  // namespace
+
+std::optional<std::string> make_room(const options& opts, const host_facts& facts) {
+  // Held connections are open descriptors all at once, and each needs its own ephemeral port.
+  if (opts.hold.count() == 0 && !opts.verify) return std::nullopt;
+  if (auto problem = held_ports_problem(opts.count, facts.ephemeral, opts.source_port)) return problem;
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) != 0) return std::nullopt;
+  const rlim_t needed = static_cast<rlim_t>(opts.count + client_descriptor_reserve);
+  if (files.rlim_cur >= needed) return std::nullopt;
+  if (auto problem = held_descriptors_problem(opts.count, static_cast<std::uint64_t>(files.rlim_max))) return problem;
+  files.rlim_cur = needed;
+  ::setrlimit(RLIMIT_NOFILE, &files);
+  return std::nullopt;
+}
 
 asio::awaitable<int> run(reporter& out, options opts) {
   out.emit(host_facts_event{role::client, out.facts()});

@@ -33,6 +33,11 @@ struct options {
   bool udp = false;                          ///< --udp: one datagram each way instead of a connection
 };
 
+/// Makes room for the connections the options hold open at once (--hold, --verify): an
+/// ephemeral port each, a descriptor each (the soft open-file limit raised as far as needed).
+/// The reason, for stderr, when there cannot be room.
+std::optional<std::string> make_room(const options& opts, const host_facts& facts);
+
 /// Runs the whole client; the result is the process exit code.
 asio::awaitable<int> run(reporter& out, options opts);
 

@@ -1,6 +1,5 @@
 // demo-client: connects to a port and shows the connection from both ends.
 
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -62,9 +61,8 @@ int main(int argc, char** argv) {
   cli::add_output_options(app, output);
 
   if (int code = cli::parse(app, argc, argv); code >= 0) return code;
-  if (udp && (hold_s > 0 || verify)) {
-    std::fprintf(stderr, "--udp: UDP has no connections to %s; leave out %s\n", verify ? "verify" : "hold open",
-                 verify ? "--verify" : "--hold");
+  if (auto problem = udp_options_problem(udp, hold_s > 0, verify)) {
+    std::fprintf(stderr, "%s\n", problem->c_str());
     return exit_code::usage;
   }
 
@@ -81,42 +79,15 @@ int main(int argc, char** argv) {
   opts.progress = output.chosen_format() == output_format::text && ::isatty(STDERR_FILENO) == 1 &&
                   ::isatty(STDOUT_FILENO) == 1;
 
-  // Held connections are open descriptors all at once, and each needs its own ephemeral port.
-  if (opts.hold.count() > 0 || opts.verify) {
-    const host_facts facts = read_host_facts();
-    if (facts.ephemeral && opts.source_port == 0 &&
-        opts.count > static_cast<std::uint64_t>(facts.ephemeral->high - facts.ephemeral->low + 1)) {
-      std::fprintf(stderr,
-                   "--count: %llu connections held open at once need %llu ephemeral ports, but this host's "
-                   "range %u-%u has %u; give --count %u or less\n",
-                   static_cast<unsigned long long>(opts.count), static_cast<unsigned long long>(opts.count),
-                   facts.ephemeral->low, facts.ephemeral->high, facts.ephemeral->high - facts.ephemeral->low + 1U,
-                   facts.ephemeral->high - facts.ephemeral->low + 1U);
-      return exit_code::usage;
-    }
-    rlimit files{};
-    const rlim_t needed = static_cast<rlim_t>(opts.count) + 32;
-    if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < needed) {
-      if (files.rlim_max < needed) {
-        // 32 descriptors stay spare for the process itself; below that no count fits.
-        const std::string instead = files.rlim_max > 32
-                                        ? fmt::format("give --count {} or less", files.rlim_max - 32)
-                                        : std::string("raise the limit first: ulimit -n 1024");
-        std::fprintf(stderr,
-                     "--count: %llu connections held open at once need %llu file descriptors; this process may "
-                     "have %llu (ulimit -Hn); %s\n",
-                     static_cast<unsigned long long>(opts.count), static_cast<unsigned long long>(needed),
-                     static_cast<unsigned long long>(files.rlim_max), instead.c_str());
-        return exit_code::usage;
-      }
-      files.rlim_cur = needed;
-      ::setrlimit(RLIMIT_NOFILE, &files);
-    }
+  const host_facts facts = read_host_facts();
+  if (auto problem = client::make_room(opts, facts)) {
+    std::fprintf(stderr, "%s\n", problem->c_str());
+    return exit_code::usage;
   }
 
   try {
     asio::io_context io{1};
-    reporter out(output.chosen_format(), read_host_facts(), use_color(output.chosen_color(), stdout));
+    reporter out(output.chosen_format(), facts, use_color(output.chosen_color(), stdout));
     int code = exit_code::software;
     asio::co_spawn(io, client::run(out, opts), [&code](std::exception_ptr e, int result) {
       if (e) std::rethrow_exception(e);

@@ -61,4 +61,32 @@ connection_cap cap_connections(std::size_t requested, std::optional<std::size_t>
   return {room, true};
 }
 
+std::optional<std::string> held_ports_problem(std::uint64_t count, const std::optional<port_range>& ephemeral,
+                                              std::uint16_t source_port) {
+  if (!ephemeral || source_port != 0) return std::nullopt;
+  const unsigned size = ephemeral->high - ephemeral->low + 1U;
+  if (count <= size) return std::nullopt;
+  return fmt::format("--count: {} connections held open at once need {} ephemeral ports, but this host's "
+                     "range {}-{} has {}; give --count {} or less",
+                     count, count, ephemeral->low, ephemeral->high, size, size);
+}
+
+std::optional<std::string> held_descriptors_problem(std::uint64_t count, std::uint64_t hard_limit) {
+  const std::uint64_t needed = count + client_descriptor_reserve;
+  if (hard_limit >= needed) return std::nullopt;
+  // The reserve stays spare for the process itself; below that no count fits.
+  const std::string instead = hard_limit > client_descriptor_reserve
+                                  ? fmt::format("give --count {} or less", hard_limit - client_descriptor_reserve)
+                                  : std::string("raise the limit first: ulimit -n 1024");
+  return fmt::format("--count: {} connections held open at once need {} file descriptors; this process may "
+                     "have {} (ulimit -Hn); {}",
+                     count, needed, hard_limit, instead);
+}
+
+std::optional<std::string> udp_options_problem(bool udp, bool hold, bool verify) {
+  if (!udp || (!hold && !verify)) return std::nullopt;
+  return fmt::format("--udp: UDP has no connections to {}; leave out {}", verify ? "verify" : "hold open",
+                     verify ? "--verify" : "--hold");
+}
+
 }  // namespace portdemo

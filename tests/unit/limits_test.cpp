@@ -195,3 +195,38 @@ TEST(AsyncReporter, DropsInsteadOfBlockingAndSaysHowMany) {
 
 }  // namespace
 }  // namespace portdemo
+
+// ---- demo-client's room for held connections ----------------------------------------------------
+
+namespace portdemo {
+namespace {
+
+TEST(HeldConnections, MoreThanTheEphemeralRangeHoldsIsRefusedWithTheCountThatFits) {
+  const port_range range{60000, 60999};
+  EXPECT_EQ(held_ports_problem(1000, range, 0), std::nullopt);
+  EXPECT_EQ(held_ports_problem(1001, range, 0),
+            "--count: 1001 connections held open at once need 1001 ephemeral ports, but this host's range "
+            "60000-60999 has 1000; give --count 1000 or less");
+  EXPECT_EQ(held_ports_problem(1001, range, 4000), std::nullopt);   // --source-port: no ephemeral ports
+  EXPECT_EQ(held_ports_problem(1001, std::nullopt, 0), std::nullopt);  // range unknown: the kernel says
+}
+
+TEST(HeldConnections, MoreThanTheHardOpenFileLimitIsRefused) {
+  EXPECT_EQ(held_descriptors_problem(100, 132), std::nullopt);
+  EXPECT_EQ(held_descriptors_problem(101, 132),
+            "--count: 101 connections held open at once need 133 file descriptors; this process may have 132 "
+            "(ulimit -Hn); give --count 100 or less");
+  EXPECT_EQ(held_descriptors_problem(5, 20),
+            "--count: 5 connections held open at once need 37 file descriptors; this process may have 20 "
+            "(ulimit -Hn); raise the limit first: ulimit -n 1024");
+}
+
+TEST(HeldConnections, UdpHasNothingToHoldOrVerify) {
+  EXPECT_EQ(udp_options_problem(false, true, true), std::nullopt);
+  EXPECT_EQ(udp_options_problem(true, false, false), std::nullopt);
+  EXPECT_EQ(udp_options_problem(true, true, false), "--udp: UDP has no connections to hold open; leave out --hold");
+  EXPECT_EQ(udp_options_problem(true, true, true), "--udp: UDP has no connections to verify; leave out --verify");
+}
+
+}  // namespace
+}  // namespace portdemo

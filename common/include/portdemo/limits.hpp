@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "portdemo/host_facts.hpp"
 #include "portdemo/http.hpp"
 #include "portdemo/protocol.hpp"
 
@@ -48,5 +49,21 @@ struct connection_cap {
 };
 connection_cap cap_connections(std::size_t requested, std::optional<std::size_t> open_file_limit,
                                std::size_t in_use);
+
+/// Descriptors demo-client keeps for itself beside the connections it holds open.
+inline constexpr std::uint64_t client_descriptor_reserve = 32;
+
+/// Why `count` connections held open at once (--hold, --verify) cannot have an ephemeral port
+/// each from this host's range, or nullopt when they can (or the range is unknown, or
+/// --source-port pins the port).
+std::optional<std::string> held_ports_problem(std::uint64_t count, const std::optional<port_range>& ephemeral,
+                                              std::uint16_t source_port);
+
+/// Why `count` connections held open at once cannot have a descriptor each under the hard
+/// open-file limit `hard_limit` (ulimit -Hn), or nullopt.
+std::optional<std::string> held_descriptors_problem(std::uint64_t count, std::uint64_t hard_limit);
+
+/// Why --udp cannot go with --hold or --verify, or nullopt.
+std::optional<std::string> udp_options_problem(bool udp, bool hold, bool verify);
 
 }  // namespace portdemo
