@@ -385,8 +385,8 @@ TEST(ConnectionTable, ASpareIsClosedQuietlyAtShutdownAndTheRestAreCut) {
 }
 
 TEST(ConnectionTable, TheCountGoesDownInOnePlaceAndTheCallbackHearsIt) {
-  timeouts deadlines(asio::io_context().get_executor(), {});
   asio::io_context io;
+  timeouts deadlines(io.get_executor(), {});
   connection_table table(deadlines);
   int closed = 0;
   table.on_closed([&] { ++closed; });
