@@ -16,11 +16,24 @@
                                        opens N connections and holds them idle; prints one JSON
                                        line when all are open (and answered), then waits for
                                        SIGTERM or --hold-max seconds
-    startup --name NAME --until ready|connected [--runs N] -- CMD...
+    startup --name NAME [--id ID] [--name NAME2 [--id ID2] ...] --until ready|connected
+            [--runs N] -- CMD... [--then CMD2...]
                                        start-up time: to a server's `ready` line, or to a
-                                       client's `connected` line; median, min, max in ms
-    summarize --samples F [--idle F] [--startup F] [--json OUT] [--meta F]
-                                       the table, and the JSON results file
+                                       client's `connected` line; median, min, max in ms;
+                                       with several commands (one --name each, separated by
+                                       --then) they alternate run by run (A B A B ...)
+    syscalls --samples F --workload W --server S --server-pid PID [--round R]
+             [--method perf|strace] --out F -- CMD...
+                                       system calls the server (all its threads) makes while
+                                       CMD (wrk) runs, per request wrk completed: perf stat
+                                       on the raw_syscalls:sys_enter tracepoint (and the
+                                       sys_enter_* ones of the calls a server makes most),
+                                       or strace -c -f (slow: it stops the server
+                                       at every call); appends one JSON line
+    summarize --samples F [--idle F] [--startup F] [--syscalls F] [--json OUT] [--meta F]
+                                       the table, the system calls per request, "new vs old"
+                                       (demo-* against old-*) when there are old-* servers,
+                                       and the JSON results file
 
 Only loopback addresses are accepted anywhere a connection is made.
 """
@@ -338,17 +351,164 @@ def time_to_line(command, event, timeout=10.0):
     return ms
 
 
+def split_commands(words, sep="--then"):
+    commands, cur = [], []
+    for w in words:
+        if w == sep:
+            commands.append(cur)
+            cur = []
+        else:
+            cur.append(w)
+    commands.append(cur)
+    return commands
+
+
 def cmd_startup(args):
     event = args.until
-    times = []
+    commands = split_commands(args.command)
+    if len(commands) != len(args.name) or any(not c for c in commands):
+        sys.exit(f"bench_helper: startup: {len(args.name)} --name for {len(commands)} commands")
+    ids = args.id or []
+    if ids and len(ids) != len(commands):
+        sys.exit("bench_helper: startup: one --id for each --name, or none")
+    times = [[] for _ in commands]
     for _ in range(args.runs):
-        wait_quiet((0, 1), 10, 5)  # start-up times are wall-clock: start each on quiet cores
-        times.append(time_to_line(args.command, event))
-    ok = [t for t in times if t is not None]
-    print(json.dumps({"what": args.name, "event": event, "runs": args.runs, "ok": len(ok),
-                      "median_ms": round(statistics.median(ok), 2) if ok else None,
-                      "min_ms": round(min(ok), 2) if ok else None,
-                      "max_ms": round(max(ok), 2) if ok else None}))
+        for i, command in enumerate(commands):  # several commands: A B A B ..., one run each in turn
+            wait_quiet((0, 1), 10, 5)  # start-up times are wall-clock: start each on quiet cores
+            times[i].append(time_to_line(command, event))
+    for i, name in enumerate(args.name):
+        ok = [t for t in times[i] if t is not None]
+        line = {"what": name, "event": event, "runs": args.runs, "ok": len(ok),
+                "median_ms": round(statistics.median(ok), 2) if ok else None,
+                "min_ms": round(min(ok), 2) if ok else None,
+                "max_ms": round(max(ok), 2) if ok else None}
+        if ids:
+            line["id"] = ids[i]
+        print(json.dumps(line), flush=True)
+
+
+# --- system calls per request -----------------------------------------------------------------
+
+# The calls counted one by one (raw_syscalls:sys_enter counts them all; the rest is "other").
+# Not syscalls:sys_enter_*: perf takes about 10 s to set up and tear down its ~350 tracepoints.
+LISTED_SYSCALLS = ("accept", "accept4", "read", "recvfrom", "recvmsg", "write", "writev", "sendto", "sendmsg",
+                   "epoll_wait", "epoll_pwait", "epoll_ctl", "close", "shutdown", "getsockname", "getpeername",
+                   "setsockopt", "ioctl", "fcntl", "futex")
+
+
+def perf_syscall_counts(pid, command, out, statfile, timeout):
+    """Runs `command` under perf stat counting the syscall tracepoints of process `pid` (every
+    thread it has now). Returns (total, {name: count}, exit code)."""
+    events = ["-e", "raw_syscalls:sys_enter"]
+    # Only the tracepoints this kernel has (no epoll_wait on arm64, say): perf refuses the lot otherwise.
+    tracing = next((d for d in ("/sys/kernel/tracing/events/syscalls", "/sys/kernel/debug/tracing/events/syscalls")
+                    if os.path.isdir(d)), None)
+    listed = [c for c in LISTED_SYSCALLS if tracing and os.path.isdir(f"{tracing}/sys_enter_{c}")]
+    if listed:
+        events += ["-e", ",".join(f"syscalls:sys_enter_{c}" for c in listed)]
+    perf = ["perf", "stat", "-x", ",", "-o", statfile] + events + ["-p", str(pid), "--"]
+    with open(out, "w") as f:
+        rc = subprocess.run(perf + command, stdout=f, stderr=subprocess.STDOUT, timeout=timeout).returncode
+    total, by_call = None, {}
+    with open(statfile, errors="replace") as f:
+        for line in f:
+            fields = line.strip().split(",")
+            if len(fields) < 3 or not fields[0].isdigit():
+                continue  # comments, "<not counted>", "<not supported>"
+            count, event = int(fields[0]), fields[2]
+            if event == "raw_syscalls:sys_enter":
+                total = count
+            elif event.startswith("syscalls:sys_enter_") and count:
+                by_call[event[len("syscalls:sys_enter_"):]] = count
+    if total is None:
+        sys.exit(f"bench_helper: perf stat counted no raw_syscalls:sys_enter (see {statfile})")
+    rest = total - sum(by_call.values())
+    if rest > 0:
+        by_call["other"] = rest
+    return total, by_call, rc
+
+
+def tracer_pids(pid):
+    tracers = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/status") as f:
+                for line in f:
+                    if line.startswith("TracerPid:"):
+                        tracers.append(int(line.split()[1]))
+        except OSError:
+            pass
+    return tracers
+
+
+def strace_syscall_counts(pid, command, out, statfile, timeout):
+    """The same with strace -c -f attached to every thread of `pid` (detached afterwards)."""
+    tracer = subprocess.Popen(["strace", "-c", "-f", "-q", "-o", statfile, "-p", str(pid)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not all(tracer_pids(pid)):
+            if tracer.poll() is not None:
+                sys.exit(f"bench_helper: strace could not attach to {pid}")
+            time.sleep(0.02)
+        with open(out, "w") as f:
+            rc = subprocess.run(command, stdout=f, stderr=subprocess.STDOUT, timeout=timeout).returncode
+    finally:
+        if tracer.poll() is None:
+            tracer.send_signal(signal.SIGINT)  # strace detaches and writes its table
+        try:
+            tracer.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            tracer.kill()
+            tracer.wait()
+    total, by_call = None, {}
+    with open(statfile, errors="replace") as f:
+        for line in f:
+            fields = line.split()
+            # % time, seconds, usecs/call, calls, [errors], syscall
+            if len(fields) < 5 or not re.match(r"^[\d.]+$", fields[0]) or not fields[3].isdigit():
+                continue
+            if fields[-1] == "total":
+                total = int(fields[3])
+            else:
+                by_call[fields[-1]] = int(fields[3])
+    if total is None:
+        total = sum(by_call.values())
+    return total, by_call, rc
+
+
+def cmd_syscalls(args):
+    """System calls of the server per request of one wrk run (all the server's threads). They
+    depend a little on the load (how many events one epoll_wait returns, how many accept4 calls
+    find nothing), so the run's own req/s is kept, and a disturbed run is repeated as in `run`."""
+    tck = os.sysconf("SC_CLK_TCK")
+    count = perf_syscall_counts if args.method == "perf" else strace_syscall_counts
+    for attempt in range(args.retries + 1):
+        wait_quiet((args.server_cpu, args.load_cpu), args.max_other, args.wait_quiet)
+        s0, c0 = cpu_ticks_of(args.server_pid), core_busy_ticks(args.server_cpu)
+        t0 = time.monotonic()
+        total, by_call, rc = count(args.server_pid, args.command, args.out, args.out + ".stat", args.timeout)
+        wall = time.monotonic() - t0
+        s1, c1 = cpu_ticks_of(args.server_pid), core_busy_ticks(args.server_cpu)
+        other = max(0.0, (c1 - c0) - (s1 - s0)) / (wall * tck) * 100
+        disturbed = other > args.max_other
+        if disturbed and attempt < args.retries:
+            print(f"  disturbed: {other:.0f}% of core {args.server_cpu} went to other processes; repeating", flush=True)
+            continue
+        break
+    with open(args.out, errors="replace") as f:
+        r = parse_wrk(f.read())
+    n = r["requests"]
+    with open(f"/proc/{args.server_pid}/status") as f:
+        threads = int(next(line.split()[1] for line in f if line.startswith("Threads:")))
+    line = {"workload": args.workload, "server": args.server, "round": args.round, "method": args.method, "requests": n,
+            "seconds": r["seconds"], "rate": n / r["seconds"] if r["seconds"] else 0.0, "errors": r["errors"],
+            "exit_code": rc, "server_threads": threads, "other_pct_server_core": round(other, 1),
+            "disturbed": disturbed, "attempts": attempt + 1,
+            "syscalls": total, "per_request": total / n if n else None,
+            "by_call_per_request": {k: v / n for k, v in sorted(by_call.items(), key=lambda kv: -kv[1])} if n else {}}
+    with open(args.samples, "a") as f:
+        f.write(json.dumps(line) + "\n")
 
 
 # --- the table --------------------------------------------------------------------------------
@@ -391,7 +551,128 @@ def summarize_samples(samples):
                 r[f"rate_vs_{ref}"] = r["rate_median"] / base["rate_median"]
                 if base["cpu_us_per_request"] and r["cpu_us_per_request"] is not None:
                     r[f"cpu_vs_{ref}"] = r["cpu_us_per_request"] / base["cpu_us_per_request"]
+        old = OLD_OF.get(r["server"])  # demo-log against old-log, demo-quiet against old-quiet
+        base = by_key.get((r["workload"], old)) if old else None
+        if base and base["rate_median"]:
+            r["rate_vs_old"] = r["rate_median"] / base["rate_median"]
+            if base["cpu_us_per_request"] and r["cpu_us_per_request"] is not None:
+                r["cpu_vs_old"] = r["cpu_us_per_request"] / base["cpu_us_per_request"]
     return rows
+
+
+# --baseline: the other demo-server binary runs as old-log and old-quiet beside demo-log and demo-quiet.
+OLD_OF = {"demo-log": "old-log", "demo-quiet": "old-quiet"}
+
+
+def ratio(new, old):
+    return new / old if new is not None and old else None
+
+
+def fmt_x(x):
+    return f"{x:.2f}x" if x is not None else "-"
+
+
+def summarize_syscalls(runs):
+    """One row per workload and server: the median over its rounds of system calls per request
+    (and of each call's count per request), with min-max and the runs' req/s."""
+    groups = {}
+    for c in runs:
+        if c.get("per_request") is not None:
+            groups.setdefault((c["workload"], c["server"]), []).append(c)
+    rows = []
+    for (w, srv), cs in groups.items():
+        per = [c["per_request"] for c in cs]
+        calls = {}
+        for c in cs:
+            for k in c["by_call_per_request"]:
+                calls[k] = statistics.median(x["by_call_per_request"].get(k, 0.0) for x in cs)
+        rows.append({"workload": w, "server": srv, "method": cs[0]["method"], "rounds": len(cs),
+                     "per_request": statistics.median(per), "per_request_min": min(per), "per_request_max": max(per),
+                     "rate_median": statistics.median(c["rate"] for c in cs),
+                     "disturbed_runs": sum(1 for c in cs if c.get("disturbed")),
+                     "by_call_per_request": dict(sorted(calls.items(), key=lambda kv: -kv[1]))})
+    return rows
+
+
+def new_vs_old(rows, idle, startup, syscalls):
+    """The "new vs old" comparisons (this build's demo-* against --baseline's old-*), as a list
+    of dicts for the JSON file; empty when no old-* server ran."""
+    out = []
+    by_key = {(r["workload"], r["server"]): r for r in rows}
+    calls = {(c["workload"], c["server"]): c for c in syscalls}
+    for w in "abce":
+        for new, old in OLD_OF.items():
+            n, o = by_key.get((w, new)), by_key.get((w, old))
+            if not (n and o):
+                continue
+            cn, co = calls.get((w, new)), calls.get((w, old))
+            out.append({"workload": w, "new": new, "old": old,
+                        "rate": [n["rate_median"], o["rate_median"]], "rate_ratio": ratio(n["rate_median"], o["rate_median"]),
+                        "cpu_us_per_request": [n["cpu_us_per_request"], o["cpu_us_per_request"]],
+                        "cpu_ratio": ratio(n["cpu_us_per_request"], o["cpu_us_per_request"]),
+                        "syscalls_per_request": [cn["per_request"], co["per_request"]] if cn and co else None,
+                        "syscalls_ratio": ratio(cn["per_request"], co["per_request"]) if cn and co else None})
+    by_idle = {(i["server"], i["mode"]): i for i in idle}
+    for mode in ("http", "hold"):
+        for new, old in OLD_OF.items():
+            n, o = by_idle.get((new, mode)), by_idle.get((old, mode))
+            if n and o:
+                out.append({"workload": "d", "mode": mode, "new": new, "old": old,
+                            "rss_bytes_per_conn": [n["rss_bytes_per_conn"], o["rss_bytes_per_conn"]],
+                            "rss_ratio": ratio(n["rss_bytes_per_conn"], o["rss_bytes_per_conn"]),
+                            "pss_bytes_per_conn": [n["pss_bytes_per_conn"], o["pss_bytes_per_conn"]],
+                            "pss_ratio": ratio(n["pss_bytes_per_conn"], o["pss_bytes_per_conn"])})
+    by_id = {s.get("id"): s for s in startup if s.get("id")}
+    n, o = by_id.get("demo-server"), by_id.get("old-server")
+    if n and o:
+        out.append({"workload": "f", "new": n["what"], "old": o["what"],
+                    "median_ms": [n["median_ms"], o["median_ms"]], "ratio": ratio(n["median_ms"], o["median_ms"])})
+    return out
+
+
+def print_new_vs_old(cmp):
+    if not cmp:
+        return
+    print()
+    print("new vs old (this build's demo-* against --baseline's old-*, medians; req/s: above 1.00x is better;"
+          " CPU/request, syscalls/request, bytes/connection, ms: below 1.00x is better)")
+    for c in cmp:
+        w = c["workload"]
+        if w == "d":
+            label = f"(d) idle connections, {c['mode']}"
+            print(f"  {label:<56} {c['new']:<10} vs {c['old']:<10}  bytes/conn RSS {fmt_x(c['rss_ratio'])} "
+                  f"({c['rss_bytes_per_conn'][0]:.0f} / {c['rss_bytes_per_conn'][1]:.0f}), Pss {fmt_x(c['pss_ratio'])} "
+                  f"({c['pss_bytes_per_conn'][0]:.0f} / {c['pss_bytes_per_conn'][1]:.0f})")
+        elif w == "f":
+            print(f"  {'(f) start-up to ready':<56} {'new':<10} vs {'old':<10}  {fmt_x(c['ratio'])} "
+                  f"({c['median_ms'][0]} / {c['median_ms'][1]} ms)")
+        else:
+            cpu = c["cpu_us_per_request"]
+            text = (f"req/s {fmt_x(c['rate_ratio'])} ({c['rate'][0]:.0f} / {c['rate'][1]:.0f}), CPU/req "
+                    f"{fmt_x(c['cpu_ratio'])}" + (f" ({cpu[0]:.1f} / {cpu[1]:.1f} us)" if None not in cpu else ""))
+            if c["syscalls_per_request"]:
+                sc = c["syscalls_per_request"]
+                text += f", syscalls/req {fmt_x(c['syscalls_ratio'])} ({sc[0]:.2f} / {sc[1]:.2f})"
+            print(f"  {'(' + w + ') ' + WORKLOADS.get(w, w):<56} {c['new']:<10} vs {c['old']:<10}  {text}")
+
+
+def print_syscalls(rows, server_order):
+    if not rows:
+        return
+    methods = sorted({c["method"] for c in rows})
+    print()
+    print(f"(s) system calls per request, all the server's threads ({', '.join(methods)}; untimed wrk runs of their own,"
+          " median of the rounds):")
+    print(f"    {'workload':<52} {'server':<12} {'median (min-max)':<20} {'req/s':>7}  most frequent, per request")
+    rank = {s: i for i, s in enumerate(server_order)}
+    for c in sorted(rows, key=lambda c: (c["workload"], rank.get(c["server"], 99), c["server"])):
+        top = ", ".join(f"{k} {v:.2f}" for k, v in list(c["by_call_per_request"].items())[:6])
+        per = f"{c['per_request']:.2f} ({c['per_request_min']:.2f}-{c['per_request_max']:.2f})"
+        mark = f"  [{c['disturbed_runs']} disturbed]" if c["disturbed_runs"] else ""
+        print(f"    {WORKLOADS.get(c['workload'], c['workload']):<52} {c['server']:<12} {per:<20} "
+              f"{c['rate_median']:>7.0f}  {top}{mark}")
+    print("    (they move a little with the load: epoll_wait and accept4 calls per request fall as more"
+          " connections wait at once, so read them beside those runs' req/s)")
 
 
 def fmt_ratio(r, ref):
@@ -446,6 +727,11 @@ def cmd_summarize(args):
         for s in startup:
             print(f"(f) {s['what']:<44} median {s['median_ms']} ms (min {s['min_ms']}, max {s['max_ms']}; "
                   f"{s['ok']}/{s['runs']} runs)")
+    syscall_runs = read_lines(args.syscalls)
+    syscalls = summarize_syscalls(syscall_runs)
+    print_syscalls(syscalls, ["nginx", "epoll", "demo-log", "old-log", "demo-quiet", "old-quiet"])
+    cmp = new_vs_old(rows, idle, startup, syscalls)
+    print_new_vs_old(cmp)
     if args.json:
         meta = {}
         if args.meta and os.path.exists(args.meta):
@@ -453,7 +739,8 @@ def cmd_summarize(args):
                 meta = json.load(f)
         with open(args.json, "w") as f:
             json.dump({"meta": meta, "workloads": WORKLOADS, "summary": rows, "idle": idle,
-                       "startup": startup, "samples": samples}, f, indent=1)
+                       "startup": startup, "syscalls": syscalls, "new_vs_old": cmp, "samples": samples,
+                       "syscall_runs": syscall_runs}, f, indent=1)
             f.write("\n")
         print(f"\nresults: {args.json}")
 
@@ -497,16 +784,34 @@ def main():
     p.add_argument("--hold-max", type=float, default=60)
     p.set_defaults(fn=cmd_idle)
     p = sub.add_parser("startup")
-    p.add_argument("--name", required=True)
+    p.add_argument("--name", action="append", required=True,
+                   help="one for each command; several commands are separated by --then")
+    p.add_argument("--id", action="append", help="a key for the JSON line, one for each --name")
     p.add_argument("--until", choices=("ready", "connected"), required=True,
                    help="ready: a server's ready line; connected: a client's printed tuple")
     p.add_argument("--runs", type=int, default=20)
     p.add_argument("command", nargs=argparse.REMAINDER)
     p.set_defaults(fn=cmd_startup)
+    p = sub.add_parser("syscalls")
+    for opt in ("--samples", "--workload", "--server", "--out"):
+        p.add_argument(opt, required=True)
+    p.add_argument("--server-pid", type=int, required=True)
+    p.add_argument("--round", type=int, default=1)
+    p.add_argument("--method", choices=("perf", "strace"), default="perf")
+    p.add_argument("--server-cpu", type=int, default=0)
+    p.add_argument("--load-cpu", type=int, default=1)
+    p.add_argument("--max-other", type=float, default=10, help="percent of a core")
+    p.add_argument("--retries", type=int, default=2)
+    p.add_argument("--wait-quiet", type=float, default=20,
+                   help="before each attempt, wait up to this many seconds for quiet cores")
+    p.add_argument("--timeout", type=float, default=300)
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=cmd_syscalls)
     p = sub.add_parser("summarize")
     p.add_argument("--samples", required=True)
     p.add_argument("--idle")
     p.add_argument("--startup")
+    p.add_argument("--syscalls")
     p.add_argument("--json")
     p.add_argument("--meta")
     p.set_defaults(fn=cmd_summarize)

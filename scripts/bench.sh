@@ -2,6 +2,7 @@
 # scripts/bench.sh: demo-server against nginx and a hand-written epoll server, on loopback.
 #
 #   scripts/bench.sh [--quick] [--json FILE] [--target 127.0.0.1|::1] [--only a,b,c,d,e,f]
+#                    [--baseline PATH] [--no-syscalls]
 #
 # Workloads (each server pinned to core 0, the load generator to core 1):
 #   a  HTTP keep-alive:            wrk -t1 -c50 -d$DUR
@@ -13,6 +14,12 @@
 #      /proc/PID/smaps_rollup before and after, bytes per connection
 #   e  demo-client's own load mode: demo-client ADDRESS PORT --count $CLIENT_N --parallel 32
 #   f  start-up: demo-server to its ready line, demo-client to its printed tuple (median of 20)
+#   s  system calls per request (with a or b, unless --no-syscalls): after the timed rounds,
+#      $ROUNDS more rounds of untimed wrk runs of $SYSCALL_DUR s per server for a and for b; the
+#      server's system calls (all its threads) counted by perf stat on the raw_syscalls:sys_enter
+#      tracepoint, 20 common calls also one by one on their syscalls:sys_enter_* ones (strace -c -f
+#      when perf cannot; strace slows the server a lot), divided by the requests wrk completed;
+#      the median, with the most frequent calls
 # a, b, c and e run in rounds, the servers alternating (A B C, A B C, ...), $ROUNDS rounds.
 # Server CPU per request: utime+stime from /proc/PID/stat before and after each run.
 # This machine may be shared: each run waits (up to 20 s) for both cores to be quiet, and a
@@ -23,11 +30,21 @@
 # in a temporary directory), epoll (bench/epoll_server.c), demo-log (demo-server --format json,
 # every connection logged to a file), demo-quiet (demo-server --quiet, when it has that flag).
 #
+# --baseline PATH: another demo-server binary (one built from an older commit, say) runs beside
+# this one as old-log and old-quiet (the same modes as demo-log and demo-quiet) in a, b, c, d
+# and f, in the same rotation (demo-log old-log demo-quiet old-quiet within each round; in f the
+# two binaries' start-ups alternate run by run), and a "new vs old" block after the table gives
+# demo-* against old-*: req/s and CPU/request (a, b, c), syscalls/request (a, b), bytes per
+# connection (d), start-up (f). e (demo-client's load mode) stays without them.
+#
 # Environment: ROUNDS (3), DUR (seconds per run, 5), IDLE_N (10000), CLIENT_N (5000),
-# STARTUP_RUNS (20), DEMO_SERVER, DEMO_CLIENT (binaries; default build/bench/, built there
-# when missing), KEEP_TMP=1 keeps the temporary directory.
-# --quick: DUR=1, IDLE_N=3000, CLIENT_N=2000, STARTUP_RUNS=10 (about a minute).
-# Installs nginx, wrk and gcc with apt when missing (and only then).
+# STARTUP_RUNS (20), SYSCALL_DUR (seconds of each system-call run, 2), SYSCALL_METHOD (perf or
+# strace; default perf when it can), DEMO_SERVER, DEMO_CLIENT (binaries; default build/bench/,
+# built there when missing), KEEP_TMP=1 keeps the temporary directory.
+# --quick: DUR=1, IDLE_N=3000, CLIENT_N=2000, STARTUP_RUNS=10, SYSCALL_DUR=1 (a few minutes;
+# more with --baseline, and much more on a busy machine).
+# Installs nginx, wrk and gcc with apt when missing (and only then); strace too when perf
+# cannot count system calls here and strace is missing.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,26 +55,37 @@ DUR=${DUR:-5}
 IDLE_N=${IDLE_N:-10000}
 CLIENT_N=${CLIENT_N:-5000}
 STARTUP_RUNS=${STARTUP_RUNS:-20}
+SYSCALL_DUR=${SYSCALL_DUR:-2}
 target=127.0.0.1
 json_out=""
 only="a,b,c,d,e,f"
+baseline=""
+count_syscalls=1
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case $1 in
-    --quick) DUR=1; IDLE_N=3000; CLIENT_N=2000; STARTUP_RUNS=10; shift ;;
+    --quick) DUR=1; IDLE_N=3000; CLIENT_N=2000; STARTUP_RUNS=10; SYSCALL_DUR=1; shift ;;
     --json) json_out=$2; shift 2 ;;
     --target) target=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
+    --baseline) [[ $# -ge 2 && -n $2 ]] || { echo "bench.sh: --baseline needs the path of a demo-server binary" >&2; exit 64; }
+                baseline=$2; shift 2 ;;
+    --no-syscalls) count_syscalls=""; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench.sh: unknown argument: $1 (see --help)" >&2; exit 64 ;;
   esac
 done
-for v in ROUNDS DUR IDLE_N CLIENT_N STARTUP_RUNS; do
+for v in ROUNDS DUR IDLE_N CLIENT_N STARTUP_RUNS SYSCALL_DUR; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: $v must be a positive whole number, not '${!v}'" >&2; exit 64; }
 done
 (( IDLE_N <= 15000 )) || { echo "bench.sh: IDLE_N over 15000 does not fit the 20000 descriptors" >&2; exit 64; }
 wants() { [[ ",$only," == *",$1,"* ]]; }
+if [[ -n $baseline ]]; then
+  [[ -f $baseline && -x $baseline ]] || { echo "bench.sh: --baseline: not an executable file: $baseline" >&2; exit 64; }
+  baseline=$(realpath "$baseline")
+  "$baseline" --version >/dev/null 2>&1 || { echo "bench.sh: --baseline: $baseline --version fails; not a demo-server?" >&2; exit 64; }
+fi
 
 # Loopback only: this script loads the machine it runs on and nothing else.
 case $target in
@@ -88,6 +116,25 @@ if ((${#missing[@]})); then
   (( rc == 0 )) || exit 69
 fi
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+
+# System calls per request: perf stat on the syscall tracepoints when it works here (root, a
+# kernel with them, tracefs), else strace -c -f (installed when missing).
+syscall_method=""
+if [[ -n $count_syscalls ]] && { wants a || wants b; }; then
+  if [[ -n ${SYSCALL_METHOD:-} ]]; then
+    [[ $SYSCALL_METHOD == perf || $SYSCALL_METHOD == strace ]] || { echo "bench.sh: SYSCALL_METHOD is perf or strace" >&2; exit 64; }
+    command -v "$SYSCALL_METHOD" >/dev/null || { echo "bench.sh: SYSCALL_METHOD=$SYSCALL_METHOD: not installed" >&2; exit 69; }
+    syscall_method=$SYSCALL_METHOD
+  elif command -v perf >/dev/null && perf stat -x, -e raw_syscalls:sys_enter -- true >/dev/null 2>&1; then
+    syscall_method=perf
+  else
+    if ! command -v strace >/dev/null; then
+      echo "bench.sh: installing strace (perf cannot count system calls here)"
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null; } || exit 69
+    fi
+    syscall_method=strace
+  fi
+fi
 
 demo_server=${DEMO_SERVER:-$here/build/bench/server/demo-server}
 demo_client=${DEMO_CLIENT:-$here/build/bench/client/demo-client}
@@ -138,6 +185,8 @@ kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/smaps_rollup"; }
 
 has_quiet=""
 "$demo_server" --help 2>&1 | grep -q -- --quiet && has_quiet=1
+old_has_quiet=""
+[[ -n $baseline ]] && "$baseline" --help 2>&1 | grep -q -- --quiet && old_has_quiet=1
 
 declare -A pid_of http_port_of raw_port_of
 start_nginx() {  # start_nginx NAME
@@ -181,10 +230,10 @@ start_epoll() {
   http_port_of[$name]=$(python3 "$helper" listen-port --pid "$started_pid" --file "$tmp/$name.out" --key http_port)
   raw_port_of[$name]=$(python3 "$helper" listen-port --pid "$started_pid" --file "$tmp/$name.out" --key raw_port)
 }
-start_demo() {  # start_demo NAME [--quiet]
-  local name=$1; shift
+start_demo() {  # start_demo NAME BINARY [--quiet]
+  local name=$1 bin=$2; shift 2
   # --max-connections: the idle workload holds $IDLE_N connections (the cap follows the open-file limit).
-  start "$name" "$demo_server" --ports 0 --bind "$target" --format json --color never --max-connections 20000 "$@"
+  start "$name" "$bin" --ports 0 --bind "$target" --format json --color never --max-connections 20000 "$@"
   pid_of[$name]=$started_pid
   local port
   port=$(python3 "$helper" listen-port --pid "$started_pid" --file "$tmp/$name.out" --key ports) || {
@@ -196,23 +245,38 @@ start_variant() {  # the servers by the names in the table
   case $1 in
     nginx) start_nginx nginx ;;
     epoll) start_epoll epoll ;;
-    demo-log) start_demo demo-log ;;
-    demo-quiet) start_demo demo-quiet --quiet ;;
+    demo-log) start_demo demo-log "$demo_server" ;;
+    demo-quiet) start_demo demo-quiet "$demo_server" --quiet ;;
+    old-log) start_demo old-log "$baseline" ;;
+    old-quiet) start_demo old-quiet "$baseline" --quiet ;;
   esac
 }
 
+# With --baseline the old-* servers follow their demo-* counterparts: A B A B within each round.
 http_servers=(nginx epoll demo-log)
 raw_servers=(epoll demo-log)
+[[ -n $baseline ]] && { http_servers+=(old-log); raw_servers+=(old-log); }
 if [[ -n $has_quiet ]]; then
   http_servers+=(demo-quiet)
   raw_servers+=(demo-quiet)
 else
   echo "bench.sh: this demo-server has no --quiet; only the logging variant runs"
 fi
+if [[ -n $baseline ]]; then
+  if [[ -n $old_has_quiet ]]; then
+    http_servers+=(old-quiet)
+    raw_servers+=(old-quiet)
+  else
+    echo "bench.sh: the baseline demo-server has no --quiet; only old-log runs"
+  fi
+fi
+client_servers=()  # e: demo-client's load mode, against this build's servers only
+for s in "${raw_servers[@]}"; do [[ $s == old-* ]] || client_servers+=("$s"); done
 samples="$tmp/samples.jsonl"
 idle_results="$tmp/idle.jsonl"
 startup_results="$tmp/startup.jsonl"
-: >"$samples"; : >"$idle_results"; : >"$startup_results"
+syscall_results="$tmp/syscalls.jsonl"
+: >"$samples"; : >"$idle_results"; : >"$startup_results"; : >"$syscall_results"
 
 # A busy machine makes every figure wrong (the first thing to check when ratios look odd):
 # wait up to 60 s for the other processes to leave both cores quiet, then say how busy it was.
@@ -230,13 +294,20 @@ for _ in $(seq 59); do (( busy < 10 )) && break; busy=$(busy_percent); done
 {
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), Linux $(uname -r)"
   echo "versions: $("$nginx_bin" -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -1 | awk '{print "wrk " $2}'), $("$demo_server" --version 2>&1)"
+  [[ -n $baseline ]] && echo "baseline (old-log, old-quiet): $baseline: $("$baseline" --version 2>&1 | head -1)"
   echo "runs: $ROUNDS rounds of ${DUR} s per server and workload; target $target; servers on core 0, load on core 1"
+  if [[ -n $syscall_method ]]; then
+    sw="a and b"
+    if ! wants b; then sw=a; elif ! wants a; then sw=b; fi
+    echo "system calls: $ROUNDS untimed wrk runs of ${SYSCALL_DUR} s per server for $sw, counted with $syscall_method"
+  fi
   echo "machine busy before the run: ${busy}% of all cores (other processes)"
 } | tee "$tmp/meta.txt"
-python3 - "$tmp/meta.txt" "$tmp/meta.json" "$demo_server" "$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)" <<'EOF'
+python3 - "$tmp/meta.txt" "$tmp/meta.json" "$demo_server" "$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)" "$baseline" <<'EOF'
 import json, sys
 lines = open(sys.argv[1]).read().splitlines()
-json.dump({"lines": lines, "demo_server": sys.argv[3], "git_head": sys.argv[4]}, open(sys.argv[2], "w"))
+json.dump({"lines": lines, "demo_server": sys.argv[3], "git_head": sys.argv[4], "baseline": sys.argv[5] or None},
+          open(sys.argv[2], "w"))
 EOF
 
 # --- a, b, c, e: rounds, the servers alternating --------------------------------------------
@@ -275,9 +346,25 @@ if wants a || wants b || wants c || wants e; then
       for s in "${raw_servers[@]}"; do echo "round $r: c raw, $s"; run_raw c "$s" "$r"; sleep 0.3; done
     fi
     if wants e; then
-      for s in "${raw_servers[@]}"; do echo "round $r: e demo-client load, $s"; run_client e "$s" "$r"; sleep 0.3; done
+      for s in "${client_servers[@]}"; do echo "round $r: e demo-client load, $s"; run_client e "$s" "$r"; sleep 0.3; done
     fi
   done
+  # s: system calls per request, untimed wrk runs of their own, same servers, same rotation.
+  if [[ -n $syscall_method ]]; then
+    for r in $(seq "$ROUNDS"); do
+      for w in a b; do
+        wants $w || continue
+        extra=(); [[ $w == b ]] && extra=(-H 'Connection: close')
+        for s in "${http_servers[@]}"; do
+          echo "round $r: system calls, $w, $s"
+          taskset -c 1 python3 "$helper" syscalls --samples "$syscall_results" --workload "$w" --server "$s" \
+            --round "$r" --server-pid "${pid_of[$s]}" --method "$syscall_method" --out "$tmp/syscalls.out" -- \
+            wrk -t1 -c50 -d"${SYSCALL_DUR}s" "${extra[@]}" "http://$url_host:${http_port_of[$s]}/"
+          sleep 0.3
+        done
+      done
+    done
+  fi
   for s in "${http_servers[@]}"; do stop "${pid_of[$s]}"; done
 fi
 
@@ -322,14 +409,22 @@ EOF
 if wants d; then
   for s in "${http_servers[@]}"; do idle_case "$s" http; done
   idle_case demo-log hold
+  [[ -n $baseline ]] && idle_case old-log hold
 fi
 
 # --- f: start-up -----------------------------------------------------------------------------
 if wants f; then
   python3 "$helper" startup --name "epoll_server to ready (the floor: fork+exec)" --until ready \
     --runs "$STARTUP_RUNS" -- taskset -c 0 "$tmp/epoll_server" --bind "$target" >>"$startup_results"
-  python3 "$helper" startup --name "demo-server to ready" --until ready --runs "$STARTUP_RUNS" -- \
-    taskset -c 0 "$demo_server" --ports 0 --bind "$target" --format json --color never >>"$startup_results"
+  if [[ -n $baseline ]]; then  # the two binaries alternate run by run: new old new old ...
+    python3 "$helper" startup --name "demo-server to ready" --id demo-server \
+      --name "old demo-server (baseline) to ready" --id old-server --until ready --runs "$STARTUP_RUNS" -- \
+      taskset -c 0 "$demo_server" --ports 0 --bind "$target" --format json --color never --then \
+      taskset -c 0 "$baseline" --ports 0 --bind "$target" --format json --color never >>"$startup_results"
+  else
+    python3 "$helper" startup --name "demo-server to ready" --id demo-server --until ready --runs "$STARTUP_RUNS" -- \
+      taskset -c 0 "$demo_server" --ports 0 --bind "$target" --format json --color never >>"$startup_results"
+  fi
   start_variant demo-log
   python3 "$helper" startup --name "demo-client to printed tuple" --until connected --runs "$STARTUP_RUNS" -- \
     taskset -c 1 "$demo_client" "$target" "${raw_port_of[demo-log]}" --format json >>"$startup_results"
@@ -337,4 +432,4 @@ if wants f; then
 fi
 
 python3 "$helper" summarize --samples "$samples" --idle "$idle_results" --startup "$startup_results" \
-  --meta "$tmp/meta.json" ${json_out:+--json "$json_out"}
+  --syscalls "$syscall_results" --meta "$tmp/meta.json" ${json_out:+--json "$json_out"}
