@@ -745,6 +745,18 @@ def cmd_summarize(args):
         print(f"\nresults: {args.json}")
 
 
+def add_measured_run_arguments(p):
+    """The options of a measured run (run, syscalls): pinning, quiet cores, retries, the command."""
+    p.add_argument("--server-cpu", type=int, default=0)
+    p.add_argument("--load-cpu", type=int, default=1)
+    p.add_argument("--max-other", type=float, default=10, help="percent of a core")
+    p.add_argument("--retries", type=int, default=2)
+    p.add_argument("--wait-quiet", type=float, default=20,
+                   help="before each attempt, wait up to this many seconds for quiet cores")
+    p.add_argument("--timeout", type=float, default=300)
+    p.add_argument("command", nargs=argparse.REMAINDER)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -765,14 +777,7 @@ def main():
     p.add_argument("--round", type=int, required=True)
     p.add_argument("--server-pid", type=int, required=True)
     p.add_argument("--kind", choices=("wrk", "raw", "client"), required=True)
-    p.add_argument("--server-cpu", type=int, default=0)
-    p.add_argument("--load-cpu", type=int, default=1)
-    p.add_argument("--max-other", type=float, default=10, help="percent of a core")
-    p.add_argument("--retries", type=int, default=2)
-    p.add_argument("--wait-quiet", type=float, default=20,
-                   help="before each attempt, wait up to this many seconds for quiet cores")
-    p.add_argument("--timeout", type=float, default=300)
-    p.add_argument("command", nargs=argparse.REMAINDER)
+    add_measured_run_arguments(p)
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("idle")
     p.add_argument("--address", required=True)
@@ -798,14 +803,7 @@ def main():
     p.add_argument("--server-pid", type=int, required=True)
     p.add_argument("--round", type=int, default=1)
     p.add_argument("--method", choices=("perf", "strace"), default="perf")
-    p.add_argument("--server-cpu", type=int, default=0)
-    p.add_argument("--load-cpu", type=int, default=1)
-    p.add_argument("--max-other", type=float, default=10, help="percent of a core")
-    p.add_argument("--retries", type=int, default=2)
-    p.add_argument("--wait-quiet", type=float, default=20,
-                   help="before each attempt, wait up to this many seconds for quiet cores")
-    p.add_argument("--timeout", type=float, default=300)
-    p.add_argument("command", nargs=argparse.REMAINDER)
+    add_measured_run_arguments(p)
     p.set_defaults(fn=cmd_syscalls)
     p = sub.add_parser("summarize")
     p.add_argument("--samples", required=True)

@@ -61,8 +61,10 @@ class event_sink {
   bool quiet() const noexcept { return quiet_; }
 
  private:
-  void per_connection(event e) {
-    if (!quiet_) out_.emit(e);
+  // A line per connection for the log, unless --quiet (checked before the event is wrapped).
+  template <typename Event>
+  void per_connection(Event&& e) {
+    if (!quiet_) out_.emit(event(std::forward<Event>(e)));
   }
 
   reporter& out_;

@@ -49,15 +49,20 @@ bool looks_like_spare(clock::time_point accepted_at, const clock::time_point* la
 
 namespace {
 
-// Does what a decision says.
+// Does what a decision says. `bytes`: everything received so far (in c->initial when a prefix
+// was kept before).
 struct carry_out {
   connection_ptr& c;
   server_context& ctx;
   std::string_view bytes;
 
-  void operator()(decision::wait_more) {
-    // A prefix such as "GE" and then a pause: keep it, wait for more within the same deadline.
+  // The bytes go on with the connection (a prefix to wait on, a handshake's start, a line begun).
+  void keep() {
     if (c->initial.empty()) c->initial.assign(bytes);
+  }
+  void operator()(decision::wait_more) {
+    // A prefix such as "GE" and then a pause: kept, and the wait goes on within the same deadline.
+    keep();
     wait_for_first_bytes(std::move(c), ctx);
   }
   void operator()(decision::answer_http& d) {
@@ -70,16 +75,17 @@ struct carry_out {
   }
   void operator()(decision::serve_http& d) {
     ctx.deadlines.disarm(c->deadline);
+    std::string().swap(c->initial);  // the parser has them
     serve_http(std::move(c), ctx, std::move(d.parser));
   }
   void operator()(decision::serve_tls) {
     ctx.deadlines.disarm(c->deadline);
-    c->initial.assign(bytes);
+    keep();
     serve_tls(std::move(c), ctx);
   }
   void operator()(decision::report d) {
     ctx.deadlines.disarm(c->deadline);
-    c->initial.assign(bytes);
+    keep();
     serve_report(std::move(c), ctx, d.silent);
   }
   void operator()(decision::wait_as_spare) { park(std::move(c), ctx, phase::spare); }
@@ -103,13 +109,6 @@ void first_bytes_arrived(connection_ptr c, server_context& ctx, arrival what, st
   if (what == arrival::silence && bytes.empty())
     in.spare = looks_like_spare(c->facts.accepted_at, ctx.http_seen.find(c->facts.tuple.remote.address));
   first_bytes_decision d = decide_first_bytes(in);
-  // The bytes may live in c->initial, which the decision's actions reassign: a copy first.
-  std::string kept;
-  if (bytes.data() == c->initial.data() && !std::holds_alternative<decision::wait_more>(d)) {
-    kept = std::move(c->initial);
-    c->initial.clear();
-    bytes = kept;
-  }
   std::visit(carry_out{c, ctx, bytes}, d);
 }
 
@@ -181,16 +180,11 @@ void waiting_room::ready() {
 
 void waiting_room::came(connection* c) {
   const ssize_t got = ::recv(c->native(), ctx_.scratch.data(), ctx_.scratch.size(), 0);
+  connection_ptr owned = leave(c, false);
   if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-    // Woken for nothing: armed again.
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
-    ev.data.ptr = c;
-    if (::epoll_ctl(watch_.native_handle(), EPOLL_CTL_MOD, c->native(), &ev) != 0)
-      park(leave(c, false), ctx_, phase::first_bytes);
+    wait_for_first_bytes(std::move(owned), ctx_);  // woken for nothing: back in (armed again)
     return;
   }
-  connection_ptr owned = leave(c, false);
   if (got < 0) return;  // reset before saying anything: nothing to tell; closed
   first_bytes_arrived(std::move(owned), ctx_, got == 0 ? arrival::end : arrival::bytes,
                       std::string_view(ctx_.scratch.data(), static_cast<std::size_t>(got)));

@@ -115,13 +115,12 @@ void park(connection_ptr c, server_context& ctx, phase what) {
   if (what == phase::serving || !c->adopt()) return;  // Asio cannot take it: closed
   c->state = what;
   c->idle = what != phase::first_bytes;  // a new connection's first bytes are answered within the grace
+  // Only a new connection's kept prefix ("GE") matters to what comes next.
+  if (what != phase::first_bytes) std::string().swap(c->initial);
   switch (what) {
     case phase::first_bytes: ctx.deadlines.arm_if_unarmed(c->deadline, wait_kind::first_bytes); break;
     case phase::spare:
-    case phase::request:
-      std::string().swap(c->initial);
-      ctx.deadlines.arm(c->deadline, wait_kind::keep_alive);
-      break;
+    case phase::request: ctx.deadlines.arm(c->deadline, wait_kind::keep_alive); break;
     case phase::hold: ctx.deadlines.arm(c->deadline, wait_kind::hold); break;
     case phase::serving: break;
   }
