@@ -405,10 +405,8 @@ asio::awaitable<int> run(reporter& out, options opts) {
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return s.made[a].id < s.made[b].id; });
 
   if (opts.hold.count() > 0 && !s.held.empty()) {
-    out.emit(note_event{"holding", fmt::format("holding {} connection{} open for {} s: see them with "
-                                               "ss -tn 'dport = :{}'",
-                                               s.held.size(), s.held.size() == 1 ? "" : "s",
-                                               std::chrono::duration<double>(opts.hold).count(), opts.port)});
+    out.emit(remark_event{holding_connections{s.held.size(), std::chrono::duration<double>(opts.hold).count(),
+                                              opts.port}});
     asio::steady_timer hold(ex, opts.hold);
     co_await hold.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }

@@ -1,5 +1,6 @@
 #include "connection.hpp"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,21 +19,22 @@ open_slot::~open_slot() {
 
 connection::connection(connection_table& table, int fd, const asio::ip::tcp& protocol, connection_facts f,
                        const asio::any_io_executor& executor)
-    : table_(table), slot_(table), facts(std::move(f)), socket(executor), fd_(fd), protocol_(protocol) {
+    : slot_(table), facts(std::move(f)), socket(executor), fd_(fd), v6_(protocol.family() == AF_INET6) {
   deadline.owner = this;
-  table_.link(*this);
+  table.link(*this);
 }
 
 connection::~connection() {
-  table_.unlink(*this);
-  table_.deadlines_.disarm(deadline);  // the server's deadline lists must not point here any more
+  connection_table& table = slot_.table();
+  table.unlink(*this);
+  table.deadlines_.disarm(deadline);  // the server's deadline lists must not point here any more
   close();
 }
 
 bool connection::adopt() {
   if (socket.is_open()) return true;
   std::error_code ec;
-  socket.assign(protocol_, fd_, ec);
+  socket.assign(v6_ ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), fd_, ec);
   return !ec;
 }
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <asio/any_io_executor.hpp>
 #include <asio/ip/tcp.hpp>
@@ -38,8 +39,34 @@ class open_slot {
   open_slot(const open_slot&) = delete;
   open_slot& operator=(const open_slot&) = delete;
 
+  connection_table& table() const noexcept { return table_; }
+
  private:
   connection_table& table_;
+};
+
+/// First bytes kept while they do not yet say what the client speaks ("GE"): rare, so a
+/// pointer (8 bytes in every connection) rather than a string (32).
+class kept_bytes {
+ public:
+  bool empty() const noexcept { return !bytes_ || bytes_->empty(); }
+  std::string_view view() const noexcept { return bytes_ ? std::string_view(*bytes_) : std::string_view(); }
+  void assign(std::string_view b) { ensure().assign(b); }
+  void append(std::string_view b) { ensure().append(b); }
+  /// The bytes, moved out; empty afterwards.
+  std::string take() {
+    std::string out = bytes_ ? std::move(*bytes_) : std::string();
+    bytes_.reset();
+    return out;
+  }
+  void clear() noexcept { bytes_.reset(); }
+
+ private:
+  std::string& ensure() {
+    if (!bytes_) bytes_ = std::make_unique<std::string>();
+    return *bytes_;
+  }
+  std::unique_ptr<std::string> bytes_;
 };
 
 /// What a connection is doing; for the shutdown and for whoever wakes it.
@@ -56,7 +83,6 @@ enum class phase : std::uint8_t {
 /// room (through the table, while it is there).
 class connection {
   // First, so that it is released last: the count goes down once the descriptor is closed.
-  connection_table& table_;
   open_slot slot_;
 
  public:
@@ -85,15 +111,21 @@ class connection {
   asio::ip::tcp::socket socket;  ///< empty until adopt()
   watched deadline{socket};
   std::uint64_t requests = 0;    ///< HTTP requests answered on this connection
-  phase state = phase::first_bytes;
-  bool idle = false;             ///< waiting with no answer in flight: closed at once at shutdown
-  bool in_room = false;          ///< in the waiting room (the table owns it there)
-  std::string initial;           ///< first bytes that did not yet say what the client speaks ("GE")
+  kept_bytes initial;            ///< first bytes that did not yet say what the client speaks ("GE")
 
  private:
   friend class connection_table;
   int fd_ = -1;
-  asio::ip::tcp protocol_;
+  bool v6_ = false;  ///< the descriptor's family, for adopt()
+
+ public:
+  // Here, beside fd_ and v6_, so that the four share one 8-byte word (idle connections are
+  // counted by the ten thousand).
+  phase state = phase::first_bytes;
+  bool idle = false;     ///< waiting with no answer in flight: closed at once at shutdown
+  bool in_room = false;  ///< in the waiting room (the table owns it there)
+
+ private:
   connection* prev_ = nullptr;
   connection* next_ = nullptr;
 };

@@ -75,7 +75,7 @@ struct carry_out {
   }
   void operator()(decision::serve_http& d) {
     ctx.deadlines.disarm(c->deadline);
-    std::string().swap(c->initial);  // the parser has them
+    c->initial.clear();  // the parser has them
     serve_http(std::move(c), ctx, std::move(d.parser));
   }
   void operator()(decision::serve_tls) {
@@ -97,7 +97,7 @@ void first_bytes_arrived(connection_ptr c, server_context& ctx, arrival what, st
   std::string_view bytes = fresh;
   if (!c->initial.empty()) {
     c->initial.append(fresh);
-    bytes = c->initial;
+    bytes = c->initial.view();
   }
   first_bytes_input in{bytes,
                        what,
@@ -142,8 +142,7 @@ connection_ptr waiting_room::enter(connection_ptr c) {
   if (::epoll_ctl(watch_.native_handle(), EPOLL_CTL_ADD, c->native(), &ev) != 0 &&
       (errno != EEXIST || ::epoll_ctl(watch_.native_handle(), EPOLL_CTL_MOD, c->native(), &ev) != 0))
     return c;
-  c->deadline.on_expiry = &waiting_room::expired;
-  c->deadline.expiry_context = this;
+  c->deadline.hook = this;
   ++members_;
   c->in_room = true;
   c->state = phase::first_bytes;
@@ -155,8 +154,7 @@ connection_ptr waiting_room::enter(connection_ptr c) {
 connection_ptr waiting_room::leave(connection* c, bool armed) {
   // Still armed in the set (its deadline passed): out of it before Asio takes the descriptor.
   if (armed) ::epoll_ctl(watch_.native_handle(), EPOLL_CTL_DEL, c->native(), nullptr);
-  c->deadline.on_expiry = nullptr;
-  c->deadline.expiry_context = nullptr;
+  c->deadline.hook = nullptr;
   c->in_room = false;
   --members_;
   return connection_ptr(c);
@@ -190,10 +188,9 @@ void waiting_room::came(connection* c) {
                       std::string_view(ctx_.scratch.data(), static_cast<std::size_t>(got)));
 }
 
-void waiting_room::expired(void* room, watched& w) {
-  auto& self = *static_cast<waiting_room*>(room);
+void waiting_room::expired(watched& w) {
   auto* c = static_cast<connection*>(w.owner);
-  first_bytes_arrived(self.leave(c, true), self.ctx_, arrival::silence, {});
+  first_bytes_arrived(leave(c, true), ctx_, arrival::silence, {});
 }
 
 }  // namespace portdemo::server

@@ -92,7 +92,7 @@ void wait_for_first_bytes(connection_ptr c, server_context& ctx);
 /// where Asio's own registration costs an ioctl, an EPOLL_CTL_ADD, an EPOLL_CTL_MOD per wait and
 /// an EPOLL_CTL_DEL before the close. Their deadlines are the server's (timeouts), like every
 /// other wait's; then, or when bytes come, first_bytes_arrived() takes them.
-class waiting_room {
+class waiting_room final : private expiry_hook {
  public:
   explicit waiting_room(server_context& ctx);
   ~waiting_room();
@@ -111,7 +111,7 @@ class waiting_room {
   void ready();
   void came(connection* c);
   connection_ptr leave(connection* c, bool armed);
-  static void expired(void* room, watched& w);
+  void expired(watched& w) override;
 
   server_context& ctx_;
   asio::posix::stream_descriptor watch_;  ///< the epoll set, as the event loop sees it

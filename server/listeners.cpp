@@ -174,10 +174,7 @@ bool adopt_passed(asio::io_context& io, event_sink& events, const host_facts& fa
   ::unsetenv("LISTEN_FDNAMES");
   if (!passed.problem.empty()) events.emit(note_event{"listen_fds_ignored", passed.problem});
   if (passed.count == 0) return false;
-  events.emit(note_event{"socket_activation",
-                         fmt::format("{} socket{} passed by the parent process (LISTEN_FDS): the parent bound "
-                                     "them, this process serves them; --ports and --bind are not used",
-                                     passed.count, passed.count == 1 ? "" : "s")});
+  events.emit(remark_event{socket_activation{passed.count}});
   // Why a privileged port is open to us: the parent bound it.
   const auto allowed = [&](std::uint16_t port) -> std::optional<std::string> {
     if (port >= 1024 || port == 0) return std::nullopt;
@@ -221,10 +218,7 @@ void bind_all(event_sink& events, const host_facts& facts, const listen_plan& pl
       if (auto* f = std::get_if<failure>(&result)) {
         if (plan.defaults && address.is_v6() && (f->error == "EADDRNOTAVAIL" || f->error == "EAFNOSUPPORT")) {
           v6_missing = true;
-          events.emit(note_event{"ipv6_unavailable",
-                                 fmt::format("the IPv6 loopback address ::1 is not available on this "
-                                             "host ({}); serving IPv4 only",
-                                             f->error)});
+          events.emit(remark_event{ipv6_unavailable{f->error}});
           continue;
         }
         ++set.failed;

@@ -22,9 +22,9 @@ asio::awaitable<bool> report(connection& c, server_context& ctx) {
   line_collector line(limits.max_line);
   std::optional<clock::time_point> began;
   if (!c.initial.empty()) {
-    line.feed(c.initial);
+    line.feed(c.initial.view());
     began = clock::now();
-    std::string().swap(c.initial);
+    c.initial.clear();
   }
   bool timed_out = false;
   std::error_code ec;

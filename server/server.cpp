@@ -68,10 +68,8 @@ void server::cap_connections() {
   }
   connection_cap cap = portdemo::cap_connections(ctx_.limits.max_connections, limit, in_use);
   if (cap.clamped) {
-    events_.emit(note_event{"max_connections_clamped",
-                            fmt::format("--max-connections {} lowered to {}: the open-file limit is {} "
-                                        "(ulimit -n), {} are in use and {} kept in reserve",
-                                        ctx_.limits.max_connections, cap.value, *limit, in_use, descriptor_reserve)});
+    events_.emit(remark_event{max_connections_clamped{ctx_.limits.max_connections, cap.value, *limit, in_use,
+                                                      descriptor_reserve}});
   }
   ctx_.limits.max_connections = cap.value;
 }
@@ -127,13 +125,10 @@ int server::start() {
   const int failed = listeners_.failed;
 
   if (listeners_.beyond_loopback()) {
-    events_.emit(note_event{"reachable_from_network",
-                            "listening beyond loopback: other machines on the network can now "
-                            "connect to these ports"});
+    events_.emit(remark_event{reachable_from_network{}});
   }
   if (opts_.strict && failed > 0) {
-    events_.emit(note_event{"strict", fmt::format("--strict: {} of {} sockets failed, so none will serve", failed,
-                                                  failed + listening)});
+    events_.emit(remark_event{strict_refused{failed, failed + listening}});
     const int code = listeners_.first_failure_code;
     listeners_ = listener_set{};
     events_.emit(ready_event{0, failed, {}, {}, {}});
@@ -202,7 +197,7 @@ void server::wait_for_signal() {
 void server::stop(const std::string& signal) {
   if (stopped_) {
     // A second signal: whoever sent it does not want to wait.
-    events_.emit(note_event{"second_signal", fmt::format("second {}: ending at once", signal)});
+    events_.emit(remark_event{second_signal{signal}});
     finish();
     out_.flush();
     std::_Exit(exit_code::ok);

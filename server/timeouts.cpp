@@ -54,8 +54,8 @@ void timeouts::fire() {
       watched& w = *l.head;
       disarm(w);
       w.expired = true;
-      if (w.on_expiry) {
-        w.on_expiry(w.expiry_context, w);  // may arm, disarm or destroy entries: the loop reads the head again
+      if (w.hook) {
+        w.hook->expired(w);  // may arm, disarm or destroy entries: the loop reads the head again
       } else {
         std::error_code ignored;
         w.socket->cancel(ignored);  // the connection's pending wait ends with operation_aborted

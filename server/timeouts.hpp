@@ -31,25 +31,36 @@ enum class wait_kind : std::uint8_t {
 };
 inline constexpr std::size_t wait_kinds = 7;
 
+struct watched;
+
+/// Who handles a deadline instead of the socket (the waiting room, whose descriptors the event
+/// loop does not watch).
+class expiry_hook {
+ public:
+  virtual void expired(watched& w) = 0;
+
+ protected:
+  ~expiry_hook() = default;
+};
+
 /// A socket with a deadline; embedded in each connection. When the deadline passes, the
-/// socket's pending operation is cancelled, or, when `on_expiry` is set (a connection whose
-/// descriptor the event loop does not watch: the waiting room), that is called instead.
+/// socket's pending operation is cancelled, or, when `hook` is set, hook->expired() is called
+/// instead. 56 bytes: one in every connection.
 struct watched {
   explicit watched(asio::ip::tcp::socket& s) : socket(&s) {}
   watched(const watched&) = delete;
   watched& operator=(const watched&) = delete;
 
   asio::ip::tcp::socket* socket;
-  bool expired = false;  ///< the last armed deadline passed (and the pending operation was cancelled)
-  void (*on_expiry)(void* context, watched&) = nullptr;  ///< instead of cancelling the socket's operation
-  void* expiry_context = nullptr;  ///< on_expiry's first argument
-  void* owner = nullptr;           ///< the object this is embedded in, for on_expiry
-  // Private to `timeouts`.
+  expiry_hook* hook = nullptr;  ///< instead of cancelling the socket's operation
+  void* owner = nullptr;        ///< the object this is embedded in, for the hook
+  // Private to `timeouts` (but `expired`).
   watched* prev = nullptr;
   watched* next = nullptr;
   clock::time_point at{};
   wait_kind kind = wait_kind::first_bytes;
   bool armed = false;
+  bool expired = false;  ///< the last armed deadline passed (and the pending operation was cancelled)
 };
 
 /// The server's deadlines.

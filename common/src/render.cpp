@@ -138,6 +138,7 @@ struct json_visitor {
   }
   std::string operator()(const requests_summarised_event& e) const { return (*this)(as_note(e)); }
   std::string operator()(const board_subscriber_dropped_event& e) const { return (*this)(as_note(e)); }
+  std::string operator()(const remark_event& e) const { return (*this)(as_note(e)); }
   std::string operator()(const join_event& e) const {
     std::string out = "{\"event\":\"join\",\"urls\":[";
     for (std::size_t i = 0; i < e.urls.size(); ++i) {
@@ -365,6 +366,50 @@ note_event as_note(const board_subscriber_dropped_event& e) {
   return {"board_subscriber_dropped",
           fmt::format("board subscriber #{} ({}) dropped: {}", e.id, to_string(e.tuple.remote), why)};
 }
+
+namespace {
+std::string_view plural(std::uint64_t n) { return n == 1 ? "" : "s"; }
+
+struct remark_words {
+  note_event operator()(const max_connections_clamped& r) const {
+    return {"max_connections_clamped",
+            fmt::format("--max-connections {} lowered to {}: the open-file limit is {} (ulimit -n), {} are in use "
+                        "and {} kept in reserve",
+                        r.requested, r.value, r.open_file_limit, r.in_use, r.reserve)};
+  }
+  note_event operator()(const reachable_from_network&) const {
+    return {"reachable_from_network",
+            "listening beyond loopback: other machines on the network can now connect to these ports"};
+  }
+  note_event operator()(const strict_refused& r) const {
+    return {"strict", fmt::format("--strict: {} of {} sockets failed, so none will serve", r.failed, r.total)};
+  }
+  note_event operator()(const second_signal& r) const {
+    return {"second_signal", fmt::format("second {}: ending at once", r.signal)};
+  }
+  note_event operator()(const socket_activation& r) const {
+    return {"socket_activation",
+            fmt::format("{} socket{} passed by the parent process (LISTEN_FDS): the parent bound them, this "
+                        "process serves them; --ports and --bind are not used",
+                        r.count, plural(static_cast<std::uint64_t>(r.count)))};
+  }
+  note_event operator()(const ipv6_unavailable& r) const {
+    return {"ipv6_unavailable",
+            fmt::format("the IPv6 loopback address ::1 is not available on this host ({}); serving IPv4 only",
+                        r.error)};
+  }
+  note_event operator()(const holding_connections& r) const {
+    return {"holding", fmt::format("holding {} connection{} open for {} s: see them with ss -tn 'dport = :{}'",
+                                   r.count, plural(r.count), r.seconds, r.port)};
+  }
+  note_event operator()(const log_dropped& r) const {
+    return {"log_dropped",
+            fmt::format("{} log line{} dropped: the output could not keep up", r.count, plural(r.count))};
+  }
+};
+}  // namespace
+
+note_event as_note(const remark_event& e) { return std::visit(remark_words{}, e.what); }
 
 std::string render_json(const event& e) {
   std::string out = std::visit(json_visitor{}, e);
@@ -609,6 +654,7 @@ struct text_renderer::impl {
   }
   std::string operator()(const requests_summarised_event& e) const { return (*this)(as_note(e)); }
   std::string operator()(const board_subscriber_dropped_event& e) const { return (*this)(as_note(e)); }
+  std::string operator()(const remark_event& e) const { return (*this)(as_note(e)); }
 
   std::string operator()(const join_event& e) const {
     if (e.urls.empty()) return "";

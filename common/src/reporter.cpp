@@ -147,13 +147,8 @@ void reporter::print(const event& e) {
     }
   }
   // Room again after drops: say how many, before this line. (Rendered outside the lock.)
-  std::string note = format_ == output_format::json
-                         ? render_json(note_event{"log_dropped", fmt::format("{} log line{} dropped: the output "
-                                                                             "could not keep up",
-                                                                             drops, drops == 1 ? "" : "s")})
-                         : text_.render(note_event{"log_dropped", fmt::format("{} log line{} dropped: the output "
-                                                                              "could not keep up",
-                                                                              drops, drops == 1 ? "" : "s")});
+  const remark_event dropped{log_dropped{drops}};
+  std::string note = format_ == output_format::json ? render_json(dropped) : text_.render(dropped);
   std::lock_guard lock(writer_->mutex);
   writer_->pending += note;
   writer_->pending += line;

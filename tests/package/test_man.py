@@ -109,6 +109,9 @@ class ManPages(unittest.TestCase):
         for text in source_texts():
             events.update(re.findall(r'\\"event\\":\\"([a-z_]+)\\"', text))
             notes.update(re.findall(r'note_event\{"([a-z_]+)"', text))
+            # Typed notes (remarks), worded in render.cpp: `note_event as_note(...) { return {"code", ...`
+            notes.update(re.findall(r'note_event (?:operator\(\)|as_note)\([^)]*\)(?: const)? \{[^}]*?return \{"([a-z0-9_]+)"',
+                                    text))
         events.update({"connected", "exchanged"})  # named by a condition, not a literal
         self.assertGreater(len(events), 15)
         self.assertGreater(len(notes), 5)

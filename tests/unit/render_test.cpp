@@ -195,6 +195,44 @@ TEST(RenderJson, Note) {
             "\n");
 }
 
+// Remarks are typed; their words are the renderer's, the same in text and JSON (a note).
+TEST(RenderJson, EveryRemarkIsANoteWithItsCodeAndWords) {
+  const std::vector<std::pair<remark, std::string>> cases = {
+      {max_connections_clamped{10000, 1000, 1024, 4, 20},
+       R"({"code":"max_connections_clamped","message":"--max-connections 10000 lowered to 1000: the open-file )"
+       R"(limit is 1024 (ulimit -n), 4 are in use and 20 kept in reserve"})"},
+      {reachable_from_network{},
+       R"({"code":"reachable_from_network","message":"listening beyond loopback: other machines on the network )"
+       R"(can now connect to these ports"})"},
+      {strict_refused{1, 3}, R"({"code":"strict","message":"--strict: 1 of 3 sockets failed, so none will serve"})"},
+      {second_signal{"SIGINT"}, R"({"code":"second_signal","message":"second SIGINT: ending at once"})"},
+      {socket_activation{1},
+       R"({"code":"socket_activation","message":"1 socket passed by the parent process (LISTEN_FDS): the )"
+       R"(parent bound them, this process serves them; --ports and --bind are not used"})"},
+      {socket_activation{2}, R"({"code":"socket_activation","message":"2 sockets passed by the parent )"
+                             R"(process (LISTEN_FDS): the parent bound them, this process serves them; )"
+                             R"(--ports and --bind are not used"})"},
+      {ipv6_unavailable{"EADDRNOTAVAIL"},
+       R"({"code":"ipv6_unavailable","message":"the IPv6 loopback address ::1 is not available on this host )"
+       R"((EADDRNOTAVAIL); serving IPv4 only"})"},
+      {holding_connections{1, 2.5, 8080},
+       R"({"code":"holding","message":"holding 1 connection open for 2.5 s: see them with ss -tn 'dport = :8080'"})"},
+      {holding_connections{3, 5, 9}, R"({"code":"holding","message":"holding 3 connections open for 5 s: see )"
+                                     R"(them with ss -tn 'dport = :9'"})"},
+      {log_dropped{1}, R"({"code":"log_dropped","message":"1 log line dropped: the output could not keep up"})"},
+      {log_dropped{7}, R"({"code":"log_dropped","message":"7 log lines dropped: the output could not keep up"})"},
+  };
+  for (const auto& [what, body] : cases) {
+    EXPECT_EQ(render_json(remark_event{what}), R"({"event":"note",)" + body.substr(1) + "\n");
+  }
+}
+
+TEST(RenderText, ARemarkIsANote) {
+  EXPECT_EQ(text_of(remark_event{second_signal{"SIGTERM"}}), "note: second SIGTERM: ending at once\n");
+  EXPECT_EQ(text_of(remark_event{strict_refused{2, 2}}),
+            "note: --strict: 2 of 2 sockets failed, so none will serve\n");
+}
+
 TEST(RenderJson, Join) {
   join_event e{{"http://10.0.0.5:8080/", "https://10.0.0.5:8443/"}, "http://10.0.0.5:8080/board",
                qr_code{2, {"# ", " #"}}};

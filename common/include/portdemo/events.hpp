@@ -73,6 +73,38 @@ struct note_event {
   std::string message;  ///< for people
 };
 
+/// Remarks whose wording lives in render.cpp (as_note); each renders as a note, code and
+/// message, in text and JSON alike.
+struct max_connections_clamped {  ///< --max-connections lowered to fit the open-file limit
+  std::size_t requested = 0, value = 0, open_file_limit = 0, in_use = 0, reserve = 0;
+};
+struct reachable_from_network {};  ///< a listening address beyond loopback
+struct strict_refused {            ///< --strict and some sockets failed: none serve
+  int failed = 0, total = 0;
+};
+struct second_signal {  ///< a second SIGINT/SIGTERM during the grace period
+  std::string signal;
+};
+struct socket_activation {  ///< sockets passed by a service manager (LISTEN_FDS)
+  int count = 0;
+};
+struct ipv6_unavailable {  ///< the default ::1 could not be bound
+  std::string error;
+};
+struct holding_connections {  ///< demo-client --hold
+  std::size_t count = 0;
+  double seconds = 0;
+  std::uint16_t port = 0;
+};
+struct log_dropped {  ///< the log writer fell behind and dropped lines
+  std::uint64_t count = 0;
+};
+using remark = std::variant<max_connections_clamped, reachable_from_network, strict_refused, second_signal,
+                            socket_activation, ipv6_unavailable, holding_connections, log_dropped>;
+struct remark_event {
+  remark what;
+};
+
 /// Requests on kept-alive connections past each connection's first `logged_per_connection`,
 /// counted instead of logged one by one since the last such summary (a note, for the log).
 struct requests_summarised_event {
@@ -306,7 +338,7 @@ struct port_distribution {
 port_distribution distribution(const std::vector<std::uint16_t>& ports, const std::optional<port_range>& ephemeral);
 
 /// Every event either program emits.
-using event = std::variant<host_facts_event, listening_event, join_event, bind_failed_event, note_event,
+using event = std::variant<host_facts_event, listening_event, join_event, bind_failed_event, note_event, remark_event,
                            requests_summarised_event, board_subscriber_dropped_event,
                            ready_event, accepted_event, datagram_event, answered_event, http_request_event,
                            tls_failed_event, tls_certificate_event, accept_failed_event,

@@ -34,6 +34,7 @@ class text_renderer {
 /// A typed note in the words the log prints it (code and message), text and JSON alike.
 note_event as_note(const requests_summarised_event& e);
 note_event as_note(const board_subscriber_dropped_event& e);
+note_event as_note(const remark_event& e);
 
 /// What a raw client's first line (or datagram) gets: demo-client's hello the JSON view,
 /// anything else (silence included) the text report. The one answer of TCP's quick path, its
