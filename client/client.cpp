@@ -62,6 +62,7 @@ std::optional<failure> bind_source_port(tcp::socket& socket, const tcp::endpoint
   failure f = make_failure(step::bind, ec, to_endpoint(peer));
   f.client_side = true;
   f.local = to_endpoint(local);
+  f.local_pinned = true;
   if (f.error == "EADDRINUSE") f.holders = find_port_users(port);
   return f;
 }
@@ -189,6 +190,13 @@ asio::awaitable<attempt> connect_once(reporter& out, const options& opts,
     if (ec) {
       failure f = make_failure(step::connect, ec, to_endpoint(peer));
       f.timeout = opts.timeout;
+      // The port this attempt used: chosen for it, and lost with it (the kernel's own record).
+      std::error_code unknown;
+      const tcp::endpoint attempted = socket.local_endpoint(unknown);
+      if (!unknown && attempted.port() != 0) {
+        f.local = to_endpoint(attempted);
+        f.local_pinned = opts.source_port != 0;
+      }
       out.emit(connect_failed_event{f, explain(f, out.facts())});
       result.exit_code = exit_code_for(f.error);
       result.failures.push_back(std::move(f));

@@ -285,7 +285,9 @@ struct json_visitor {
   }
   std::string operator()(const connect_failed_event& e) const {
     // "local": the client's own end, when --source-port pinned it.
-    std::string local = e.what.local ? ",\"local\":" + endpoint_json(*e.what.local) : "";
+    std::string local = e.what.local ? fmt::format(",\"local\":{},\"local_port_chosen_by\":{}", endpoint_json(*e.what.local),
+                                                   json_string(e.what.local_pinned ? "user" : "kernel"))
+                                     : "";
     return fmt::format("{{\"event\":\"connect_failed\",\"proto\":{},\"remote\":{}{},{}}}",
                        json_string(e.what.proto), endpoint_json(e.what.ep.value_or(endpoint{})), local,
                        json_failure(e.what, e.why));
@@ -899,6 +901,18 @@ struct text_renderer::impl {
     std::string out =
         join(fmt::format("{}  {}", paint(label, bad_style), ep(e.what.ep.value_or(endpoint{}), dim_style, 17)),
              fmt::format("{}: {} ({})", to_string(e.what.where), e.what.system_message, e.what.error), 11);
+    if (e.what.local && e.what.where == step::connect) {
+      // The attempt had a port of its own, although no connection came of it.
+      const std::string chosen =
+          e.what.local_pinned
+              ? "chosen with --source-port"
+          : r.facts_.ephemeral && r.facts_.ephemeral->contains(e.what.local->port)
+              ? fmt::format("chosen by this host's kernel from its ephemeral range {}; free again now",
+                            range_text(r.facts_.ephemeral))
+              : "chosen by this host's kernel; free again now";
+      out += wrap(fmt::format("this attempt's own end was {} ({})", to_string(*e.what.local), chosen), text_width,
+                  11, 11);
+    }
     return out + once(e.what, e.why);
   }
 

@@ -77,6 +77,10 @@ class ClientFailures(unittest.TestCase):
                       failed["explanation"])
         self.assertIn("nothing is listening", failed["explanation"])
         self.assertIn(f"demo-server --ports {port}", failed["explanation"])
+        # The attempt's own end: a port the kernel chose from its ephemeral range, then lost.
+        self.assertEqual(failed["local"]["address"], "127.0.0.1")
+        self.assertTrue(h.in_ephemeral_range(failed["local"]["port"]), failed["local"])
+        self.assertEqual(failed["local_port_chosen_by"], "kernel")
         gave_up = h.one(self, events, "gave_up")
         self.assertEqual(gave_up["attempts"], [{"remote": h.ep("127.0.0.1", port),
                                                 "step": "connect", "errno": "ECONNREFUSED"}])
@@ -90,6 +94,43 @@ class ClientFailures(unittest.TestCase):
         self.assertIn(f"127.0.0.1:{port}", result.stdout)
         self.assertIn("ECONNREFUSED", result.stdout)
         self.assertIn(f"port {port}", result.stdout)
+        self.assertRegex(h.flat(result.stdout),
+                         r"this attempt's own end was 127\.0\.0\.1:(\d+) \(chosen by this host's kernel from "
+                         r"its ephemeral range " + h.range_text() + r"; free again now\)")
+
+    def test_timed_out_attempt_reports_the_port_the_kernel_shows(self):
+        """While the SYN waits unanswered, the kernel lists the attempt (SYN-SENT) with its local
+        port; the client's connect_failed names that same port."""
+        listener = hold_port(self, backlog=0)
+        port = listener.getsockname()[1]
+        full = False
+        for _ in range(8):
+            s = socket.socket()
+            self.addCleanup(s.close)
+            s.settimeout(0.3)
+            try:
+                s.connect(("127.0.0.1", port))
+            except socket.timeout:
+                s.close()  # its SYN-SENT socket goes: only the client's can appear below
+                full = True
+                break
+        if not full:
+            self.skipTest("the listener's queue did not fill, so no SYN is dropped here")
+        client = h.Proc(self, [h.CLIENT, "127.0.0.1", str(port), "--timeout", "1", "--format", "json"])
+        seen = set()
+        deadline = time.monotonic() + 3
+        while client.running() and time.monotonic() < deadline:
+            out = subprocess.run(["ss", "-Htn", "state", "syn-sent", f"dport = :{port}"],
+                                 capture_output=True, text=True, timeout=5).stdout
+            for line in out.splitlines():
+                local = line.split()[-2]
+                seen.add(int(local.rsplit(":", 1)[1]))
+            time.sleep(0.02)
+        client.read_rest()
+        failed = h.one(self, client.events(), "connect_failed")
+        self.assertEqual(failed["errno"], "ETIMEDOUT")
+        self.assertEqual(seen, {failed["local"]["port"]}, failed)
+        self.assertEqual(failed["local"]["address"], "127.0.0.1")
 
     def test_unknown_host(self):
         """nonexistent.invalid, looked up with no network at all (unshare -n) and a private

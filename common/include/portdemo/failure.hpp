@@ -33,7 +33,9 @@ struct failure {
   std::chrono::milliseconds timeout{0};  ///< the deadline that passed, for ETIMEDOUT
   bool client_side = false;      ///< the client's own bind (--source-port), not a server's
   std::string proto = "tcp";     ///< "udp" for datagram sockets
-  std::optional<endpoint> local; ///< the client's own end it tried to bind (--source-port)
+  std::optional<endpoint> local; ///< the client's own end: the one it tried to bind (--source-port), or the
+                                 ///< one a failed connect used (getsockname on the connecting socket)
+  bool local_pinned = false;     ///< `local` was chosen with --source-port, not by the kernel
 
   // Context the networking code gathers for some errors, so the explanation can be specific.
   std::vector<port_user> holders;            ///< EADDRINUSE: the sockets using the port
