@@ -28,6 +28,7 @@ declare -A max_len=(
   [fuzz_server_view]=2048     # a server_view line is about 150 bytes; room for nesting
   [fuzz_log_sanitiser]=512    # past the 200 bytes the JSON log keeps
   [fuzz_board]=4096           # dozens of connections and requests, several batches
+  [fuzz_proxy_header]=2100    # past the 2048-byte v2 header limit (v1 lines stop at 107)
 )
 
 scripts/install-deps.sh >/dev/null
