@@ -128,8 +128,11 @@ void succeed(reporter& out, const options& opts, attempt& result, connected_even
 asio::awaitable<void> ask_server(tcp::socket& socket, const options& opts, connected_event& ev) {
   std::error_code ec;
   const auto deadline = clock::now() + std::min<std::chrono::milliseconds>(opts.timeout, report_wait);
-  co_await write_until(socket, asio::buffer(opts.hold.count() > 0 ? client_hello_hold : client_hello), deadline,
-                       ec);
+  // The hello and this end's own view, in one write: a server from before the view reads both
+  // at once and answers the hello.
+  std::string hello(opts.hold.count() > 0 ? client_hello_hold : client_hello);
+  hello += render_client_view(ev.tuple);
+  co_await write_until(socket, asio::buffer(hello), deadline, ec);
   std::array<char, 4096> buffer{};
   std::size_t received = 0;
   while (!ec && received < buffer.size()) {
@@ -287,19 +290,32 @@ asio::awaitable<attempt> exchange_once(reporter& out, const options& opts,
     // The four facts, from the kernel: getsockname after connect() fixed the peer.
     udp::endpoint local = socket.local_endpoint(ec);
     connected_event ev = new_event(out, opts, id, {to_endpoint(local), to_endpoint(peer)}, "udp");
-    socket.send(asio::buffer(client_hello), 0, ec);
-    if (ec) {
-      udp_failure(out, opts, result, step::write, ec, peer);
-      continue;
-    }
+    // The hello and this end's own view in one datagram. A server from before the view answers
+    // that with its text report: then once more with the hello alone.
+    const std::string hello = std::string(client_hello) + render_client_view(ev.tuple);
     std::array<char, 2048> buffer{};
-    std::size_t n = co_await receive_until(socket, asio::buffer(buffer), clock::now() + opts.timeout, ec);
-    if (ec) {
-      udp_failure(out, opts, result, step::read, ec, peer);  // ECONNREFUSED: ICMP; ETIMEDOUT: silence
-      continue;
+    std::string_view got;
+    std::optional<server_view> view;
+    bool failed = false;
+    for (std::string_view message : {std::string_view(hello), client_hello}) {
+      socket.send(asio::buffer(message), 0, ec);
+      if (ec) {
+        udp_failure(out, opts, result, step::write, ec, peer);
+        failed = true;
+        break;
+      }
+      std::size_t n = co_await receive_until(socket, asio::buffer(buffer), clock::now() + opts.timeout, ec);
+      if (ec) {
+        udp_failure(out, opts, result, step::read, ec, peer);  // ECONNREFUSED: ICMP; ETIMEDOUT: silence
+        failed = true;
+        break;
+      }
+      got = std::string_view(buffer.data(), n);
+      view = parse_server_view(got.substr(0, got.find('\n')));
+      if (view || got.substr(0, 10) != "portdemo: ") break;  // not a demo-server's text report either
     }
-    std::string_view got(buffer.data(), n);
-    if (auto view = parse_server_view(got.substr(0, got.find('\n')))) {
+    if (failed) continue;
+    if (view) {
       ev.server_view = view->tuple;
       ev.server_id = view->id;
     } else {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "context.hpp"
+#include "portdemo/protocol.hpp"
 #include "http_session.hpp"
 #include "parking.hpp"
 #include "quick_answer.hpp"
@@ -35,10 +36,19 @@ first_bytes_decision decide_first_bytes(const first_bytes_input& in) {
       return decision::serve_http{std::move(parser)};
     }
     case first_bytes::hello:
-    case first_bytes::other:
-      // One whole line and nothing after it: the answer is one short line.
-      if (in.bytes.size() <= in.max_line && in.bytes.find('\n') == in.bytes.size() - 1) return decision::answer_line{};
+    case first_bytes::other: {
+      // One whole line and nothing after it (or, after demo-client's hello, its whole view line):
+      // the answer is one short line.
+      const auto newline = in.bytes.find('\n');
+      if (newline == std::string_view::npos || newline >= in.max_line) return decision::report{false};
+      const std::string_view line = in.bytes.substr(0, newline + 1);
+      const std::string_view after = in.bytes.substr(newline + 1);
+      if (after.empty()) return decision::answer_line{};
+      if (line != client_hello && line != client_hello_hold) return decision::report{false};
+      if (parse_client_view(after)) return decision::answer_line{};
+      if (could_be_client_view(after)) return decision::wait_more{};
       return decision::report{false};
+    }
   }
   return decision::report{false};
 }

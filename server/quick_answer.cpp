@@ -69,8 +69,9 @@ quick_outcome answer_http_at_once(connection& c, server_context& ctx, const requ
 }
 
 quick_outcome answer_line_at_once(connection& c, server_context& ctx, std::string_view line) {
-  line_answer answer = answer_line(line, server_view{c.facts.id, c.facts.tuple}, ctx.host);
-  ctx.events.emit(answered_event{c.facts.id, answer.hello, line.size(), std::string(line.substr(0, 512))});
+  const raw_message message = split_raw_message(line);
+  line_answer answer = answer_line(message, server_view{c.facts.id, c.facts.tuple}, ctx.host, line.size(), message.line);
+  ctx.events.emit(std::move(answer.event));
   quick_outcome out;
   if (!send_now(c.native(), answer.bytes, out.unsent)) {
     out.unsent.clear();

@@ -35,7 +35,13 @@ asio::awaitable<bool> report(connection& c, server_context& ctx) {
     if (!ec) line.feed(std::string_view(ctx.scratch.data(), n));
     if (ec == asio::error::would_block) ec.clear();
   }
-  while (!c.deadline.expired && !ec && line.current() == line_collector::state::incomplete) {
+  // demo-client's view line comes in the same write as its hello: wait for the rest of it only
+  // when part of it is here.
+  const auto awaiting_view = [&line] {
+    return line.current() == line_collector::state::complete && !line.rest().empty() &&
+           (line.line() == client_hello || line.line() == client_hello_hold) && could_be_client_view(line.rest());
+  };
+  while (!c.deadline.expired && !ec && (line.current() == line_collector::state::incomplete || awaiting_view())) {
     std::size_t n = co_await receive(c, ctx, ec);
     if (ec || n == 0) break;
     const auto now = clock::now();
@@ -51,6 +57,7 @@ asio::awaitable<bool> report(connection& c, server_context& ctx) {
   if (ec && ec != asio::error::timed_out && ec != asio::error::eof) co_return false;  // reset: nothing to tell
 
   std::string answer;
+  bool viewed = false;
   if (line.current() == line_collector::state::too_long) {
     answer = render_limit_answer(limit_kind::line_too_long, limits.max_line);
     log_limit(c, ctx, limit_kind::line_too_long, limits.max_line, line.received(), true);
@@ -59,8 +66,11 @@ asio::awaitable<bool> report(connection& c, server_context& ctx) {
     log_limit(c, ctx, limit_kind::request_timeout, ms(limits.request_timeout), line.received(), true);
   } else {
     std::string_view got = line.line();
-    line_answer a = answer_line(got, server_view{c.facts.id, c.facts.tuple}, ctx.host);
-    ctx.events.emit(answered_event{c.facts.id, a.hello, line.received(), std::string(got.substr(0, 512))});
+    raw_message message{got, std::nullopt};
+    if (got == client_hello || got == client_hello_hold) message.client_view = parse_client_view(line.rest());
+    viewed = message.client_view.has_value();
+    line_answer a = answer_line(message, server_view{c.facts.id, c.facts.tuple}, ctx.host, line.received(), got);
+    ctx.events.emit(std::move(a.event));
     if (a.hold) {
       co_await send_all(c, ctx, a.bytes, ec);
       co_return !ec;
@@ -70,7 +80,8 @@ asio::awaitable<bool> report(connection& c, server_context& ctx) {
   co_await send_all(c, ctx, answer, ec);
   if (ec == asio::error::timed_out) log_limit(c, ctx, limit_kind::write_timeout, ms(limits.write_timeout), 0, false);
   if (ec) co_return false;
-  const bool all_read = line.current() == line_collector::state::complete && line.received() == line.line().size();
+  const std::size_t whole = line.line().size() + (viewed ? line.rest().size() : 0);
+  const bool all_read = line.current() == line_collector::state::complete && line.received() == whole;
   co_await finish(c, ctx, all_read);
   co_return false;
 }

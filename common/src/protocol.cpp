@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -68,6 +69,68 @@ std::optional<server_view> parse_server_view(std::string_view line) {
   return view;
 }
 
+std::string render_client_view(const socket_tuple& view) {
+  std::string out(client_view_tag);
+  out += to_string(view.local);
+  out += ' ';
+  out += to_string(view.remote);
+  out += '\n';
+  return out;
+}
+
+namespace {
+
+// "10.0.0.1:80" or "[::1]:80", exactly: an IP literal and a decimal port without leading zeros.
+std::optional<endpoint> endpoint_text(std::string_view s) {
+  const auto colon = s.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 >= s.size() || s.size() - colon - 1 > 5) return std::nullopt;
+  std::string_view address = s.substr(0, colon);
+  const std::string_view digits = s.substr(colon + 1);
+  if (digits.size() > 1 && digits.front() == '0') return std::nullopt;
+  unsigned port = 0;
+  for (char ch : digits) {
+    if (ch < '0' || ch > '9') return std::nullopt;
+    port = port * 10 + static_cast<unsigned>(ch - '0');
+  }
+  if (port > 65535) return std::nullopt;
+  const bool bracketed = address.size() >= 2 && address.front() == '[' && address.back() == ']';
+  if (bracketed) address = address.substr(1, address.size() - 2);
+  if (!is_ip_address(address)) return std::nullopt;
+  const bool v6 = address.find(':') != std::string_view::npos;
+  if (v6 != bracketed) return std::nullopt;
+  return endpoint{std::string(address), static_cast<std::uint16_t>(port)};
+}
+
+}  // namespace
+
+std::optional<socket_tuple> parse_client_view(std::string_view line) {
+  if (line.size() > client_view_max || line.size() <= client_view_tag.size() || line.back() != '\n' ||
+      line.substr(0, client_view_tag.size()) != client_view_tag)
+    return std::nullopt;
+  line.remove_prefix(client_view_tag.size());
+  line.remove_suffix(1);
+  const auto space = line.find(' ');
+  if (space == std::string_view::npos) return std::nullopt;
+  auto local = endpoint_text(line.substr(0, space));
+  auto remote = endpoint_text(line.substr(space + 1));
+  if (!local || !remote) return std::nullopt;
+  return socket_tuple{std::move(*local), std::move(*remote)};
+}
+
+bool could_be_client_view(std::string_view after) noexcept {
+  if (after.size() <= client_view_tag.size()) return client_view_tag.substr(0, after.size()) == after;
+  return after.size() < client_view_max && after.substr(0, client_view_tag.size()) == client_view_tag &&
+         after.find('\n') == std::string_view::npos;
+}
+
+raw_message split_raw_message(std::string_view bytes) {
+  raw_message m;
+  const auto newline = bytes.find('\n');
+  m.line = newline == std::string_view::npos ? bytes : bytes.substr(0, newline + 1);
+  if (m.line == client_hello || m.line == client_hello_hold) m.client_view = parse_client_view(bytes.substr(m.line.size()));
+  return m;
+}
+
 bool could_be_hello(std::string_view received) noexcept {
   for (std::string_view hello : {client_hello, client_hello_hold}) {
     if (received.size() <= hello.size() && hello.substr(0, received.size()) == received) return true;
@@ -77,12 +140,17 @@ bool could_be_hello(std::string_view received) noexcept {
 
 line_collector::state line_collector::feed(std::string_view bytes) {
   received_ += bytes.size();
+  const auto keep_rest = [this](std::string_view after) {
+    rest_.append(after.substr(0, client_view_max - std::min(client_view_max, rest_.size())));
+  };
+  if (state_ == state::complete) keep_rest(bytes);
   if (state_ != state::incomplete) return state_;
   const std::size_t room = limit_ - line_.size();
   std::size_t newline = bytes.substr(0, room).find('\n');
   if (newline != std::string_view::npos) {
     line_.append(bytes.substr(0, newline + 1));
     state_ = state::complete;
+    keep_rest(bytes.substr(newline + 1));
   } else {
     line_.append(bytes.substr(0, room));
     if (line_.size() >= limit_) state_ = state::too_long;

@@ -14,6 +14,7 @@
 #include "portdemo/limits.hpp"
 #include "portdemo/qr.hpp"
 #include "portdemo/services.hpp"
+#include "portdemo/translation.hpp"
 
 namespace portdemo {
 
@@ -67,6 +68,21 @@ std::string json_tuple(const socket_tuple& t) {
 
 template <typename T>
 std::string json_list(const std::vector<T>& items);
+
+std::string json_change(const std::optional<endpoint_change>& c) {
+  if (!c) return "null";
+  return fmt::format("{{\"before\":{},\"after\":{},\"address_rewritten\":{},\"port_rewritten\":{},"
+                     "\"after_port_class\":{}}}",
+                     endpoint_json(c->before), endpoint_json(c->after), c->address, c->port,
+                     json_string(to_string(classify(c->after.port))));
+}
+
+// {"kind":"source_nat","source":{...}|null,"destination":{...}|null,"destination_address_known":true}
+std::string json_translation(const translation& t) {
+  return fmt::format("{{\"kind\":{},\"source\":{},\"destination\":{},\"destination_address_known\":{}}}",
+                     json_string(t.kind()), json_change(t.source), json_change(t.destination),
+                     !t.destination_address_unknown);
+}
 
 // The failure's fields; "holders" and "local_addresses" only when the networking code found them.
 std::string json_failure(const failure& f, const explanation& why) {
@@ -179,10 +195,16 @@ struct json_visitor {
                        json_opt(e.in_ephemeral_range));
   }
   std::string operator()(const answered_event& e) const {
+    // With demo-client's own view: that view, and what differs from the server's.
+    std::string views;
+    if (e.both) {
+      views = fmt::format(",\"client_view\":{{{}}},\"translation\":{}", json_tuple(e.both->client),
+                          json_translation(compare_views(e.both->client, e.both->server)));
+    }
     return fmt::format("{{\"event\":\"answered\",\"id\":{},\"report\":{},\"received_bytes\":{},"
-                       "\"received\":{}}}",
+                       "\"received\":{}{}}}",
                        e.id, json_string(e.json ? "json" : "text"), e.received_bytes,
-                       json_string(printable(e.received, max_logged_bytes)));
+                       json_string(printable(e.received, max_logged_bytes)), views);
   }
   std::string operator()(const http_request_event& e) const {
     // Appended piece by piece, not formatted: a kept-alive client makes one of these per request.
@@ -298,14 +320,16 @@ struct json_visitor {
       view = fmt::format("{{\"id\":{},{}}}", json_opt(e.server_id), json_tuple(*e.server_view));
     }
     std::string mirror = e.server_view ? (is_mirror(e.tuple, *e.server_view) ? "true" : "false") : "null";
+    const std::string translated = e.server_view ? json_translation(compare_views(e.tuple, *e.server_view)) : "null";
     // Without a view, say why, as the text does.
     std::string problem = e.server_view ? "" : ",\"server_view_problem\":" + json_string(e.server_view_problem);
     // UDP has no connection: its event is "exchanged" (one datagram each way), same fields.
     return fmt::format(
         "{{\"event\":{},\"proto\":{},\"id\":{},{},\"local_port_class\":{},"
-        "\"in_ephemeral_range\":{},\"local_port_chosen_by\":{},\"server_view\":{},\"mirror\":{}{}}}",
+        "\"in_ephemeral_range\":{},\"local_port_chosen_by\":{},\"server_view\":{},\"mirror\":{},"
+        "\"translation\":{}{}}}",
         json_string(e.proto == "udp" ? "exchanged" : "connected"), json_string(e.proto), e.id, json_tuple(e.tuple), json_string(to_string(classify(e.tuple.local.port))),
-        json_opt(e.in_ephemeral_range), json_string(e.pinned ? "user" : "kernel"), view, mirror, problem);
+        json_opt(e.in_ephemeral_range), json_string(e.pinned ? "user" : "kernel"), view, mirror, translated, problem);
   }
   // The spread of the client ports, for runs with more than one connection.
   static std::string json_distribution(const client_summary_event& e) {
@@ -346,11 +370,14 @@ struct json_visitor {
 
 }  // namespace
 
-line_answer answer_line(std::string_view line, const server_view& view, const host_facts& facts) {
+line_answer answer_line(const raw_message& message, const server_view& view, const host_facts& facts,
+                        std::size_t received, std::string_view logged) {
   line_answer a;
-  a.hold = line == client_hello_hold;
-  a.hello = a.hold || line == client_hello;
+  a.hold = message.line == client_hello_hold;
+  a.hello = a.hold || message.line == client_hello;
   a.bytes = a.hello ? render_server_view(view) : render_raw_client_report(view, facts);
+  a.event = answered_event{view.id, a.hello, received, std::string(logged.substr(0, 512)), std::nullopt};
+  if (message.client_view) a.event.both = answered_event::views{*message.client_view, view.tuple};
   return a;
 }
 
@@ -412,6 +439,33 @@ struct remark_words {
 }  // namespace
 
 note_event as_note(const remark_event& e) { return std::visit(remark_words{}, e.what); }
+
+std::vector<std::string> describe_translation(const translation& t) {
+  std::vector<std::string> out;
+  const auto rewritten = [](const endpoint_change& c) {
+    if (c.address && c.port)
+      return fmt::format("address and port rewritten; {} is a {} port", c.after.port,
+                         to_string(classify(c.after.port)));
+    if (c.address) return std::string("address rewritten, port kept");
+    return fmt::format("port rewritten, address kept; {} is a {} port", c.after.port,
+                       to_string(classify(c.after.port)));
+  };
+  if (t.source) {
+    out.push_back(fmt::format("source NAT: the client's end {} arrives at the server as {} ({})",
+                              to_string(t.source->before), to_string(t.source->after), rewritten(*t.source)));
+  }
+  if (t.destination) {
+    const std::string listens = t.destination_address_unknown
+                                    ? fmt::format("the server's socket has port {}", t.destination->after.port)
+                                    : fmt::format("the server listens on {}", to_string(t.destination->after));
+    out.push_back(fmt::format("destination NAT (a port forward, a published container port): the client dialled "
+                              "{}, {}",
+                              to_string(t.destination->before), listens));
+  }
+  if (t.source && t.destination)
+    out.push_back("both ends were rewritten: two NATs, or a proxy that takes the connection and opens its own");
+  return out;
+}
 
 std::string render_json(const event& e) {
   std::string out = std::visit(json_visitor{}, e);
@@ -742,7 +796,17 @@ struct text_renderer::impl {
   }
 
   std::string operator()(const answered_event& e) const {
-    // demo-client's hello and silence are the normal cases: nothing to add to the screen.
+    // demo-client's hello and silence are the normal cases: nothing to add to the screen, unless
+    // the client's own view differs from the server's.
+    if (e.json && e.both) {
+      const translation t = compare_views(e.both->client, e.both->server);
+      if (t.kind() == "none") return "";
+      std::string out = wrap(fmt::format("#{} demo-client's own view: local {}  remote {}", e.id,
+                                         to_string(e.both->client.local), to_string(e.both->client.remote)),
+                             text_width, 4, 2);
+      for (const auto& line : describe_translation(t)) out += wrap(line, text_width, 4, 4);
+      return out;
+    }
     if (e.json || e.received_bytes == 0) return "";
     return wrap(fmt::format("#{} sent {} byte{} first: \"{}\"; it got the text report", e.id,
                             e.received_bytes, e.received_bytes == 1 ? "" : "s",
@@ -951,11 +1015,14 @@ struct text_renderer::impl {
       if (is_mirror(e.tuple, *e.server_view))
         out += fmt::format("  mirror image: {}, the two ends see the same four facts\n",
                            paint("yes", good_style));
-      else
+      else {
         out += wrap(fmt::format("mirror image: {}: the server saw another tuple, so something "
-                                "between the two ends rewrote addresses or ports (NAT, a proxy)",
+                                "between the two ends rewrote addresses or ports",
                                 paint("NO", bad_style)),
                     text_width, 4, 2);
+        for (const auto& line : describe_translation(compare_views(e.tuple, *e.server_view)))
+          out += wrap(line, text_width, 6, 4);
+      }
     } else {
       out += wrap(fmt::format("server's view: not reported ({})", e.server_view_problem), text_width,
                   4, 2);

@@ -15,6 +15,13 @@ import harness as h
 HELLO = b"portdemo-hello 1\n"
 
 
+def hello_with_view(local, remote):
+    """What demo-client sends: its hello, then its own view (local, remote: h.ep dicts)."""
+    def text(ep):
+        return h.ep_text(ep["address"], ep["port"])
+    return HELLO + f"portdemo-view 1 {text(local)} {text(remote)}\n".encode()
+
+
 # ---------------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------------
@@ -299,14 +306,19 @@ class UdpMirror(unittest.TestCase):
         client_port = ex["local"]["port"]
         datagram = server.wait_event("datagram")
         answered = server.wait_event("answered")
+        sent = hello_with_view(ex["local"], ex["remote"])
         self.assertEqual(datagram["remote"], ex["local"], "client local != server's remote")
         self.assertEqual(datagram["local"], ex["remote"], "client remote != server's local")
         self.assertEqual(datagram, {"event": "datagram", "proto": "udp", "id": 1,
                                     "local": h.ep(address, port), "remote": h.ep(address, client_port),
-                                    "bytes": len(HELLO), "remote_port_class": h.port_class(client_port),
+                                    "bytes": len(sent), "remote_port_class": h.port_class(client_port),
                                     "in_ephemeral_range": h.in_ephemeral_range(client_port)})
         self.assertEqual(answered, {"event": "answered", "id": 1, "report": "json",
-                                    "received_bytes": len(HELLO), "received": "portdemo-hello 1\\n"})
+                                    "received_bytes": len(sent),
+                                    "received": sent.decode().replace("\n", "\\n"),
+                                    "client_view": {"local": ex["local"], "remote": ex["remote"]},
+                                    "translation": {"kind": "none", "source": None, "destination": None,
+                                                    "destination_address_known": True}})
         self.assertEqual(ex, {"event": "exchanged", "proto": "udp", "id": 1,
                               "local": h.ep(address, client_port), "remote": h.ep(address, port),
                               "local_port_class": h.port_class(client_port),
@@ -314,7 +326,8 @@ class UdpMirror(unittest.TestCase):
                               "local_port_chosen_by": "kernel",
                               "server_view": {"id": 1, "local": datagram["local"],
                                               "remote": datagram["remote"]},
-                              "mirror": True})
+                              "mirror": True, "translation": {"kind": "none", "source": None, "destination": None,
+                                                                  "destination_address_known": True}})
         # No connection was ever made.
         self.assertEqual(h.of(server.events(), "accepted"), [])
 
@@ -374,7 +387,8 @@ class UdpMirror(unittest.TestCase):
         self.assertEqual(server.terminate(), h.EX_OK, server.stderr())
         rest = server.read_rest()
         h.assert_text(self, "".join(rest[rest.index(line):]), [
-            line, datagram_detail(len(HELLO), client_port),
+            line, datagram_detail(len(hello_with_view(h.ep("127.0.0.1", client_port), h.ep("127.0.0.1", port))),
+                                  client_port),
             f"summary: 0 connections; UDP port {port}: 1 datagram\n"
             f"  client ports seen: 1 distinct, lowest {client_port}, highest {client_port}\n"
             f"  the server's ports stayed fixed; the clients' ports came and went\n"], "server text")
@@ -576,7 +590,7 @@ class UdpFailures(unittest.TestCase):
         self.assertLess(elapsed, 3.0, "the wait for an answer must be bounded by --timeout")
         # The datagram did go out: the silent peer has it.
         data, sender = sock.recvfrom(4096)
-        self.assertEqual(data, HELLO)
+        self.assertEqual(data, hello_with_view(h.ep("127.0.0.1", sender[1]), h.ep("127.0.0.1", port)))
         self.assertEqual(sender[0], "127.0.0.1")
         events = h.json_events(self, result.stdout)
         self.assertEqual([e["event"] for e in events], ["host_facts", "resolved", "connect_failed", "gave_up"])

@@ -240,5 +240,78 @@ TEST(CouldBeHello, AnythingElse) {
   EXPECT_FALSE(could_be_hello("portdemo-hello 1\r\n"));
 }
 
+
+// ---- demo-client's own view, after its hello --------------------------------------------------
+
+TEST(ClientView, RendersAndParsesBothFamilies) {
+  const socket_tuple v4{{"10.0.1.2", 51234}, {"10.0.0.1", 8081}};
+  EXPECT_EQ(render_client_view(v4), "portdemo-view 1 10.0.1.2:51234 10.0.0.1:8081\n");
+  EXPECT_EQ(parse_client_view(render_client_view(v4)), v4);
+  const socket_tuple v6{{"fd00::2", 40000}, {"::1", 0}};
+  EXPECT_EQ(render_client_view(v6), "portdemo-view 1 [fd00::2]:40000 [::1]:0\n");
+  EXPECT_EQ(parse_client_view(render_client_view(v6)), v6);
+  const socket_tuple widest{{"ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", 65535},
+                            {"ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", 65535}};
+  EXPECT_EQ(render_client_view(widest).size(), client_view_max);
+  EXPECT_EQ(parse_client_view(render_client_view(widest)), widest);
+}
+
+TEST(ClientView, RefusesAnythingButExactlyOneViewLine) {
+  for (std::string_view bad : {"portdemo-view 1 10.0.1.2:51234 10.0.0.1:8081",     // no newline
+                               "portdemo-view 2 10.0.1.2:51234 10.0.0.1:8081\n",   // another version
+                               "portdemo-view 1 10.0.1.2:51234  10.0.0.1:8081\n",  // two spaces
+                               "portdemo-view 1 10.0.1.2:51234 10.0.0.1:8081 x\n",
+                               "portdemo-view 1 10.0.1.2:65536 10.0.0.1:8081\n",
+                               "portdemo-view 1 10.0.1.2:051 10.0.0.1:8081\n",     // leading zero
+                               "portdemo-view 1 10.0.1.2: 10.0.0.1:8081\n",
+                               "portdemo-view 1 ::1:80 10.0.0.1:8081\n",           // IPv6 without brackets
+                               "portdemo-view 1 [10.0.1.2]:80 10.0.0.1:8081\n",    // IPv4 in brackets
+                               "portdemo-view 1 host.example:80 10.0.0.1:8081\n",  // a name, not the kernel's
+                               "portdemo-view 1 \x1b[2J:80 10.0.0.1:8081\n", "portdemo-view 1 \n", ""}) {
+    EXPECT_EQ(parse_client_view(bad), std::nullopt) << bad;
+  }
+}
+
+TEST(ClientView, APrefixMayStillBecomeAView) {
+  const std::string line = render_client_view({{"10.0.1.2", 51234}, {"10.0.0.1", 8081}});
+  for (std::size_t n = 0; n < line.size(); ++n) EXPECT_TRUE(could_be_client_view(line.substr(0, n))) << n;
+  EXPECT_FALSE(could_be_client_view(line));  // whole: it is one, not "may become" one
+  EXPECT_FALSE(could_be_client_view("GET / HTTP/1.1\r\n"));
+  EXPECT_FALSE(could_be_client_view("portdemo-vieW"));
+  EXPECT_FALSE(could_be_client_view(std::string(client_view_tag) + std::string(client_view_max, '1')));
+}
+
+TEST(ClientView, SplitRawMessage) {
+  const std::string view = render_client_view({{"10.0.1.2", 51234}, {"10.0.0.1", 8081}});
+  const std::string hello = std::string(client_hello) + view;
+  const std::string hold = std::string(client_hello_hold) + view;
+  const std::string other = "hello\n" + view;
+  raw_message m = split_raw_message(hello);
+  EXPECT_EQ(m.line, client_hello);
+  ASSERT_TRUE(m.client_view);
+  EXPECT_EQ(m.client_view->remote, (endpoint{"10.0.0.1", 8081}));
+  m = split_raw_message(hold);
+  EXPECT_EQ(m.line, client_hello_hold);
+  EXPECT_TRUE(m.client_view);
+  // Only after a hello: a raw client's line followed by the same bytes is just a line.
+  m = split_raw_message(other);
+  EXPECT_EQ(m.line, "hello\n");
+  EXPECT_FALSE(m.client_view);
+  m = split_raw_message(client_hello);
+  EXPECT_FALSE(m.client_view);
+}
+
+TEST(LineCollector, KeepsTheStartOfWhatFollowsTheLine) {
+  line_collector c;
+  c.feed("portdemo-hello 1\nportdemo-");
+  EXPECT_EQ(c.line(), "portdemo-hello 1\n");
+  EXPECT_EQ(c.rest(), "portdemo-");
+  c.feed("view 1 1.2.3.4:5 6.7.8.9:10\n");
+  EXPECT_EQ(c.rest(), "portdemo-view 1 1.2.3.4:5 6.7.8.9:10\n");
+  c.feed(std::string(500, 'x'));
+  EXPECT_EQ(c.rest().size(), client_view_max);
+  EXPECT_EQ(c.received(), 17u + 9u + 28u + 500u);
+}
+
 }  // namespace
 }  // namespace portdemo

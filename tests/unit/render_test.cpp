@@ -322,7 +322,8 @@ TEST(RenderJson, ConnectedWithMirror) {
             R"("local_port_class":"registered","in_ephemeral_range":true,)"
             R"("local_port_chosen_by":"kernel",)"
             R"("server_view":{"id":1,"local":{"address":"127.0.0.1","port":8080},)"
-            R"("remote":{"address":"127.0.0.1","port":40000}},"mirror":true})"
+            R"("remote":{"address":"127.0.0.1","port":40000}},"mirror":true,)"
+            R"("translation":{"kind":"none","source":null,"destination":null,"destination_address_known":true}})"
             "\n");
 }
 
@@ -335,7 +336,7 @@ TEST(RenderJson, ConnectedWithoutServerView) {
                             R"("local":{"address":"::1","port":50000},)"
                             R"("remote":{"address":"::1","port":22},)"
                             R"("local_port_class":"dynamic","in_ephemeral_range":null,)"
-                            R"("local_port_chosen_by":"kernel","server_view":null,"mirror":null,)"
+                            R"("local_port_chosen_by":"kernel","server_view":null,"mirror":null,"translation":null,)"
                             R"("server_view_problem":"the server closed the connection without a report"})"
                             "\n");
 }
@@ -353,7 +354,10 @@ TEST(RenderJson, ConnectedThroughNatWithoutServerId) {
             R"("local_port_class":"registered","in_ephemeral_range":false,)"
             R"("local_port_chosen_by":"kernel",)"
             R"("server_view":{"id":null,"local":{"address":"203.0.113.5","port":8080},)"
-            R"("remote":{"address":"198.51.100.7","port":61000}},"mirror":false})"
+            R"("remote":{"address":"198.51.100.7","port":61000}},"mirror":false,)"
+            R"("translation":{"kind":"source_nat","source":{"before":{"address":"10.0.0.2","port":40000},)"
+            R"("after":{"address":"198.51.100.7","port":61000},"address_rewritten":true,"port_rewritten":true,)"
+            R"("after_port_class":"dynamic"},"destination":null,"destination_address_known":true}})"
             "\n");
 }
 
@@ -694,7 +698,9 @@ TEST(RenderText, ConnectedThroughNat) {
       "  remote  203.0.113.5:8080  fixed      chosen by the server (registered, HTTP alternate)\n"
       "  server's view (its connection #9): local 203.0.113.5:8080  remote 198.51.100.7:61000\n"
       "  mirror image: NO: the server saw another tuple, so something between the two ends\n"
-      "    rewrote addresses or ports (NAT, a proxy)\n");
+      "    rewrote addresses or ports\n"
+      "    source NAT: the client's end 10.0.0.2:50000 arrives at the server as\n"
+      "      198.51.100.7:61000 (address and port rewritten; 61000 is a dynamic port)\n");
 }
 
 TEST(RenderText, ConnectedWithoutServerView) {
@@ -1123,33 +1129,33 @@ TEST(RenderJson, GaveUpAfterOneAttempt) {
 TEST(RenderJson, AnsweredRawClientBytesEscaped) {
   const std::string sent = "hello\x1b[2J\0\xff\n"s;
   ASSERT_EQ(sent.size(), 12u);
-  EXPECT_EQ(render_json(answered_event{3, false, sent.size(), sent}),
+  EXPECT_EQ(render_json(answered_event{3, false, sent.size(), sent, std::nullopt}),
             R"({"event":"answered","id":3,"report":"text","received_bytes":12,)"
             R"("received":"hello\\x1b[2J\\x00\\xff\\n"})"
             "\n");
 }
 
 TEST(RenderJson, AnsweredHello) {
-  EXPECT_EQ(render_json(answered_event{1, true, 17, std::string(client_hello)}),
+  EXPECT_EQ(render_json(answered_event{1, true, 17, std::string(client_hello), std::nullopt}),
             R"({"event":"answered","id":1,"report":"json","received_bytes":17,)"
             R"("received":"portdemo-hello 1\\n"})"
             "\n");
 }
 
 TEST(RenderJson, AnsweredSilence) {
-  EXPECT_EQ(render_json(answered_event{2, false, 0, ""}),
+  EXPECT_EQ(render_json(answered_event{2, false, 0, "", std::nullopt}),
             R"({"event":"answered","id":2,"report":"text","received_bytes":0,"received":""})"
             "\n");
 }
 
 TEST(RenderJson, AnsweredLongInputIsCutAt200Characters) {
-  std::string line = render_json(answered_event{4, false, 512, std::string(512, 'y')});
+  std::string line = render_json(answered_event{4, false, 512, std::string(512, 'y'), std::nullopt});
   auto doc = parse_json(line);
   ASSERT_TRUE(doc) << line;
   EXPECT_EQ(*doc->find("received")->as_string(), std::string(200, 'y') + "...");
   EXPECT_EQ(*doc->find("received_bytes")->as_number(), 512.0);
   // Escapes count: 100 ESC bytes are 400 characters escaped, cut whole at 200.
-  auto esc = parse_json(render_json(answered_event{5, false, 100, std::string(100, '\x1b')}));
+  auto esc = parse_json(render_json(answered_event{5, false, 100, std::string(100, '\x1b'), std::nullopt}));
   ASSERT_TRUE(esc);
   std::string received = *esc->find("received")->as_string();
   EXPECT_EQ(received.find('\x1b'), std::string::npos);
@@ -1244,7 +1250,7 @@ TEST(RenderJson, ConnectFailedWithHolders) {
 TEST(RenderJson, NewEventsAreOneLineOfValidJson) {
   const std::vector<std::pair<event, std::string>> events = {
       {gave_up_on_both_loopbacks(), "gave_up"},
-      {answered_event{3, false, 12, "hello\x1b[2J\0\xff\n"s}, "answered"},
+      {answered_event{3, false, 12, "hello\x1b[2J\0\xff\n"s, std::nullopt}, "answered"},
       {out_of_descriptors(), "accept_failed"},
       {accept_resumed_event{{"127.0.0.1", 8080}, 3}, "accept_resumed"},
   };
@@ -1283,14 +1289,14 @@ TEST(RenderText, GaveUpAfterOneAttemptAddsNothing) {
 }
 
 TEST(RenderText, AnsweredRawClientShowsItsBytesEscaped) {
-  EXPECT_EQ(text_of(answered_event{3, false, 12, "hello\x1b[2J\0\xff\n"s}),
+  EXPECT_EQ(text_of(answered_event{3, false, 12, "hello\x1b[2J\0\xff\n"s, std::nullopt}),
             "  #3 sent 12 bytes first: \"hello\\x1b[2J\\x00\\xff\\n\"; it got the text report\n");
-  EXPECT_EQ(text_of(answered_event{4, false, 1, "x"}),
+  EXPECT_EQ(text_of(answered_event{4, false, 1, "x", std::nullopt}),
             "  #4 sent 1 byte first: \"x\"; it got the text report\n");
 }
 
 TEST(RenderText, AnsweredLongInputIsCutAndWrapped) {
-  std::string text = text_of(answered_event{5, false, 512, std::string(512, 'y')});
+  std::string text = text_of(answered_event{5, false, 512, std::string(512, 'y'), std::nullopt});
   EXPECT_EQ(text,
             "  #5 sent 512 bytes first:\n"
             "    \"" + std::string(60, 'y') + "...\"; it got the text\n"
@@ -1299,14 +1305,14 @@ TEST(RenderText, AnsweredLongInputIsCutAndWrapped) {
 }
 
 TEST(RenderText, AnsweredHelloAndSilenceAddNothing) {
-  EXPECT_EQ(text_of(answered_event{1, true, 17, std::string(client_hello)}), "");
-  EXPECT_EQ(text_of(answered_event{2, false, 0, ""}), "");
+  EXPECT_EQ(text_of(answered_event{1, true, 17, std::string(client_hello), std::nullopt}), "");
+  EXPECT_EQ(text_of(answered_event{2, false, 0, "", std::nullopt}), "");
 }
 
 TEST(RenderText, AnsweredNeverPrintsAControlByte) {
   std::string all_bytes;
   for (int c = 0; c < 256; ++c) all_bytes += static_cast<char>(c);
-  std::string text = text_of(answered_event{6, false, all_bytes.size(), all_bytes});
+  std::string text = text_of(answered_event{6, false, all_bytes.size(), all_bytes, std::nullopt});
   for (char c : text) {
     auto u = static_cast<unsigned char>(c);
     EXPECT_TRUE(c == '\n' || (u >= 0x20 && u < 0x7f)) << "byte " << static_cast<int>(u) << " in " << text;
@@ -1348,7 +1354,7 @@ TEST(RenderTextWidth, NewEventsOverLongIpv6Addresses) {
   expect_lines_under_100(text_of(accept_failed_event{f, explain(f, facts)}));
   // An hour without descriptors: one failed accept every 100 ms.
   expect_lines_under_100(text_of(accept_resumed_event{{a, 65535}, 36000}));
-  expect_lines_under_100(text_of(answered_event{99999, false, 512, std::string(512, '\xff')}));
+  expect_lines_under_100(text_of(answered_event{99999, false, 512, std::string(512, '\xff'), std::nullopt}));
 }
 
 // ---- HTTPS ports and the web's events ------------------------------------------------------

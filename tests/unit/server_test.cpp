@@ -100,6 +100,20 @@ TEST(FirstBytes, DemoClientsHelloAndAWholeLineOfGarbageAreAnsweredAtOnce) {
   EXPECT_TRUE(is<decision::answer_line>(decide_first_bytes(bytes_in(std::string_view("\x00\xff\x1b[2J\n", 7)))));
 }
 
+TEST(FirstBytes, DemoClientsHelloWithItsViewIsAnsweredAtOnceAndAViewBegunWaits) {
+  const std::string view = render_client_view({{"10.0.1.2", 51234}, {"10.0.0.1", 8081}});
+  const std::string whole = std::string(client_hello) + view;
+  EXPECT_TRUE(is<decision::answer_line>(decide_first_bytes(bytes_in(whole))));
+  EXPECT_TRUE(is<decision::answer_line>(decide_first_bytes(bytes_in(std::string(client_hello_hold) + view))));
+  // Split anywhere inside the view line: the rest is waited for, within the same deadline.
+  for (std::size_t n = client_hello.size() + 1; n < whole.size(); ++n)
+    EXPECT_TRUE(is<decision::wait_more>(decide_first_bytes(bytes_in(std::string_view(whole).substr(0, n))))) << n;
+  // Not a view: the report path collects the line as before.
+  EXPECT_TRUE(is<decision::report>(decide_first_bytes(bytes_in(std::string(client_hello) + "x\n"))));
+  EXPECT_TRUE(is<decision::report>(decide_first_bytes(bytes_in(whole + "more"))));
+  EXPECT_TRUE(is<decision::report>(decide_first_bytes(bytes_in("hello\n" + view))));
+}
+
 TEST(FirstBytes, GarbageWithoutANewlineOrWithMoreAfterItIsCollectedByTheReport) {
   EXPECT_TRUE(is<decision::report>(decide_first_bytes(bytes_in("xyz"))));
   EXPECT_TRUE(is<decision::report>(decide_first_bytes(bytes_in("one\ntwo\n"))));

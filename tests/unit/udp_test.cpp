@@ -116,7 +116,8 @@ TEST(UdpJson, Exchanged) {
             R"("local":{"address":"127.0.0.1","port":40000},"remote":{"address":"127.0.0.1","port":8080},)"
             R"("local_port_class":"registered","in_ephemeral_range":true,"local_port_chosen_by":"kernel",)"
             R"("server_view":{"id":4,"local":{"address":"127.0.0.1","port":8080},)"
-            R"("remote":{"address":"127.0.0.1","port":40000}},"mirror":true})"
+            R"("remote":{"address":"127.0.0.1","port":40000}},"mirror":true,)"
+            R"("translation":{"kind":"none","source":null,"destination":null,"destination_address_known":true}})"
             "\n");
 }
 
@@ -131,7 +132,7 @@ TEST(UdpJson, ExchangedWithoutAServerView) {
             R"({"event":"exchanged","proto":"udp","id":2,)"
             R"("local":{"address":"::1","port":50000},"remote":{"address":"::1","port":8080},)"
             R"("local_port_class":"dynamic","in_ephemeral_range":true,"local_port_chosen_by":"kernel",)"
-            R"("server_view":null,"mirror":null,)"
+            R"("server_view":null,"mirror":null,"translation":null,)"
             R"("server_view_problem":"the server answered, but not as demo-server does: \"pong\""})"
             "\n");
 }

@@ -146,6 +146,12 @@ struct answered_event {
   bool json = false;            ///< true: the client said hello and got the JSON view
   std::size_t received_bytes = 0;
   std::string received;
+  /// demo-client's own view (its hello carried one) beside the server's: compared when rendered.
+  struct views {
+    socket_tuple client;  ///< local: the client as it sees itself; remote: the end it dialled
+    socket_tuple server;  ///< local: the server's socket; remote: the client as the server sees it
+  };
+  std::optional<views> both;
 };
 
 /// One HTTP request answered, for the log: the tuple, the request, the status, and whether the

@@ -20,6 +20,36 @@ inline constexpr std::string_view client_hello = "portdemo-hello 1\n";
 /// (demo-client --hold), so that `ss -tn` shows it.
 inline constexpr std::string_view client_hello_hold = "portdemo-hello 1 hold\n";
 
+/// demo-client's own view of the connection, on a line after its hello and in the same write:
+///   portdemo-view 1 10.0.1.2:51234 10.0.0.1:8081\n   (its local end, then the end it dialled)
+/// A server from before the view reads both lines at once (one segment), answers the hello by
+/// its first line and closes with nothing unread; this one compares the two views.
+inline constexpr std::string_view client_view_tag = "portdemo-view 1 ";
+
+/// The longest view line: the tag, two endpoints as long as "[" 45-character IPv6 "]:65535",
+/// a space and the newline.
+inline constexpr std::size_t client_view_max = 16 + 2 * 53 + 2;
+
+/// The view line for `view` (local: the client, remote: the server it dialled).
+std::string render_client_view(const socket_tuple& view);
+
+/// The view from a whole view line (its newline included); nullopt unless it is exactly one:
+/// the tag, two IP literals with ports, single spaces.
+std::optional<socket_tuple> parse_client_view(std::string_view line);
+
+/// Whether `after` (what came after a hello line) is a view line still arriving: a prefix of
+/// the tag, or the tag and no newline yet, under client_view_max.
+bool could_be_client_view(std::string_view after) noexcept;
+
+/// A raw client's first line and what came after it, whole: what the answer depends on.
+struct raw_message {
+  std::string_view line;                   ///< up to and with the first newline
+  std::optional<socket_tuple> client_view; ///< after a hello: demo-client's own view
+};
+
+/// Splits `bytes` (everything received) into the first line and, after a hello, the view.
+raw_message split_raw_message(std::string_view bytes);
+
 /// An endpoint as the JSON contract writes it: {"address":"127.0.0.1","port":8080}.
 std::string endpoint_json(const endpoint& ep);
 
@@ -65,6 +95,10 @@ class line_collector {
   /// What was kept: the line (with its newline once complete), at most `limit` bytes.
   std::string_view line() const noexcept { return line_; }
 
+  /// The first bytes after the line's newline, at most client_view_max of them (demo-client's
+  /// view line, when the line is its hello).
+  std::string_view rest() const noexcept { return rest_; }
+
   /// Every byte fed so far.
   std::size_t received() const noexcept { return received_; }
 
@@ -74,6 +108,7 @@ class line_collector {
  private:
   std::size_t limit_;
   std::string line_;
+  std::string rest_;
   std::size_t received_ = 0;
   state state_ = state::incomplete;
 };

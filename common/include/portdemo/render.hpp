@@ -5,6 +5,7 @@
 #include <string>
 
 #include "portdemo/events.hpp"
+#include "portdemo/translation.hpp"
 #include "portdemo/host_facts.hpp"
 #include "portdemo/protocol.hpp"
 
@@ -39,12 +40,19 @@ note_event as_note(const remark_event& e);
 /// What a raw client's first line (or datagram) gets: demo-client's hello the JSON view,
 /// anything else (silence included) the text report. The one answer of TCP's quick path, its
 /// coroutine and UDP.
+/// `message`: the first line and, after a hello, demo-client's view; `logged`: the bytes the
+/// answered event keeps (the line, or a whole datagram); `received`: how many came.
 struct line_answer {
   std::string bytes;   ///< what to send
   bool hello = false;  ///< the line was demo-client's hello (with or without hold)
   bool hold = false;   ///< demo-client --hold: keep the connection open after the answer
+  answered_event event;
 };
-line_answer answer_line(std::string_view line, const server_view& view, const host_facts& facts);
+line_answer answer_line(const raw_message& message, const server_view& view, const host_facts& facts,
+                        std::size_t received, std::string_view logged);
+
+/// What differs between the two views, a sentence each (empty when nothing does).
+std::vector<std::string> describe_translation(const translation& t);
 
 /// The report a raw client (nc, telnet) receives: its connection seen from the server.
 std::string render_raw_client_report(const server_view& view, const host_facts& facts);
