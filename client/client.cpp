@@ -20,6 +20,7 @@
 #include "portdemo/limits.hpp"
 #include "portdemo/proc_net.hpp"
 #include "portdemo/protocol.hpp"
+#include "portdemo/proxy_protocol.hpp"
 #include "portdemo/text.hpp"
 
 namespace portdemo::client {
@@ -130,7 +131,11 @@ asio::awaitable<void> ask_server(tcp::socket& socket, const options& opts, conne
   const auto deadline = clock::now() + std::min<std::chrono::milliseconds>(opts.timeout, report_wait);
   // The hello and this end's own view, in one write: a server from before the view reads both
   // at once and answers the hello.
-  std::string hello(opts.hold.count() > 0 ? client_hello_hold : client_hello);
+  // With --proxy-protocol, a PROXY header before all of it, naming this end as the client.
+  std::string hello = opts.proxy_protocol == 2   ? encode_proxy_v2(ev.tuple)
+                      : opts.proxy_protocol == 1 ? encode_proxy_v1(ev.tuple)
+                                                 : std::string();
+  hello += opts.hold.count() > 0 ? client_hello_hold : client_hello;
   hello += render_client_view(ev.tuple);
   co_await write_until(socket, asio::buffer(hello), deadline, ec);
   std::array<char, 4096> buffer{};
@@ -146,6 +151,7 @@ asio::awaitable<void> ask_server(tcp::socket& socket, const options& opts, conne
     if (auto view = parse_server_view(got.substr(0, newline))) {
       ev.server_view = view->tuple;
       ev.server_id = view->id;
+      ev.server_told = view->proxy;
       if (keep_open(opts)) co_return;
       // Let the server close first (it already sent its FIN, or is about to): the TIME_WAIT
       // then stays on the server's side, and this port is free again at once (--source-port).

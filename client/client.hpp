@@ -31,6 +31,7 @@ struct options {
   bool verify = false;                       ///< --verify: check each tuple in the kernel's table
   bool progress = false;                     ///< draw a progress bar on stderr (a terminal, text)
   bool udp = false;                          ///< --udp: one datagram each way instead of a connection
+  int proxy_protocol = 0;                    ///< --proxy-protocol v1|v2: a PROXY header first (0: none)
 };
 
 /// Makes room for the connections the options hold open at once (--hold, --verify): an

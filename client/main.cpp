@@ -41,6 +41,12 @@ int main(int argc, char** argv) {
   bool udp = false;
   app.add_flag("--udp,-u", udp,
                                 "UDP: one datagram each way, answered with the server's\nview of the sender");
+  std::string proxy_protocol;
+  app.add_option("--proxy-protocol", proxy_protocol,
+                 "begin each connection with a PROXY protocol header, v1 (text)\n"
+                 "or v2 (binary), naming this end as the client, as a proxy\n"
+                 "would (like curl --haproxy-protocol)")
+      ->check(CLI::IsMember({"v1", "v2"}));
   bool verify = false;
   app.add_flag("--verify", verify,
                "before closing, check each printed tuple against the kernel's\nsocket table (/proc/net/tcp)");
@@ -65,6 +71,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", problem->c_str());
     return exit_code::usage;
   }
+  if (udp && !proxy_protocol.empty()) {
+    std::fprintf(stderr, "--udp: a PROXY header begins a TCP stream; leave out --proxy-protocol\n");
+    return exit_code::usage;
+  }
+  if (!proxy_protocol.empty()) opts.proxy_protocol = proxy_protocol == "v2" ? 2 : 1;
 
   opts.port = parse_single_port(port, false).ports.front();
   opts.source_port = source_port;

@@ -17,14 +17,14 @@ _portdemo_services=(
 
 # The options of each program, as `--help` lists them (tests/package/test_completion.py checks).
 _portdemo_server_options=(
-    -h --help --version -p --ports -b --bind --udp --tls --cert --key --save-cert --strict
+    -h --help --version -p --ports -b --bind --udp --tls --proxy-protocol --cert --key --save-cert --strict
     --max-connections --request-timeout --write-timeout --keep-alive-timeout --shutdown-grace
     --max-line --max-header-bytes --max-header-lines --user --mask-addresses --max-board-subscribers
     -q --quiet --format --color
 )
 _portdemo_client_options=(
     -h --help --version -n --count -P --parallel --hold -u --udp --verify -t --timeout
-    -s --source-port -4 -6 --format --color
+    -s --source-port --proxy-protocol -4 -6 --format --color
 )
 
 # Fills COMPREPLY with ports for the word $1: service names, or the table's port numbers once a
@@ -83,7 +83,7 @@ _demo_server() {
     _portdemo_words || return
     _portdemo_common_values && return
     case $prev in
-        -p | --ports | --udp | --tls)
+        -p | --ports | --udp | --tls | --proxy-protocol)
             _portdemo_ports "$cur" list
             return
             ;;
@@ -121,6 +121,10 @@ _demo_client() {
         -n | --count | -P | --parallel | --hold | -t | --timeout | -s | --source-port)
             return # a number
             ;;
+        --proxy-protocol)
+            COMPREPLY=($(compgen -W "v1 v2" -- "$cur"))
+            return
+            ;;
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "${_portdemo_client_options[*]}" -- "$cur"))
@@ -131,7 +135,7 @@ _demo_client() {
     local i arguments=0
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
-            -n | --count | -P | --parallel | --hold | -t | --timeout | -s | --source-port | --format | --color)
+            -n | --count | -P | --parallel | --hold | -t | --timeout | -s | --source-port | --proxy-protocol | --format | --color)
                 [[ ${words[i + 1]-} == = ]] && ((i++)) # --count = 5, as bash splits --count=5
                 ((i++))
                 ;;

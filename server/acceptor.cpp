@@ -131,7 +131,7 @@ void acceptor::admit(tcp_listener& l, int fd, const sockaddr_storage& peer, sock
   }
   std::optional<bool> in_range;
   if (ctx_.host.ephemeral) in_range = ctx_.host.ephemeral->contains(tuple.remote.port);
-  connection_facts facts{id, std::move(tuple), l.tls, std::nullopt, clock::now()};
+  connection_facts facts{id, std::move(tuple), l.tls, l.proxy, std::nullopt, clock::now()};
   // The previous port of this client address: a reload on a new connection, or the same one.
   facts.previous_port = last_port_.remember(facts.tuple.remote.address, facts.tuple.remote.port);
   auto c = std::make_unique<connection>(ctx_.table, fd, local.protocol(), std::move(facts), ctx_.executor);

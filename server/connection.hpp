@@ -15,6 +15,7 @@
 #include <asio/ip/tcp.hpp>
 
 #include "portdemo/endpoint.hpp"
+#include "portdemo/protocol.hpp"
 #include "timeouts.hpp"
 
 namespace portdemo::server {
@@ -26,6 +27,7 @@ struct connection_facts {
   std::uint64_t id = 0;
   socket_tuple tuple;        ///< local is the server's end
   bool tls_port = false;     ///< the port speaks HTTPS
+  bool proxy_port = false;   ///< the port takes a PROXY protocol header first (--proxy-protocol)
   std::optional<std::uint16_t> previous_port;  ///< this client address's port on its previous connection
   clock::time_point accepted_at{};
 };
@@ -107,11 +109,17 @@ class connection {
   /// Closes the socket now (the connection object lives on until its owner lets it go).
   void close() noexcept;
 
+  /// This connection as the server reports it: the kernel's tuple, and what a PROXY header said.
+  server_view view() const {
+    return server_view{facts.id, facts.tuple, "tcp", proxied ? std::optional<proxy_claim>(*proxied) : std::nullopt};
+  }
+
   connection_facts facts;
   asio::ip::tcp::socket socket;  ///< empty until adopt()
   watched deadline{socket};
   std::uint64_t requests = 0;    ///< HTTP requests answered on this connection
   kept_bytes initial;            ///< first bytes that did not yet say what the client speaks ("GE")
+  std::unique_ptr<proxy_claim> proxied;  ///< what its PROXY header said (--proxy-protocol ports only)
 
  private:
   friend class connection_table;

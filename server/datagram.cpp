@@ -31,7 +31,7 @@ asio::awaitable<void> datagram_loop(asio::ip::udp::socket& socket, server_contex
     if (ctx.host.ephemeral) in_range = ctx.host.ephemeral->contains(tuple.remote.port);
     ctx.events.emit(datagram_event{id, tuple, n, in_range});
     std::string_view got(buffer.data(), n);
-    line_answer answer = answer_line(split_raw_message(got), server_view{id, tuple, "udp"}, ctx.host, n, got);
+    line_answer answer = answer_line(split_raw_message(got), server_view{id, tuple, "udp", std::nullopt}, ctx.host, n, got);
     ctx.events.emit(std::move(answer.event));
     // A datagram needs no waiting: it goes out whole, or the kernel drops it.
     socket.send_to(asio::buffer(answer.bytes), sender, 0, ec);

@@ -5,11 +5,14 @@
 #include <unistd.h>
 
 #include <array>
+#include <algorithm>
 #include <cerrno>
 #include <string>
 
 #include "context.hpp"
 #include "portdemo/protocol.hpp"
+
+#include <fmt/format.h>
 #include "http_session.hpp"
 #include "parking.hpp"
 #include "quick_answer.hpp"
@@ -18,7 +21,29 @@
 
 namespace portdemo::server {
 
+namespace {
+
+// A --proxy-protocol port: the header first, before anything else is looked at.
+first_bytes_decision decide_proxy_header(const first_bytes_input& in) {
+  proxy_parse parsed = parse_proxy_header(in.bytes);
+  if (auto* header = std::get_if<proxy_header>(&parsed)) return decision::proxy_header{std::move(*header)};
+  if (auto* bad = std::get_if<proxy_malformed>(&parsed)) return decision::refuse_proxy{bad->code, bad->reason};
+  if (in.what == arrival::bytes) return decision::wait_more{};
+  if (in.bytes.empty())
+    return decision::refuse_proxy{"missing", in.what == arrival::end
+                                                 ? "the client closed the connection without sending a PROXY header"
+                                                 : "nothing came within the first-bytes wait (a proxy sends its "
+                                                   "header at once)"};
+  return decision::refuse_proxy{
+      "incomplete", fmt::format("the PROXY header stopped after {} byte{}, {}", in.bytes.size(),
+                                in.bytes.size() == 1 ? "" : "s",
+                                in.what == arrival::end ? "and the client closed" : "and nothing more came in time")};
+}
+
+}  // namespace
+
 first_bytes_decision decide_first_bytes(const first_bytes_input& in) {
+  if (in.proxy_header_due) return decide_proxy_header(in);
   if (in.what == arrival::silence) {
     // Silent until the deadline: the report at once, unless a browser may pick this connection
     // for its next request (it would read the report as that request's answer).
@@ -99,6 +124,25 @@ struct carry_out {
     serve_report(std::move(c), ctx, d.silent);
   }
   void operator()(decision::wait_as_spare) { park(std::move(c), ctx, phase::spare); }
+  void operator()(decision::proxy_header& d) {
+    // Believed as a claim (the port was named), logged, and skipped: what follows it is the
+    // client's own first bytes, decided like any connection's.
+    c->proxied = std::make_unique<proxy_claim>(
+        proxy_claim{d.header.version, d.header.local, d.header.source, d.header.destination});
+    ctx.events.emit(proxied_event{c->facts.id, c->facts.tuple, *c->proxied, d.header.family});
+    std::string rest(bytes.substr(std::min(d.header.length, bytes.size())));
+    c->initial.clear();
+    if (rest.empty()) {
+      wait_for_first_bytes(std::move(c), ctx);
+    } else {
+      first_bytes_arrived(std::move(c), ctx, arrival::bytes, rest);
+    }
+  }
+  void operator()(decision::refuse_proxy& d) {
+    ctx.deadlines.disarm(c->deadline);
+    ctx.events.emit(proxy_refused_event{c->facts.id, c->facts.tuple, d.code, d.reason, bytes.size()});
+    c.reset();  // closed: nothing from this connection is believed
+  }
 };
 
 }  // namespace
@@ -114,8 +158,10 @@ void first_bytes_arrived(connection_ptr c, server_context& ctx, arrival what, st
                        c->facts.tls_port,
                        ctx.stopping,
                        false,
+                       false,
                        ctx.limits.max_line,
                        ctx.limits.http};
+  in.proxy_header_due = c->facts.proxy_port && !c->proxied;
   if (what == arrival::silence && bytes.empty())
     in.spare = looks_like_spare(c->facts.accepted_at, ctx.http_seen.find(c->facts.tuple.remote.address));
   first_bytes_decision d = decide_first_bytes(in);

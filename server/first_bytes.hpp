@@ -16,6 +16,7 @@
 
 #include "connection.hpp"
 #include "portdemo/http.hpp"
+#include "portdemo/proxy_protocol.hpp"
 
 namespace portdemo::server {
 
@@ -35,6 +36,7 @@ struct first_bytes_input {
   bool tls_port = false;          ///< the port speaks HTTPS
   bool stopping = false;          ///< the server is stopping: no quick answer that keeps a connection
   bool spare = false;             ///< looks_like_spare(): consulted on silence only
+  bool proxy_header_due = false;  ///< a --proxy-protocol port whose header has not come yet
   std::size_t max_line = 4096;    ///< --max-line
   http_limits http{};             ///< --max-header-bytes and --max-header-lines
 };
@@ -54,11 +56,18 @@ struct report {       ///< the raw client's text report, by a coroutine (a line 
   bool silent = false;  ///< the deadline passed: answered at once
 };
 struct wait_as_spare {};  ///< a browser's spare connection: no report unasked
+struct proxy_header {     ///< a --proxy-protocol port's header, whole: believed, skipped, and the rest decided
+  portdemo::proxy_header header;
+};
+struct refuse_proxy {  ///< a --proxy-protocol port without a valid header first: one logged reason, closed
+  std::string code;
+  std::string reason;
+};
 }  // namespace decision
 
 using first_bytes_decision = std::variant<decision::wait_more, decision::answer_http, decision::answer_line,
                                           decision::serve_http, decision::serve_tls, decision::report,
-                                          decision::wait_as_spare>;
+                                          decision::wait_as_spare, decision::proxy_header, decision::refuse_proxy>;
 
 /// The one place that decides what a new connection's first bytes mean.
 first_bytes_decision decide_first_bytes(const first_bytes_input& in);

@@ -141,14 +141,15 @@ void add_once(std::vector<std::uint16_t>& ports, std::uint16_t port) {
 // The one bookkeeping of a socket that listens, bound here or passed by the parent: its ports
 // in the set, and its listening event. `allowed`: why a privileged port was open to us.
 listening_event add_tcp(listener_set& set, asio::ip::tcp::acceptor acceptor, std::uint16_t asked, bool tls,
-                        std::optional<std::string> allowed, bool inherited) {
+                        bool proxy, std::optional<std::string> allowed, bool inherited) {
   std::error_code ec;
   const endpoint local = to_endpoint(acceptor.local_endpoint(ec));
   if (std::find(set.tcp_ports.begin(), set.tcp_ports.end(), local.port) == set.tcp_ports.end()) {
     set.tcp_ports.push_back(local.port);
     if (tls) set.tls_ports.push_back(local.port);
+    if (proxy) set.proxy_ports.push_back(local.port);
   }
-  set.tcp.push_back(std::make_unique<tcp_listener>(tcp_listener{std::move(acceptor), local, tls}));
+  set.tcp.push_back(std::make_unique<tcp_listener>(tcp_listener{std::move(acceptor), local, tls, proxy}));
   ++set.listening;
   return listening_event{local, asked, describe_port(local.port), std::move(allowed), tls, "tcp", inherited};
 }
@@ -190,7 +191,8 @@ bool adopt_passed(asio::io_context& io, event_sink& events, const host_facts& fa
     std::error_code ec;
     if (p.tcp) {
       const std::uint16_t port = p.tcp->local_endpoint(ec).port();
-      events.emit(add_tcp(set, std::move(*p.tcp), port, plan.tls(port, port), allowed(port), true));
+      events.emit(add_tcp(set, std::move(*p.tcp), port, plan.tls(port, port), plan.proxy && plan.proxy(port, port),
+                          allowed(port), true));
     } else {
       const std::uint16_t port = p.udp->local_endpoint(ec).port();
       events.emit(add_udp(set, std::move(*p.udp), port, allowed(port), true));
@@ -250,8 +252,8 @@ listener_set open_listeners(asio::io_context& io, event_sink& events, const host
              auto& acceptor = std::get<asio::ip::tcp::acceptor>(result);
              std::error_code ec;
              const std::uint16_t bound = acceptor.local_endpoint(ec).port();
-             return add_tcp(set, std::move(acceptor), asked, plan.tls(asked, bound), bind_allowed_because(facts, bound),
-                            false);
+             return add_tcp(set, std::move(acceptor), asked, plan.tls(asked, bound),
+                            plan.proxy && plan.proxy(asked, bound), bind_allowed_because(facts, bound), false);
            });
   // UDP: a bound datagram socket per (port, address).
   bind_all(events, facts, plan, plan.udp_ports, set, v6_missing,

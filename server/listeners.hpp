@@ -50,6 +50,7 @@ struct tcp_listener {
   asio::ip::tcp::acceptor acceptor;
   endpoint local;  ///< the kernel's answer (getsockname), not the number asked for
   bool tls = false;
+  bool proxy = false;  ///< --proxy-protocol: a PROXY header comes first
 };
 
 /// What to listen on.
@@ -60,6 +61,8 @@ struct listen_plan {
   bool defaults = false;  ///< the default loopback addresses: a missing ::1 is a note, not a failure
   /// Whether a TCP port speaks HTTPS, from the port asked for and the port bound.
   std::function<bool(std::uint16_t asked, std::uint16_t bound)> tls;
+  /// Whether a TCP port takes a PROXY protocol header first (--proxy-protocol).
+  std::function<bool(std::uint16_t asked, std::uint16_t bound)> proxy;
 };
 
 /// Every listening socket, and what setting them up came to.
@@ -68,6 +71,7 @@ struct listener_set {
   std::vector<std::unique_ptr<asio::ip::udp::socket>> udp;
   std::vector<std::uint16_t> tcp_ports;  ///< distinct TCP port numbers listening, in order
   std::vector<std::uint16_t> tls_ports;  ///< those of them that speak HTTPS
+  std::vector<std::uint16_t> proxy_ports;  ///< those of them that take a PROXY header first
   std::vector<std::uint16_t> udp_ports;  ///< distinct UDP port numbers bound
   int listening = 0;
   int failed = 0;

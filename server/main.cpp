@@ -1,5 +1,8 @@
 // demo-server: listens on fixed ports and shows every client the four facts of its connection.
 
+#include <cstdio>
+#include <cstdlib>
+#include <algorithm>
 #include <csignal>
 
 #include <asio/io_context.hpp>
@@ -36,6 +39,12 @@ int main(int argc, char** argv) {
   app.add_option("--tls", tls_ports,
                  "ports that speak HTTPS besides 443 and 8443, as in --ports;\n"
                  "0 means every port asked as 0")
+      ->check(cli::port_spec_check(true));
+  std::string proxy_ports;
+  app.add_option("--proxy-protocol", proxy_ports,
+                 "TCP ports on which each connection must begin with a PROXY\n"
+                 "protocol header (v1 or v2, as haproxy's send-proxy sends);\n"
+                 "as in --ports, each one of the --ports")
       ->check(cli::port_spec_check(true));
   std::string cert_file;
   std::string key_file;
@@ -122,6 +131,22 @@ int main(int argc, char** argv) {
   opts.cert_file = cert_file;
   opts.key_file = key_file;
   opts.save_cert = save_cert;
+  if (!proxy_ports.empty()) {
+    opts.proxy_ports = parse_port_spec(proxy_ports, true).ports;
+    // Sockets passed by a service manager replace --ports: their numbers are known only then.
+    if (!std::getenv("LISTEN_FDS")) {
+      for (std::uint16_t p : opts.proxy_ports) {
+        if (std::find(opts.ports.begin(), opts.ports.end(), p) != opts.ports.end()) continue;
+        std::string served;
+        for (std::uint16_t s : opts.ports) served += (served.empty() ? "" : ",") + std::to_string(s);
+        std::fprintf(stderr,
+                     "demo-server: --proxy-protocol %u: not one of the TCP ports served (--ports %s); name "
+                     "ports that --ports serves\n",
+                     static_cast<unsigned>(p), served.empty() ? "none: UDP only" : served.c_str());
+        return exit_code::usage;
+      }
+    }
+  }
 
   try {
     asio::io_context io{1};

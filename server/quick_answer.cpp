@@ -53,7 +53,8 @@ bool may_answer_at_once(const request_parser& parser, bool tls_port, bool stoppi
 
 quick_outcome answer_http_at_once(connection& c, server_context& ctx, const request_parser& parser) {
   const http_request& request = parser.request();
-  web_context context{c.facts.id, c.requests + 1, c.facts.tuple, ctx.host, std::nullopt, c.facts.previous_port};
+  web_context context{c.facts.id,        c.requests + 1, c.facts.tuple, ctx.host, std::nullopt, c.facts.previous_port,
+                      c.proxied.get()};
   http_response response = respond(request, context);
   quick_outcome out;
   if (!send_now(c.native(), serialize(response, request.method == "HEAD"), out.unsent)) {
@@ -70,7 +71,7 @@ quick_outcome answer_http_at_once(connection& c, server_context& ctx, const requ
 
 quick_outcome answer_line_at_once(connection& c, server_context& ctx, std::string_view line) {
   const raw_message message = split_raw_message(line);
-  line_answer answer = answer_line(message, server_view{c.facts.id, c.facts.tuple}, ctx.host, line.size(), message.line);
+  line_answer answer = answer_line(message, c.view(), ctx.host, line.size(), message.line);
   ctx.events.emit(std::move(answer.event));
   quick_outcome out;
   if (!send_now(c.native(), answer.bytes, out.unsent)) {

@@ -69,7 +69,7 @@ asio::awaitable<bool> report(connection& c, server_context& ctx) {
     raw_message message{got, std::nullopt};
     if (got == client_hello || got == client_hello_hold) message.client_view = parse_client_view(line.rest());
     viewed = message.client_view.has_value();
-    line_answer a = answer_line(message, server_view{c.facts.id, c.facts.tuple}, ctx.host, line.received(), got);
+    line_answer a = answer_line(message, c.view(), ctx.host, line.received(), got);
     ctx.events.emit(std::move(a.event));
     if (a.hold) {
       co_await send_all(c, ctx, a.bytes, ec);

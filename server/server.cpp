@@ -21,10 +21,14 @@
 
 namespace portdemo::server {
 
+bool named(const std::vector<std::uint16_t>& ports, std::uint16_t asked, std::uint16_t bound) {
+  return std::find(ports.begin(), ports.end(), asked) != ports.end() ||
+         std::find(ports.begin(), ports.end(), bound) != ports.end();
+}
+
 bool is_tls_port(const options& opts, std::uint16_t asked, std::uint16_t bound) {
   if (bound == 443 || bound == 8443) return true;
-  return std::find(opts.tls_ports.begin(), opts.tls_ports.end(), asked) != opts.tls_ports.end() ||
-         std::find(opts.tls_ports.begin(), opts.tls_ports.end(), bound) != opts.tls_ports.end();
+  return named(opts.tls_ports, asked, bound);
 }
 
 server::server(asio::io_context& io, reporter& out, const host_facts& facts, options opts)
@@ -113,6 +117,7 @@ int server::start() {
     for (const auto& a : opts_.bind_addresses) plan.addresses.push_back(asio::ip::make_address(a));
   }
   plan.tls = [this](std::uint16_t asked, std::uint16_t bound) { return is_tls_port(opts_, asked, bound); };
+  plan.proxy = [this](std::uint16_t asked, std::uint16_t bound) { return named(opts_.proxy_ports, asked, bound); };
   // --user is refused before anything is bound, not after.
   if (!opts_.user.empty()) {
     if (auto refused = check_can_switch(opts_.user)) {
@@ -124,6 +129,7 @@ int server::start() {
   const int listening = listeners_.listening;
   const int failed = listeners_.failed;
 
+  if (!listeners_.proxy_ports.empty()) events_.emit(remark_event{proxy_protocol_required{listeners_.proxy_ports}});
   if (listeners_.beyond_loopback()) {
     events_.emit(remark_event{reachable_from_network{}});
   }

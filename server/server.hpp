@@ -32,6 +32,7 @@ struct options {
   bool strict = false;                       ///< any failed listener is fatal
   std::vector<std::uint16_t> udp_ports;      ///< --udp: UDP ports, beside (or instead of) TCP
   std::vector<std::uint16_t> tls_ports;      ///< --tls: ports (as asked) that speak HTTPS; 0 = every port asked as 0
+  std::vector<std::uint16_t> proxy_ports;    ///< --proxy-protocol: ports (as asked) that take a PROXY header first
   std::string cert_file;                     ///< --cert, with --key: use these instead of generating
   std::string key_file;
   std::string save_cert;                     ///< --save-cert: write the certificate (PEM) here

@@ -41,11 +41,18 @@ std::optional<endpoint> endpoint_from(const json_value* v) {
 
 }  // namespace
 
+std::string proxy_claim_json(const proxy_claim& claim) {
+  const auto ep = [](const std::optional<endpoint>& e) { return e ? endpoint_json(*e) : std::string("null"); };
+  return fmt::format("{{\"version\":{},\"command\":{},\"source\":{},\"destination\":{}}}", claim.version,
+                     claim.local ? "\"local\"" : "\"proxy\"", ep(claim.source), ep(claim.destination));
+}
+
 std::string render_server_view(const server_view& view) {
   return fmt::format("{{\"event\":\"server_view\",\"proto\":{},\"id\":{},\"local\":{},"
-                     "\"remote\":{}}}\n",
+                     "\"remote\":{}{}}}\n",
                      json_string(view.proto), view.id, endpoint_json(view.tuple.local),
-                     endpoint_json(view.tuple.remote));
+                     endpoint_json(view.tuple.remote),
+                     view.proxy ? ",\"proxy\":" + proxy_claim_json(*view.proxy) : std::string());
 }
 
 std::optional<server_view> parse_server_view(std::string_view line) {
@@ -66,6 +73,17 @@ std::optional<server_view> parse_server_view(std::string_view line) {
   view.tuple = {std::move(*local), std::move(*remote)};
   if (const json_value* proto = doc->find("proto"); proto && proto->as_string() && *proto->as_string() == "udp")
     view.proto = "udp";
+  // What a PROXY header told the server: only endpoints that are IP literals, like the rest.
+  if (const json_value* proxy = doc->find("proxy"); proxy && proxy->find("version")) {
+    proxy_claim claim;
+    const json_value* version = proxy->find("version");
+    if (version->as_number() && *version->as_number() == 2) claim.version = 2;
+    const json_value* command = proxy->find("command");
+    claim.local = command && command->as_string() && *command->as_string() == "local";
+    claim.source = endpoint_from(proxy->find("source"));
+    claim.destination = endpoint_from(proxy->find("destination"));
+    view.proxy = std::move(claim);
+  }
   return view;
 }
 

@@ -206,6 +206,14 @@ struct json_visitor {
                        e.id, json_string(e.json ? "json" : "text"), e.received_bytes,
                        json_string(printable(e.received, max_logged_bytes)), views);
   }
+  std::string operator()(const proxied_event& e) const {
+    return fmt::format("{{\"event\":\"proxied\",\"id\":{},{},\"family\":{},\"proxy\":{}}}", e.id,
+                       json_tuple(e.tuple), json_string(e.family), proxy_claim_json(e.claim));
+  }
+  std::string operator()(const proxy_refused_event& e) const {
+    return fmt::format("{{\"event\":\"proxy_refused\",\"id\":{},{},\"code\":{},\"reason\":{},\"received_bytes\":{}}}",
+                       e.id, json_tuple(e.tuple), json_string(e.code), json_string(e.reason), e.received_bytes);
+  }
   std::string operator()(const http_request_event& e) const {
     // Appended piece by piece, not formatted: a kept-alive client makes one of these per request.
     std::string out;
@@ -317,7 +325,8 @@ struct json_visitor {
   std::string operator()(const connected_event& e) const {
     std::string view = "null";
     if (e.server_view) {
-      view = fmt::format("{{\"id\":{},{}}}", json_opt(e.server_id), json_tuple(*e.server_view));
+      view = fmt::format("{{\"id\":{},{}{}}}", json_opt(e.server_id), json_tuple(*e.server_view),
+                         e.server_told ? ",\"proxy\":" + proxy_claim_json(*e.server_told) : std::string());
     }
     std::string mirror = e.server_view ? (is_mirror(e.tuple, *e.server_view) ? "true" : "false") : "null";
     const std::string translated = e.server_view ? json_translation(compare_views(e.tuple, *e.server_view)) : "null";
@@ -431,6 +440,15 @@ struct remark_words {
     return {"holding", fmt::format("holding {} connection{} open for {} s: see them with ss -tn 'dport = :{}'",
                                    r.count, plural(r.count), r.seconds, r.port)};
   }
+  note_event operator()(const proxy_protocol_required& r) const {
+    std::string ports;
+    for (std::uint16_t p : r.ports) ports += (ports.empty() ? "" : ", ") + std::to_string(p);
+    return {"proxy_protocol",
+            fmt::format("port{} {}: each connection must begin with a PROXY protocol header (v1 or v2, as from "
+                        "haproxy's send-proxy); what it says about the client is shown beside the socket's own "
+                        "tuple, and on other ports such a header is not believed",
+                        r.ports.size() == 1 ? "" : "s", ports)};
+  }
   note_event operator()(const log_dropped& r) const {
     return {"log_dropped",
             fmt::format("{} log line{} dropped: the output could not keep up", r.count, plural(r.count))};
@@ -439,6 +457,13 @@ struct remark_words {
 }  // namespace
 
 note_event as_note(const remark_event& e) { return std::visit(remark_words{}, e.what); }
+
+std::string proxy_says(const proxy_claim& claim) {
+  if (!claim.source) return "the proxy does not say who the client is (UNKNOWN or UNSPEC)";
+  std::string out = "the proxy says the client is " + to_string(*claim.source);
+  if (claim.destination) out += " (to " + to_string(*claim.destination) + ")";
+  return out;
+}
 
 std::vector<std::string> describe_translation(const translation& t) {
   std::vector<std::string> out;
@@ -814,6 +839,23 @@ struct text_renderer::impl {
                 text_width, 4, 2);
   }
 
+  std::string operator()(const proxied_event& e) const {
+    if (e.claim.local)
+      return wrap(fmt::format("#{} PROXY v{} LOCAL: the proxy's own connection (a health check); its peer {} "
+                              "stands",
+                              e.id, e.claim.version, to_string(e.tuple.remote)),
+                  text_width, 4, 2);
+    return wrap(fmt::format("#{} via a proxy (PROXY v{}): {}; the socket's peer is the proxy {}", e.id,
+                            e.claim.version, proxy_says(e.claim), to_string(e.tuple.remote)),
+                text_width, 4, 2);
+  }
+
+  std::string operator()(const proxy_refused_event& e) const {
+    return wrap(fmt::format("#{} closed: this port takes a PROXY header first (--proxy-protocol), and {}", e.id,
+                            e.reason),
+                text_width, 4, 2);
+  }
+
   std::string operator()(const http_request_event& e) const {
     std::string head = fmt::format("  #{} {} {} -> {}  {} <- {}", e.id, printable(e.method, 16),
                                    printable(e.target, 60), e.status, to_string(e.tuple.local),
@@ -1012,6 +1054,10 @@ struct text_renderer::impl {
                   fmt::format("local {}  remote {}", ep(e.server_view->local, fixed_style),
                               ep(e.server_view->remote, ephemeral_style)),
                   4);
+      if (e.server_told)
+        out += wrap(fmt::format("the server was told by a PROXY v{} header: {}", e.server_told->version,
+                                proxy_says(*e.server_told)),
+                    text_width, 4, 2);
       if (is_mirror(e.tuple, *e.server_view))
         out += fmt::format("  mirror image: {}, the two ends see the same four facts\n",
                            paint("yes", good_style));
@@ -1149,6 +1195,13 @@ std::string render_raw_client_report(const server_view& view, const host_facts& 
                         : fmt::format("portdemo: your connection #{}, as this server sees it\n", view.id);
   out += join(fmt::format("  server (local here):  {:<22}", to_string(server)),
               "fixed: the port this server listens on", 24);
+  if (view.proxy) {
+    // The socket's peer is the proxy: the client is only what the header claims.
+    out += join(fmt::format("  proxy (remote here):  {:<22}", to_string(client)),
+                fmt::format("the socket's peer: a proxy, which sent a PROXY v{} header", view.proxy->version), 24);
+    out += wrap(proxy_says(*view.proxy) + ": its claim, which this server cannot check", text_width, 2, 2);
+    return out;
+  }
   out += join(fmt::format("  you (remote here):    {:<22}", to_string(client)), "ephemeral: chosen by your kernel",
               24);
   out += wrap(fmt::format("{} and your port changes, the server's does not. (This "

@@ -11,6 +11,7 @@
 #include "portdemo/limits.hpp"
 #include "portdemo/ports.hpp"
 #include "portdemo/protocol.hpp"
+#include "portdemo/render.hpp"
 #include "portdemo/services.hpp"
 
 namespace portdemo {
@@ -93,6 +94,11 @@ std::string page(const web_context& c) {
       c.tls ? fmt::format("<tr><th>Encryption</th><td id=\"tls\">yes: {} with {}</td></tr>", html_escape(c.tls->version),
                           html_escape(c.tls->cipher))
             : "<tr><th>Encryption</th><td id=\"tls\">none: plain HTTP</td></tr>";
+  if (c.proxy) {
+    tls_row += fmt::format("<tr><th>Via a proxy</th><td id=\"proxy\">the socket's peer {} is a proxy (PROXY v{} "
+                           "header); {}</td></tr>",
+                           html_escape(to_string(client)), c.proxy->version, html_escape(proxy_says(*c.proxy)));
+  }
   return fmt::format(R"(<!doctype html>
 <html lang="en">
 <head>
@@ -187,6 +193,13 @@ std::string text(const web_context& c) {
   reuse_sentence_to(out, c);
   append(out, "\n");
   if (c.tls) fmt::format_to(it, FMT_COMPILE("  encrypted: {} with {}\n"), c.tls->version, c.tls->cipher);
+  if (c.proxy) {
+    append(out, "  via a proxy: the socket's peer ");
+    append(out, to_string(client));
+    append(out, " is the proxy; ");
+    append(out, proxy_says(*c.proxy));
+    append(out, "\n");
+  }
   append(out, "  this host's ephemeral range: ");
   if (c.facts.ephemeral) fmt::format_to(it, FMT_COMPILE("{}-{}\n"), c.facts.ephemeral->low, c.facts.ephemeral->high);
   else append(out, "unknown\n");
@@ -229,11 +242,12 @@ std::string connection_json(const web_context& c) {
                                            : "null";
   return fmt::format("{{\"event\":\"server_view\",\"proto\":\"tcp\",\"id\":{},\"local\":{},\"remote\":{},"
                      "\"remote_port_class\":{},\"in_ephemeral_range\":{},\"request\":{},\"reused\":{},"
-                     "\"previous_port\":{},\"tls\":{}}}\n",
+                     "\"previous_port\":{},\"tls\":{}{}}}\n",
                      c.connection_id, endpoint_json(c.tuple.local), endpoint_json(c.tuple.remote),
                      json_string(to_string(classify(c.tuple.remote.port))), in_range, c.request_number,
                      c.request_number > 1 ? "true" : "false",
-                     c.previous_port ? std::to_string(*c.previous_port) : "null", tls);
+                     c.previous_port ? std::to_string(*c.previous_port) : "null", tls,
+                     c.proxy ? ",\"proxy\":" + proxy_claim_json(*c.proxy) : std::string());
 }
 
 http_response respond(const http_request& request, const web_context& context) {

@@ -206,7 +206,7 @@ TEST(BoardRoutes, EventStreamIsGetEventsOnly) {
 TEST(BoardRoutes, BoardPageLoadsNothingFromAnywhere) {
   request_parser p;
   ASSERT_EQ(p.feed("GET /board HTTP/1.1\r\nHost: a\r\n\r\n"), request_parser::state::complete);
-  web_context c{1, 1, {{"127.0.0.1", 8080}, {"127.0.0.1", 40000}}, host_facts{}, std::nullopt, std::nullopt};
+  web_context c{1, 1, {{"127.0.0.1", 8080}, {"127.0.0.1", 40000}}, host_facts{}, std::nullopt, std::nullopt, nullptr};
   http_response r = respond(p.request(), c);
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.content_type, "text/html; charset=utf-8");

@@ -10,8 +10,8 @@
 namespace portdemo {
 namespace {
 
-const server_view v4_view{7, {{"127.0.0.1", 8080}, {"127.0.0.1", 40000}}};
-const server_view v6_view{18446744073709551615ULL, {{"2001:db8::1", 65535}, {"fe80::1%eth0", 0}}};
+const server_view v4_view{7, {{"127.0.0.1", 8080}, {"127.0.0.1", 40000}}, "tcp", std::nullopt};
+const server_view v6_view{18446744073709551615ULL, {{"2001:db8::1", 65535}, {"fe80::1%eth0", 0}}, "tcp", std::nullopt};
 
 constexpr std::string_view v4_line = R"({"event":"server_view","proto":"tcp","id":7,)"
                                      R"("local":{"address":"127.0.0.1","port":8080},)"
@@ -66,7 +66,7 @@ TEST(ParseServerView, RoundTrip) {
 }
 
 TEST(ParseServerView, RoundTripIpv6) {
-  const server_view view{123456, {{"::1", 8443}, {"::1", 51000}}};
+  const server_view view{123456, {{"::1", 8443}, {"::1", 51000}}, "tcp", std::nullopt};
   auto got = parse_server_view(render_server_view(view));
   ASSERT_TRUE(got);
   EXPECT_EQ(got->id, 123456u);

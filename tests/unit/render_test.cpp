@@ -780,7 +780,7 @@ TEST(RenderText, ClientSummaryWithNoConnection) {
 
 TEST(RenderText, RawClientReport) {
   EXPECT_EQ(
-      render_raw_client_report(server_view{5, {{"127.0.0.1", 8080}, {"127.0.0.1", 40000}}},
+      render_raw_client_report(server_view{5, {{"127.0.0.1", 8080}, {"127.0.0.1", 40000}}, "tcp", std::nullopt},
                                linux_facts()),
       "portdemo: your connection #5, as this server sees it\n"
       "  server (local here):  127.0.0.1:8080         fixed: the port this server listens on\n"
@@ -791,7 +791,7 @@ TEST(RenderText, RawClientReport) {
 
 TEST(RenderText, RawClientReportWithUnknownRange) {
   EXPECT_EQ(
-      render_raw_client_report(server_view{5, {{"::1", 8080}, {"::1", 40000}}}, host_facts{}),
+      render_raw_client_report(server_view{5, {{"::1", 8080}, {"::1", 40000}}, "tcp", std::nullopt}, host_facts{}),
       "portdemo: your connection #5, as this server sees it\n"
       "  server (local here):  [::1]:8080             fixed: the port this server listens on\n"
       "  you (remote here):    [::1]:40000            ephemeral: chosen by your kernel\n"
@@ -845,7 +845,7 @@ TEST(RenderTextColor, NoEscapesWithoutColor) {
     std::string text = r.render(e);
     EXPECT_EQ(text.find('\x1b'), std::string::npos) << text;
   }
-  EXPECT_EQ(render_raw_client_report(server_view{1, {{"127.0.0.1", 8080}, {"127.0.0.1", 40000}}},
+  EXPECT_EQ(render_raw_client_report(server_view{1, {{"127.0.0.1", 8080}, {"127.0.0.1", 40000}}, "tcp", std::nullopt},
                                      linux_facts())
                 .find('\x1b'),
             std::string::npos);
@@ -991,7 +991,7 @@ TEST(RenderTextWidth, ResolveFailedForALongHostName) {
 
 TEST(RenderTextWidth, RawClientReportFromALongIpv6Address) {
   expect_lines_under_100(render_raw_client_report(
-      server_view{1, {{long_v6_a, 8080}, {long_v6_b, 40000}}}, linux_facts()));
+      server_view{1, {{long_v6_a, 8080}, {long_v6_b, 40000}}, "tcp", std::nullopt}, linux_facts()));
 }
 
 // ---- wrap --------------------------------------------------------------------------------

@@ -349,14 +349,14 @@ TEST(UdpJson, BindFailedOfAUdpSocketSaysUdp) {
 // ---- what the server sends back ------------------------------------------------------------------
 
 TEST(UdpServerView, ExactLine) {
-  EXPECT_EQ(render_server_view(server_view{6, v4_datagram, "udp"}),
+  EXPECT_EQ(render_server_view(server_view{6, v4_datagram, "udp", std::nullopt}),
             R"({"event":"server_view","proto":"udp","id":6,"local":{"address":"127.0.0.1","port":8080},)"
             R"("remote":{"address":"127.0.0.1","port":40000}})"
             "\n");
 }
 
 TEST(UdpServerView, RoundTripKeepsTheProto) {
-  auto got = parse_server_view(render_server_view(server_view{6, v4_datagram, "udp"}));
+  auto got = parse_server_view(render_server_view(server_view{6, v4_datagram, "udp", std::nullopt}));
   ASSERT_TRUE(got);
   EXPECT_EQ(got->id, 6u);
   EXPECT_EQ(got->tuple, v4_datagram);
@@ -364,7 +364,7 @@ TEST(UdpServerView, RoundTripKeepsTheProto) {
 }
 
 TEST(UdpText, RawClientReport) {
-  EXPECT_EQ(render_raw_client_report(server_view{5, v4_datagram, "udp"}, linux_facts()),
+  EXPECT_EQ(render_raw_client_report(server_view{5, v4_datagram, "udp", std::nullopt}, linux_facts()),
             "portdemo: your UDP datagram #5, as this server sees it\n"
             "  server (local here):  127.0.0.1:8080         fixed: the port this server listens on\n"
             "  you (remote here):    127.0.0.1:40000        ephemeral: chosen by your kernel\n"

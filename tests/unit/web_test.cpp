@@ -23,12 +23,12 @@ host_facts linux_facts() {
 
 web_context context_v4(std::uint64_t request_number = 1, std::optional<std::uint16_t> previous = std::nullopt) {
   return web_context{3, request_number, {{"127.0.0.1", 8080}, {"127.0.0.1", 40000}}, linux_facts(),
-                     std::nullopt, previous};
+                     std::nullopt, previous, nullptr};
 }
 
 web_context context_v6_tls() {
   return web_context{12, 1, {{"::1", 8443}, {"::1", 51234}}, linux_facts(),
-                     tls_details{"TLSv1.3", "TLS_AES_256_GCM_SHA384"}, std::nullopt};
+                     tls_details{"TLSv1.3", "TLS_AES_256_GCM_SHA384"}, std::nullopt, nullptr};
 }
 
 // A request, parsed by the real parser from its head.
@@ -309,7 +309,7 @@ TEST(WebEscaping, JsonEscapesStrings) {
 // ---- the wrong protocol on a port --------------------------------------------------------
 
 web_context on_port(std::uint16_t port, std::string address = "127.0.0.1") {
-  return web_context{5, 1, {{address, port}, {address, 45000}}, linux_facts(), std::nullopt, std::nullopt};
+  return web_context{5, 1, {{address, port}, {address, 45000}}, linux_facts(), std::nullopt, std::nullopt, nullptr};
 }
 
 TEST(WebMismatch, PlainHttpOnATlsPortNamesTheHttpsUrl) {

@@ -13,6 +13,7 @@
 #include "portdemo/failure.hpp"
 #include "portdemo/host_facts.hpp"
 #include "portdemo/ports.hpp"
+#include "portdemo/protocol.hpp"
 #include "portdemo/qr.hpp"
 
 namespace portdemo {
@@ -99,8 +100,12 @@ struct holding_connections {  ///< demo-client --hold
 struct log_dropped {  ///< the log writer fell behind and dropped lines
   std::uint64_t count = 0;
 };
+struct proxy_protocol_required {  ///< --proxy-protocol: these ports take a PROXY header first
+  std::vector<std::uint16_t> ports;
+};
 using remark = std::variant<max_connections_clamped, reachable_from_network, strict_refused, second_signal,
-                            socket_activation, ipv6_unavailable, holding_connections, log_dropped>;
+                            socket_activation, ipv6_unavailable, holding_connections, log_dropped,
+                            proxy_protocol_required>;
 struct remark_event {
   remark what;
 };
@@ -152,6 +157,23 @@ struct answered_event {
     socket_tuple server;  ///< local: the server's socket; remote: the client as the server sees it
   };
   std::optional<views> both;
+};
+
+/// A PROXY protocol header came first on a --proxy-protocol port: what the proxy says.
+struct proxied_event {
+  std::uint64_t id = 0;
+  socket_tuple tuple;  ///< the socket's: its remote end is the proxy
+  proxy_claim claim;
+  std::string family;  ///< as the header named it: tcp4, tcp6, udp4, udp6, unix, unspec, unknown
+};
+
+/// A --proxy-protocol port's connection without a valid header first: closed.
+struct proxy_refused_event {
+  std::uint64_t id = 0;
+  socket_tuple tuple;
+  std::string code;    ///< "missing", "v1_too_long", ... (common/proxy_protocol.hpp)
+  std::string reason;  ///< for people, naming the bad value
+  std::size_t received_bytes = 0;
 };
 
 /// One HTTP request answered, for the log: the tuple, the request, the status, and whether the
@@ -286,6 +308,7 @@ struct connected_event {
   std::optional<bool> in_ephemeral_range;  ///< local port in this host's range; nullopt if unknown
   std::optional<socket_tuple> server_view;  ///< the server's tuple for this connection, if it said
   std::optional<std::uint64_t> server_id;   ///< the server's connection number, if it said
+  std::optional<proxy_claim> server_told;   ///< what a PROXY header told the server, if it said
   std::string server_view_problem;          ///< why there is no server view, if there is none
   bool pinned = false;                      ///< the local port was given with --source-port
   std::string proto = "tcp";                ///< "udp": one datagram each way, no connection
@@ -347,6 +370,7 @@ port_distribution distribution(const std::vector<std::uint16_t>& ports, const st
 using event = std::variant<host_facts_event, listening_event, join_event, bind_failed_event, note_event, remark_event,
                            requests_summarised_event, board_subscriber_dropped_event,
                            ready_event, accepted_event, datagram_event, answered_event, http_request_event,
+                           proxied_event, proxy_refused_event,
                            tls_failed_event, tls_certificate_event, accept_failed_event,
                            accept_resumed_event, privileges_dropped_event, limit_event, busy_event, stopping_event,
                            server_summary_event, resolved_event,

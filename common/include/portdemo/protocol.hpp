@@ -53,12 +53,26 @@ raw_message split_raw_message(std::string_view bytes);
 /// An endpoint as the JSON contract writes it: {"address":"127.0.0.1","port":8080}.
 std::string endpoint_json(const endpoint& ep);
 
+/// What a PROXY protocol header told the server (on a --proxy-protocol port): the client as
+/// the proxy saw it. A claim beside the socket's tuple, never in its place.
+struct proxy_claim {
+  int version = 1;                       ///< 1 (text) or 2 (binary)
+  bool local = false;                    ///< v2 LOCAL: the proxy's own connection (a health check)
+  std::optional<endpoint> source;        ///< the client, as the proxy saw it
+  std::optional<endpoint> destination;   ///< the address the client dialled, as the proxy saw it
+  bool operator==(const proxy_claim&) const = default;
+};
+
 /// The server's view of one connection, as sent to the client.
 struct server_view {
   std::uint64_t id = 0;  ///< the server's connection number (datagram number for UDP)
   socket_tuple tuple;    ///< local is the server's end
   std::string proto = "tcp";  ///< "tcp" or "udp"
+  std::optional<proxy_claim> proxy;  ///< a PROXY header came first on this connection
 };
+
+/// {"version":1,"command":"proxy","source":EP|null,"destination":EP|null}
+std::string proxy_claim_json(const proxy_claim& claim);
 
 /// The JSON line the server sends: {"event":"server_view","proto":"tcp","id":..,"local":..,"remote":..}
 std::string render_server_view(const server_view& view);

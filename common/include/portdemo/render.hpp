@@ -51,6 +51,9 @@ struct line_answer {
 line_answer answer_line(const raw_message& message, const server_view& view, const host_facts& facts,
                         std::size_t received, std::string_view logged);
 
+/// "the proxy says the client is A:p (to B:q)", or that it does not say.
+std::string proxy_says(const proxy_claim& claim);
+
 /// What differs between the two views, a sentence each (empty when nothing does).
 std::vector<std::string> describe_translation(const translation& t);
 

@@ -11,6 +11,7 @@
 #include "portdemo/endpoint.hpp"
 #include "portdemo/host_facts.hpp"
 #include "portdemo/http.hpp"
+#include "portdemo/protocol.hpp"
 
 namespace portdemo {
 
@@ -29,6 +30,8 @@ struct web_context {
   std::optional<tls_details> tls;
   /// The client port of this client address's previous connection, if there was one.
   std::optional<std::uint16_t> previous_port;
+  /// What a PROXY header said (a --proxy-protocol port): then the socket's peer is the proxy.
+  const proxy_claim* proxy = nullptr;
 };
 
 /// One response, before it is written.
