@@ -3,6 +3,8 @@
 #include "portdemo/web.hpp"
 #include "portdemo/sse.hpp"
 
+#include <vector>
+
 #include <fmt/compile.h>
 #include <fmt/format.h>
 
@@ -13,6 +15,7 @@
 #include "portdemo/protocol.hpp"
 #include "portdemo/render.hpp"
 #include "portdemo/services.hpp"
+#include "portdemo/text.hpp"
 
 namespace portdemo {
 
@@ -83,7 +86,7 @@ std::string service_words(std::uint16_t port) {
 
 // The page: the browser's port large beside the server's, then the facts and the lesson.
 // Inline CSS only: nothing is loaded from anywhere, so it works offline on any projector.
-std::string page(const web_context& c) {
+std::string page(const web_context& c, const std::string& claim_rows) {
   const endpoint& server = c.tuple.local;
   const endpoint& client = c.tuple.remote;
   std::string in_range = !c.facts.ephemeral ? ""
@@ -99,6 +102,7 @@ std::string page(const web_context& c) {
                            "header); {}</td></tr>",
                            html_escape(to_string(client)), c.proxy->version, html_escape(proxy_says(*c.proxy)));
   }
+  tls_row += claim_rows;
   return fmt::format(R"(<!doctype html>
 <html lang="en">
 <head>
@@ -147,6 +151,7 @@ code {{ font-size: 1.15rem; }}
 <tr><th>Seen from your browser</th><td><code>local {cfull}</code> &rarr; <code>remote {sfull}</code> (the mirror image)</td></tr>
 <tr><th>This host's ephemeral range</th><td>{range} (net.ipv4.ip_local_port_range); IANA's dynamic range is 49152-65535</td></tr>
 {tls}
+<tr><th>Your address bar</th><td id="url-claim">(needs JavaScript)</td></tr>
 </table>
 <h2>Fixed and ephemeral ports</h2>
 <p>A server listens on a <strong>fixed</strong> port that it chooses, so that clients know where to
@@ -154,6 +159,16 @@ find it: {sport} here, 443 for HTTPS on the web, 22 for SSH. A client does not c
 uses itself: its kernel hands it an <strong>ephemeral</strong> port, a free one taken from a range,
 for as long as the connection lasts. Reload this page: on the same connection your port stays
 {cport}; on a new connection it changes, while the server's stays {sport}.</p>
+<script>
+(function () {{
+  // The URL is the browser's claim of where it connected; the socket above is the kernel's.
+  var port = location.port || (location.protocol === "https:" ? "443" : "80");
+  var same = port === "{sport}";
+  document.getElementById("url-claim").textContent = location.hostname + ":" + port +
+      " is the URL, your browser's claim" + (same ? ", and the port this socket has" :
+      ": not this socket's port {sport}, so a port forward (destination NAT) or a proxy is in between");
+}})();
+</script>
 </body>
 </html>
 )",
@@ -232,6 +247,88 @@ http_response plain(int status, std::string body, bool close = true) {
   return r;
 }
 
+// What a request says about where it came from and where it was going: claims, not facts.
+struct request_claims {
+  std::vector<std::pair<std::string_view, std::string_view>> forwarding;  ///< Forwarded, X-Forwarded-*, X-Real-IP
+  const std::string* host = nullptr;                                      ///< the Host header
+  std::optional<std::uint16_t> host_port;  ///< its port, or the scheme's default (80, 443)
+  bool host_differs = false;  ///< it names another port, or another IP address, than the socket's local end
+};
+
+request_claims claims_of(const http_request& request, const web_context& c) {
+  request_claims out;
+  for (const auto& [name, value] : request.headers) {
+    for (std::string_view known : {"Forwarded", "X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto",
+                                   "X-Forwarded-Host", "X-Real-IP"}) {
+      if (iequals(name, known)) out.forwarding.emplace_back(known, value);
+    }
+  }
+  out.host = request.header("Host");
+  if (!out.host) return out;
+  std::string_view host = *out.host;
+  std::string_view port_text;
+  const std::size_t close = host.rfind(']');
+  const std::size_t colon = host.rfind(':');
+  if (colon != std::string_view::npos && (close == std::string_view::npos || colon > close) &&
+      (host.front() == '[' || host.find(':') == colon)) {
+    port_text = host.substr(colon + 1);
+    host = host.substr(0, colon);
+  }
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned port = c.tls ? 443 : 80;
+  if (!port_text.empty()) {
+    port = 0;
+    for (char ch : port_text) {
+      if (ch < '0' || ch > '9' || port > 65535) return out;  // not a port: no comparison
+      port = port * 10 + static_cast<unsigned>(ch - '0');
+    }
+    if (port > 65535) return out;
+  }
+  out.host_port = static_cast<std::uint16_t>(port);
+  out.host_differs = port != c.tuple.local.port || (is_ip_address(host) && host != c.tuple.local.address);
+  return out;
+}
+
+std::string claims_json(const request_claims& k) {
+  std::string headers = "[";
+  for (const auto& [name, value] : k.forwarding) {
+    if (headers.size() > 1) headers += ',';
+    headers += fmt::format("{{\"header\":{},\"value\":{}}}", json_string(name), json_string(printable(value, 200)));
+  }
+  headers += ']';
+  return fmt::format("{{\"host\":{},\"host_port\":{},\"host_differs\":{},\"forwarding\":{}}}",
+                     k.host ? json_string(printable(*k.host, 200)) : "null",
+                     k.host_port ? std::to_string(*k.host_port) : "null", k.host_differs, headers);
+}
+
+// The claims in words, a line each; nothing when the request makes none worth saying.
+std::string claims_text(const request_claims& k, const web_context& c) {
+  std::string out;
+  if (k.host_differs) {
+    out += fmt::format("  the request was addressed to {} (its Host header, the client's claim), but this socket "
+                       "is {}: a port forward (destination NAT) or a proxy in between\n",
+                       printable(*k.host, 100), to_string(c.tuple.local));
+  }
+  for (const auto& [name, value] : k.forwarding)
+    out += fmt::format("  the request claims {}: {} (a header, not checked; the socket's peer is {})\n", name,
+                       printable(value, 200), to_string(c.tuple.remote));
+  return out;
+}
+
+std::string claims_rows(const request_claims& k, const web_context& c) {
+  std::string out;
+  if (k.host_differs) {
+    out += fmt::format("<tr><th>Addressed to</th><td id=\"host-claim\"><code>{}</code> (the Host header: your "
+                       "browser's claim), but this socket is <code>{}</code>: a port forward or a proxy in "
+                       "between</td></tr>",
+                       html_escape(printable(*k.host, 100)), html_escape(to_string(c.tuple.local)));
+  }
+  for (const auto& [name, value] : k.forwarding)
+    out += fmt::format("<tr><th>{}</th><td class=\"claim\">{} (a header: a claim, not checked)</td></tr>",
+                       html_escape(name), html_escape(printable(value, 200)));
+  return out;
+}
+
 }  // namespace
 
 std::string connection_json(const web_context& c) {
@@ -263,15 +360,19 @@ http_response respond(const http_request& request, const web_context& context) {
   http_response r;
   r.close = !request.keep_alive();
   if (path == "/") {
+    const request_claims claims = claims_of(request, context);
     if (request.wants_html()) {
       r.content_type = "text/html; charset=utf-8";
-      r.body = page(context);
+      r.body = page(context, claims_rows(claims, context));
     } else {
       r.body = text(context);
+      r.body += claims_text(claims, context);
     }
   } else if (path == "/json") {
     r.content_type = "application/json";
     r.body = connection_json(context);
+    // The request's claims beside the socket's facts: the one field the request adds.
+    r.body.insert(r.body.size() - 2, ",\"claims\":" + claims_json(claims_of(request, context)));
   } else if (path == "/board") {
     r.content_type = "text/html; charset=utf-8";
     r.body = board_page();

@@ -121,5 +121,30 @@ class Views(unittest.TestCase):
         self.assertNotIn("translation", answered)
 
 
+    def test_http_claims_beside_the_socket(self):
+        """curl with a Host header naming another port and the forwarding headers a proxy adds:
+        shown as the request's claims in the text answer and /json, the socket's tuple unchanged."""
+        import json
+        import subprocess
+        server = h.start_server(self)
+        args = ["curl", "-s", "-H", "Host: 10.0.0.1:8081", "-H", "X-Forwarded-For: 203.0.113.7",
+                "-H", "Forwarded: for=203.0.113.7", "-w", "\n%{local_port}"]
+        out = subprocess.run(args + [f"http://127.0.0.1:{server.port}/json"], capture_output=True, text=True,
+                             timeout=10)
+        body, local_port = out.stdout.rsplit("\n", 1)
+        view = json.loads(body)
+        self.assertEqual(view["remote"], h.ep("127.0.0.1", int(local_port)))
+        self.assertEqual(view["claims"], {"host": "10.0.0.1:8081", "host_port": 8081, "host_differs": True,
+                                          "forwarding": [{"header": "X-Forwarded-For", "value": "203.0.113.7"},
+                                                         {"header": "Forwarded", "value": "for=203.0.113.7"}]})
+        text = subprocess.run(args + [f"http://127.0.0.1:{server.port}/"], capture_output=True, text=True,
+                              timeout=10).stdout
+        self.assertIn(f"the request was addressed to 10.0.0.1:8081 (its Host header, the client's claim), but this "
+                      f"socket is 127.0.0.1:{server.port}: a port forward (destination NAT) or a proxy in between",
+                      text)
+        self.assertIn("the request claims X-Forwarded-For: 203.0.113.7 (a header, not checked; the socket's peer "
+                      "is 127.0.0.1:", text)
+
+
 if __name__ == "__main__":
     unittest.main()

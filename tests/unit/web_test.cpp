@@ -69,8 +69,11 @@ TEST(WebRespond, BrowserGetsTheHtmlPage) {
   EXPECT_TRUE(contains(r.body, R"(<td id="tls">none: plain HTTP</td>)"));
   EXPECT_TRUE(contains(r.body, R"(<p class="reuse" id="reuse">New connection (#3): your computer chose port 40000 for it.</p>)"))
       << r.body;
-  // Nothing is loaded from elsewhere: no scripts, no external style sheets or images.
-  EXPECT_FALSE(contains(r.body, "<script"));
+  // Nothing is loaded from elsewhere: no external scripts, style sheets or images. One inline
+  // script, which reads the address bar (the URL: the browser's claim) and nothing else.
+  EXPECT_EQ(r.body.find("<script"), r.body.rfind("<script"));
+  EXPECT_TRUE(contains(r.body, "<td id=\"url-claim\">(needs JavaScript)</td>"));
+  EXPECT_TRUE(contains(r.body, "var same = port === \"8080\";"));
   EXPECT_FALSE(contains(r.body, "src="));
   EXPECT_FALSE(contains(r.body, "href="));
   EXPECT_TRUE(r.body.ends_with("</html>\n"));
@@ -136,9 +139,10 @@ TEST(WebRespond, JsonIsTheServersView) {
             R"({"event":"server_view","proto":"tcp","id":3,)"
             R"("local":{"address":"127.0.0.1","port":8080},"remote":{"address":"127.0.0.1","port":40000},)"
             R"("remote_port_class":"registered","in_ephemeral_range":true,"request":1,"reused":false,)"
-            R"("previous_port":null,"tls":null})"
+            R"("previous_port":null,"tls":null,)"
+            R"("claims":{"host":"a","host_port":80,"host_differs":true,"forwarding":[]}})"
             "\n");
-  EXPECT_EQ(connection_json(context_v4()), r.body);
+  EXPECT_TRUE(connection_json(context_v4()).starts_with(r.body.substr(0, r.body.find(",\"claims\""))));
 }
 
 TEST(WebRespond, JsonOverTlsOnASecondRequest) {
@@ -233,7 +237,7 @@ TEST(WebSerialize, ExactBytes) {
 }
 
 TEST(WebSerialize, HeadGetsTheHeadersOnly) {
-  http_request head = parse("HEAD / HTTP/1.1\r\nHost: a\r\nAccept: text/html\r\n\r\n");
+  http_request head = parse("HEAD / HTTP/1.1\r\nHost: localhost:8080\r\nAccept: text/html\r\n\r\n");
   http_request get = parse(browser_get);
   http_response for_head = respond(head, context_v4());
   http_response for_get = respond(get, context_v4());
@@ -284,6 +288,36 @@ TEST(WebReuse, NewConnectionWithTheSamePortByChance) {
       << r.body;
 }
 
+// ---- what the request claims ----------------------------------------------------------------
+
+TEST(WebClaims, ForwardingHeadersAndTheHostAreClaimsBesideTheSocket) {
+  http_response r = respond(parse("GET / HTTP/1.1\r\nHost: 10.0.0.1:8081\r\nX-Forwarded-For: 203.0.113.7\r\n"
+                                  "Forwarded: for=203.0.113.7;proto=http\r\nX-Real-IP: <i>198.51.100.2\r\n\r\n"),
+                            context_v4());
+  EXPECT_TRUE(contains(r.body,
+                       "  the request was addressed to 10.0.0.1:8081 (its Host header, the client's claim), but this "
+                       "socket is 127.0.0.1:8080: a port forward (destination NAT) or a proxy in between\n"))
+      << r.body;
+  EXPECT_TRUE(contains(r.body, "  the request claims X-Forwarded-For: 203.0.113.7 (a header, not checked; the "
+                               "socket's peer is 127.0.0.1:40000)\n"));
+  EXPECT_TRUE(contains(r.body, "  the request claims Forwarded: for=203.0.113.7;proto=http"));
+  EXPECT_TRUE(contains(r.body, "  the request claims X-Real-IP: <i>198.51.100.2 (a header"));
+  http_response j = respond(parse("GET /json HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nx-forwarded-port: 80\r\n\r\n"),
+                            context_v4());
+  EXPECT_TRUE(contains(j.body, R"("claims":{"host":"127.0.0.1:8080","host_port":8080,"host_differs":false,)"
+                               R"("forwarding":[{"header":"X-Forwarded-Port","value":"80"}]}})"))
+      << j.body;
+  // The same port under a name: nothing to say.
+  http_response same = respond(parse("GET / HTTP/1.1\r\nHost: localhost:8080\r\n\r\n"), context_v4());
+  EXPECT_FALSE(contains(same.body, "addressed to"));
+  EXPECT_FALSE(contains(same.body, "claims"));
+  http_response page = respond(parse("GET / HTTP/1.1\r\nHost: <b>:9\r\nX-Real-IP: <i>\r\nAccept: text/html\r\n\r\n"),
+                               context_v4());
+  EXPECT_TRUE(contains(page.body, "<code>&lt;b&gt;:9</code> (the Host header"));
+  EXPECT_TRUE(contains(page.body, "<tr><th>X-Real-IP</th><td class=\"claim\">&lt;i&gt; (a header"));
+  EXPECT_FALSE(contains(page.body, "<i>"));
+}
+
 // ---- escaping ------------------------------------------------------------------------------
 
 TEST(WebEscaping, ThePageEscapesEverythingItShows) {
@@ -291,7 +325,8 @@ TEST(WebEscaping, ThePageEscapesEverythingItShows) {
   c.tls = tls_details{"TLS<v1.3>", "A&B\"C'D<script>"};
   c.tuple.remote.address = "fe80::1%<b>";
   http_response r = respond(parse(browser_get), c);
-  EXPECT_FALSE(contains(r.body, "<script>"));
+  EXPECT_EQ(r.body.find("<script>"), r.body.rfind("<script>"));  // the page's own, only
+  EXPECT_FALSE(contains(r.body, "<script>\""));
   EXPECT_FALSE(contains(r.body, "<b>"));
   EXPECT_FALSE(contains(r.body, "TLS<v1.3>"));
   EXPECT_TRUE(contains(r.body, R"(<td id="tls">yes: TLS&lt;v1.3&gt; with A&amp;B&quot;C&#39;D&lt;script&gt;</td>)"))
