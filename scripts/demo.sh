@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The guided demonstration: installs what is missing, builds, then shows in seven chapters how
+# The guided demonstration: installs what is missing, builds, then shows in eight chapters how
 # ports work: the server's fixed port against the client's ephemeral ones, the two ends'
 # mirrored views of one connection, several services on one host and a privileged port
-# refused, many connections and the ephemeral range, UDP, two hosts, the packets on the wire,
-# and the classroom board. A lecturer runs one chapter at a time, or all of them.
+# refused, many connections and the ephemeral range, UDP, two hosts, NAT (a router between
+# them that rewrites addresses and ports), the packets on the wire, and the classroom board. A lecturer runs one chapter at a time, or all of them.
 #
 #   scripts/demo.sh           every chapter, one after another
 #   scripts/demo.sh 3         chapter 3 only (several numbers: those chapters, in that order)
@@ -30,6 +30,7 @@ titles=(
   "Many connections and the ephemeral range"
   "UDP"
   "Two hosts"
+  "NAT: when the two views differ"
   "The packets on the wire"
   "The classroom board"
 )
@@ -624,6 +625,24 @@ chapter_5() {
 }
 
 chapter_6() {
+  bold "A router between the two hosts rewrites addresses and ports (NAT): the client's view and"
+  bold "the server's no longer mirror. Both ends name the rewrite; the router's conntrack has it."
+  cmd "scripts/nat.sh"
+  DEMO_SERVER=$server_bin DEMO_CLIENT=$client_bin run_tool "  " 90 scripts/nat.sh
+  case $tool_rc in
+    0) ;;
+    77)
+      say ""
+      say "This machine does not let the demo build a router with NAT: that needs root, network"
+      say "namespaces, and nft and conntrack (the message above says which is missing;"
+      say "scripts/install-deps.sh installs nftables and conntrack). On a lecture machine, run"
+      say "sudo scripts/nat.sh. The demo goes on." ;;
+    124 | 137) say "" ; say "nat.sh did not finish within 90 s; the demo goes on." ;;
+    *) say "" ; say "nat.sh ended with exit $tool_rc (its message is above); the demo goes on." ;;
+  esac
+}
+
+chapter_7() {
   bold "tshark captures one connection on the loopback interface: its SYN, SYN-ACK and first"
   bold "data segment carry the same four facts the programs read from the kernel."
   cmd "scripts/capture.sh"
@@ -640,16 +659,16 @@ chapter_6() {
   esac
 }
 
-chapter_7() {
+chapter_8() {
   bold "The board: GET /board on any HTTP port shows every connection live, for the projector."
   bold "Its page follows GET /events; here curl reads that stream while clients connect."
-  start_fixed ch7 "$ports"
+  start_fixed ch8 "$ports"
   if ((${#live[@]} == 0)); then
     say "The server could not listen on any port; this chapter cannot go on."
     return 0
   fi
   local p=${live[0]} scheme=http
-  is_tls_port ch7 "$p" && scheme=https
+  is_tls_port ch8 "$p" && scheme=https
   say ""
   cmd "curl -N $scheme://localhost:$p/events      # what the board page reads"
   timeout -k 2 30 curl -sSkN "$scheme://localhost:$p/events" </dev/null >"$work/events.txt" 2>&1 &
@@ -662,7 +681,7 @@ chapter_7() {
   echo | timeout 5 nc -q 1 localhost "$p" >/dev/null 2>&1 || true
   # A batch goes out at most 100 ms after its first connection.
   sleep 0.3
-  server_skip ch7
+  server_skip ch8
   say ""
   bold "The stream, as the board shows it: each connection, its client's port, the server's port."
   sed -nE 's/^data: \{"id":([0-9]+),"proto":"([a-z]+)".*"local":\{"address":"[^"]*","port":([0-9]+)\},"remote":\{"address":"([^"]*)","port":([0-9]+)\}.*/connection #\1  \2  client \4:\5  ->  server port \3/p' \
@@ -676,7 +695,7 @@ chapter_7() {
   say "On the projector: chromium --kiosk $scheme://localhost:$p/board"
   say "In a classroom, demo-server --bind 0.0.0.0 --bind :: prints the URL the students open,"
   say "and a QR code of it for their phones; --mask-addresses hides their addresses."
-  stop_server ch7
+  stop_server ch8
 }
 
 # --- The run ---------------------------------------------------------------------------------

@@ -31,6 +31,9 @@ packages=(
   chromium         # a real browser for the web page tests (headless)
   fonts-dejavu-core  # a font for chromium's screenshots
   tshark           # scripts/capture.sh: the SYN, SYN-ACK and first data on the wire
+  nftables         # nft: scripts/nat.sh's source NAT and port forward (in its router namespace)
+  conntrack        # conntrack -L: the router's record of each rewrite (original and reply tuples)
+  haproxy          # a TCP proxy in front of demo-server: a third view, beside NAT's rewrite
   zbar-tools       # zbarimg: tests decode the QR codes the server draws
   # Installing (tests/package): the .deb, the man pages, the shell completions
   dpkg-dev         # dpkg-shlibdeps: the .deb's Depends, computed from the binaries' libraries

@@ -3,7 +3,8 @@
 # tells the whole story, chapter by chapter: three clients mirrored, nc's text report and the
 # server's summary (1); HTTP and HTTPS beside each other and the privileged bind (2); 500
 # connections over the ephemeral range, 20 held open and seen by ss, --verify (3); UDP (4);
-# two hosts (5); the packets on the wire (6); the board's event stream (7). Then one chapter alone (`demo.sh 3`), `--list`,
+# two hosts (5); NAT, both ends naming the router's rewrite (6); the packets on the wire (7); the
+# board's event stream (8). Then one chapter alone (`demo.sh 3`), `--list`,
 # and bad chapter numbers (exit 64). stdin is /dev/null throughout: the demo must not wait.
 # Usage: demo_check.sh SOURCE_DIR BINARY_DIR
 set -euo pipefail
@@ -44,10 +45,10 @@ expect() {  # expect COUNT PATTERN: that many lines of $file match (COUNT "+": a
 
 # Every chapter, once, in order, and the closing lines.
 label=headings
-expect 1 '^portdemo: how ports work, in 7 chapters$'
-for n in 1 2 3 4 5 6 7; do expect 1 "^Chapter $n of 7: "; done
+expect 1 '^portdemo: how ports work, in 8 chapters$'
+for n in 1 2 3 4 5 6 7 8; do expect 1 "^Chapter $n of 8: "; done
 headings=$(grep -oE '^Chapter [0-9]' "$out" | tr -dc '0-9')
-[[ $headings == 1234567 ]] || { echo "chapters out of order: $headings"; fail=1; }
+[[ $headings == 12345678 ]] || { echo "chapters out of order: $headings"; fail=1; }
 expect 1 '^Your turn'
 
 label="chapter 1"
@@ -112,14 +113,27 @@ fi
 
 label="chapter 6"
 chapter 6 >"$work/6.txt"; file=$work/6.txt
-if grep -q '^No packets can be captured here' "$file"; then
-  echo "chapter 6: no capture possible here (exit 77), said calmly"
+if grep -q 'does not let the demo build a router with NAT' "$file"; then
+  echo "chapter 6: no NAT possible here (exit 77), said calmly"
 else
-  expect 1 '^  agree: yes, the wire carries the same four facts'
+  for mode in snat snat-random forward both; do expect 1 "^  Mode [1-4] of 4: $mode, "; done
+  expect 4 '^  What the router did: '
+  expect 8 "= the client's view$"
+  expect 8 "= the server's, mirrored$"
+  expect 0 '(NOT the|Not what mode)'
+  expect 1 '^  Cleaned up: deleted pd-nat-client-[0-9]+, pd-nat-router-[0-9]+ and pd-nat-server-[0-9]+'
 fi
 
 label="chapter 7"
 chapter 7 >"$work/7.txt"; file=$work/7.txt
+if grep -q '^No packets can be captured here' "$file"; then
+  echo "chapter 7: no capture possible here (exit 77), said calmly"
+else
+  expect 1 '^  agree: yes, the wire carries the same four facts'
+fi
+
+label="chapter 8"
+chapter 8 >"$work/8.txt"; file=$work/8.txt
 # The three demo-client connections and nc's, each on the board with the port the client printed.
 expect 4 '^  board  \| connection #[0-9]+  tcp  client 127\.0\.0\.1:[0-9]+  ->  server port [0-9]+$'
 expect 1 '^  board  \| totals: 5 connections from 1 distinct client address\(es\)$'
@@ -140,8 +154,8 @@ rc=0
 demo 25 3 >"$one" 2>&1 || rc=$?
 file=$one label="demo.sh 3"
 if ((rc != 0)); then echo "demo.sh 3 failed with $rc"; fail=1; fi
-expect 1 '^Chapter 3 of 7: Many connections and the ephemeral range$'
-expect 0 '^Chapter [124-7] of 7'
+expect 1 '^Chapter 3 of 8: Many connections and the ephemeral range$'
+expect 0 '^Chapter [124-8] of 8'
 expect 1 '^  client \| summary: 500 of 500 connections made'
 expect 1 '^established connections to port [0-9]+: 20 '
 expect 1 '^  server \| summary: 521 connections'
@@ -152,18 +166,19 @@ rc=0
 demo 10 --list >"$work/list.txt" 2>&1 || rc=$?
 file=$work/list.txt label="demo.sh --list"
 ((rc == 0)) || { echo "demo.sh --list failed with $rc"; fail=1; }
-expect 7 '^  [1-7]  [A-Z]'
+expect 8 '^  [1-8]  [A-Z]'
 expect 1 '^  4  UDP$'
+expect 1 '^  6  NAT: when the two views differ$'
 
 # Bad chapter numbers: exit 64, a message naming the number and the chapters there are.
-for bad in 8 0 abc; do
+for bad in 9 0 abc; do
   rc=0
   demo 10 "$bad" >"$work/bad.out" 2>"$work/bad.err" || rc=$?
   file=$work/bad.err label="demo.sh $bad"
   ((rc == 64)) || { echo "demo.sh $bad: expected exit 64, got $rc"; fail=1; }
   [[ ! -s $work/bad.out ]] || { echo "demo.sh $bad: printed on stdout"; fail=1; }
-  expect 1 "(chapter $bad;|^demo.sh: $bad is not a chapter).* chapters are 1 to 7"
-  expect 7 '^  [1-7]  [A-Z]'
+  expect 1 "(chapter $bad;|^demo.sh: $bad is not a chapter).* chapters are 1 to 8"
+  expect 8 '^  [1-8]  [A-Z]'
 done
 
 if ((fail)); then

@@ -254,11 +254,12 @@ struct server_under_test {
   }
   ~server_under_test() { std::fclose(log); }
 
-  connection_ptr accept(loopback_pair& pair, bool tls_port = false) {
+  connection_ptr accept(loopback_pair& pair, bool tls_port = false, bool proxy_port = false) {
     connection_facts f;
     f.id = next_id++;
     f.tuple = {{"127.0.0.1", 1}, {"127.0.0.1", 2}};
     f.tls_port = tls_port;
+    f.proxy_port = proxy_port;
     f.accepted_at = clock::now();
     return std::make_unique<connection>(ctx.table, pair.server_fd, tcp::v4(), std::move(f), io.get_executor());
   }
@@ -372,6 +373,36 @@ TEST(ConnectionTable, SilenceWhenTheRoomIsFullParksAndGetsTheReport) {
   EXPECT_EQ(s.ctx.table.open(), 1u);
   ASSERT_TRUE(s.run_until([&] { return s.ctx.table.open() == 0; }));
   EXPECT_TRUE(pair.read_all().starts_with("portdemo: your connection #1"));
+}
+
+TEST(ConnectionTable, AProxyHeaderThenTheHelloIsAnsweredWithTheClaimAndCountsOut) {
+  server_under_test s;
+  loopback_pair pair;
+  first_bytes_arrived(s.accept(pair, false, true), s.ctx, arrival::bytes,
+                      "PROXY TCP4 10.1.2.3 10.0.0.1 40000 80\r\nportdemo-hello 1\n");
+  ASSERT_TRUE(s.run_until([&] { return s.ctx.table.open() == 0; }));
+  EXPECT_EQ(pair.read_all(),
+            R"({"event":"server_view","proto":"tcp","id":1,"local":{"address":"127.0.0.1","port":1},)"
+            R"("remote":{"address":"127.0.0.1","port":2},"proxy":{"version":1,"command":"proxy",)"
+            R"("source":{"address":"10.1.2.3","port":40000},"destination":{"address":"10.0.0.1","port":80}}})"
+            "\n");
+  EXPECT_NE(s.logged().find(R"("event":"proxied")"), std::string::npos);
+}
+
+TEST(ConnectionTable, AProxyPortRefusesAMissingHeaderAndCountsOut) {
+  server_under_test s;
+  loopback_pair pair;
+  first_bytes_arrived(s.accept(pair, false, true), s.ctx, arrival::bytes, "GET / HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(s.ctx.table.open(), 0u);  // closed at once
+  EXPECT_EQ(pair.read_all(), "");
+  // Silence on a proxy port: the header never came.
+  loopback_pair quiet;
+  wait_for_first_bytes(s.accept(quiet, false, true), s.ctx);
+  ASSERT_TRUE(s.run_until([&] { return s.ctx.table.open() == 0; }));
+  EXPECT_EQ(quiet.read_all(), "");
+  const std::string log = s.logged();
+  EXPECT_NE(log.find(R"("event":"proxy_refused","id":1)"), std::string::npos) << log;
+  EXPECT_NE(log.find(R"("event":"proxy_refused","id":2)"), std::string::npos) << log;
 }
 
 TEST(ConnectionTable, AResetInTheRoomCountsOut) {

@@ -1,0 +1,781 @@
+#!/usr/bin/env bash
+# NAT: when the two views differ. Across a plain cable each end's view of a connection is the
+# mirror of the other's (scripts/two-hosts.sh); a router that rewrites addresses breaks the
+# mirror. This script (as root) makes three network namespaces, a client host, a router and a
+# server host, gives the router real kernel NAT (nftables), runs demo-server on the server host
+# and demo-client on the client host (TCP, then UDP), and shows side by side both ends' views,
+# how both ends classify what differs, and the router's own record of the rewrite (conntrack).
+#
+#   scripts/nat.sh [--mode MODE] [--port PORT] [--public-port PORT] [--format text|json]
+#
+#   --mode MODE         one of these, or all (the default: the four in this order)
+#                         snat         source NAT (masquerade): the kernel keeps the client's
+#                                      port where it can
+#                         snat-random  source NAT to the router's ports 61000-61099: the port
+#                                      changes too
+#                         forward      a port forward (destination NAT): the client dials the
+#                                      router's 10.77.1.1:PUBLIC, the router sends it on to
+#                                      the server's 10.77.2.2:PORT; no source NAT
+#                         both         the port forward and masquerade together
+#   --port PORT         the server's port, TCP and UDP (default 8080)
+#   --public-port PORT  the router's port that forward and both send on (default 8081)
+#   --format FORMAT     text (default), or json: one JSON event per mode, one a line (--json
+#                       is the same), for tests:
+#                         {"event":"nat","mode":"snat","expected_kind":"source_nat",
+#                          "tcp":{"client_view":...,"server_view":...,"client_translation":...,
+#                          "server_translation":...,"conntrack":{"original":...,"reply":...}},
+#                          "udp":{...},"as_expected":true,...}
+#   DEMO_SERVER, DEMO_CLIENT   the binaries (default: build/ci/... in this repository)
+#   NO_COLOR        no colour even on a terminal
+#
+# The three hosts: the client 10.77.1.2/24 and the router's 10.77.1.1/24 share one veth pair,
+# the router's 10.77.2.1/24 and the server 10.77.2.2/24 another; the client and the server
+# route everything else through the router, and only the router forwards. Everything lives
+# inside the namespaces pd-nat-client-PID, pd-nat-router-PID and pd-nat-server-PID (the veth
+# pairs are created directly inside them, the nft rules and the conntrack table are the
+# router namespace's own, never this host's). A trap on EXIT, INT and TERM ends the programs
+# it started (by pid) and deletes the three namespaces, which deletes all of that with them.
+#
+# Exit codes: 0 done, every mode classified as expected; 64 usage; 69 a name it needs is
+# taken, or a program could not serve or connect; 70 a classification, the two ends or the
+# router's record not what the mode should give, or output that could not be read; 75 a
+# program did not answer in time; 77 not root, creating a network namespace not permitted,
+# nft or conntrack missing (scripts/install-deps.sh installs them) or the kernel refusing NAT;
+# 130/143 interrupted (after cleaning up).
+set -euo pipefail
+
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$script_dir/.." && pwd)
+
+client_addr=10.77.1.2
+router_client_addr=10.77.1.1
+router_server_addr=10.77.2.1
+server_addr=10.77.2.2
+prefix=24
+snat_low=61000    # snat-random's ports: above the client's ephemeral range (32768-60999 in
+snat_high=61099   # a new namespace), so the client's own port is never one of them
+
+usage() {
+  sed -n '9,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+die_usage() {
+  printf 'nat.sh: %s\n' "$1" >&2
+  printf 'usage: scripts/nat.sh [--mode MODE] [--port PORT] [--public-port PORT] [--format text|json]\n' >&2
+  exit 64
+}
+is_uint() { [[ $1 =~ ^[0-9]{1,6}$ ]]; }
+port_arg() {  # port_arg OPTION VALUE: a port 1-65535, or a usage error
+  if ! is_uint "$2" || ((10#$2 < 1 || 10#$2 > 65535)); then
+    die_usage "$1: \"$2\" is not a port number 1-65535"
+  fi
+  printf '%d' "$((10#$2))"
+}
+
+all_modes=(snat snat-random forward both)
+mode=all
+port=8080
+public_port=8081
+json=0
+while (($#)); do
+  opt=$1 val=
+  case $opt in
+    --*=*) val=${opt#*=}; opt=${opt%%=*} ;;
+  esac
+  case $opt in
+    -h | --help) usage; exit 0 ;;
+    --json) json=1 ;;
+    --mode | --port | --public-port | --format)
+      if [[ $1 != *=* ]]; then
+        (($# >= 2)) || die_usage "$opt needs a value"
+        val=$2; shift
+      fi
+      case $opt in
+        --mode)
+          case $val in
+            snat | snat-random | forward | both | all) mode=$val ;;
+            *) die_usage "--mode: \"$val\" is not snat, snat-random, forward, both or all" ;;
+          esac ;;
+        --port) port=$(port_arg --port "$val") ;;
+        --public-port) public_port=$(port_arg --public-port "$val") ;;
+        --format)
+          case $val in
+            text) json=0 ;;
+            json) json=1 ;;
+            *) die_usage "--format: \"$val\" is not text or json" ;;
+          esac ;;
+      esac ;;
+    *) die_usage "unknown argument \"$1\"" ;;
+  esac
+  shift
+done
+if [[ $mode == all ]]; then modes=("${all_modes[@]}"); else modes=("$mode"); fi
+
+server_bin=${DEMO_SERVER:-$root/build/ci/server/demo-server}
+client_bin=${DEMO_CLIENT:-$root/build/ci/client/demo-client}
+
+bold=never
+[[ $json == 0 && -t 1 && -z ${NO_COLOR:-} ]] && bold=always
+say() { [[ $json == 1 ]] || printf '%s\n' "$*"; }
+head_line() {
+  [[ $json == 1 ]] && return 0
+  if [[ $bold == always ]]; then printf '\033[1m%s\033[0m\n' "$*"; else printf '%s\n' "$*"; fi
+}
+# A path as the lecturer would type it: relative to this repository when it lies inside it.
+short() { case $1 in "$root"/*) printf '%s' "${1#"$root"/}" ;; *) printf '%s' "$1" ;; esac; }
+# A command line for the screen: "$1 PROGRAM $3", with the program's bare name if the path
+# would make the line 100 columns or more.
+shown() {
+  local line
+  line="$1 $(short "$2")${3:+ $3}"
+  ((${#line} < 100)) || line="$1 ${2##*/}${3:+ $3}"
+  printf '%s' "$line"
+}
+
+# ---- Preconditions: root, ip netns, nft, conntrack, the binaries, python3 -------------------
+if ((EUID != 0)); then
+  echo "nat.sh needs root: it creates network namespaces and NAT rules in them (run it with sudo)." >&2
+  exit 77
+fi
+command -v ip >/dev/null || { echo "nat.sh needs iproute2's ip (apt-get install iproute2)" >&2; exit 69; }
+command -v python3 >/dev/null || { echo "nat.sh needs python3 to read the programs' JSON" >&2; exit 69; }
+missing=()
+command -v nft >/dev/null || missing+=("nft (the nftables package: the router's NAT rules)")
+command -v conntrack >/dev/null ||
+  missing+=("conntrack (the conntrack package: the router's record of each rewrite)")
+if ((${#missing[@]})); then
+  echo "nat.sh needs what is not installed here:" >&2
+  printf '  - %s\n' "${missing[@]}" >&2
+  echo "  scripts/install-deps.sh installs them (or: apt-get install nftables conntrack)" >&2
+  exit 77
+fi
+for bin in "$server_bin" "$client_bin"; do
+  if [[ ! -x $bin ]]; then
+    echo "nat.sh: $bin is not an executable. Build first:" >&2
+    echo "  cmake --preset ci && cmake --build --preset ci   (or set DEMO_SERVER, DEMO_CLIENT)" >&2
+    exit 69
+  fi
+done
+
+ns_client=pd-nat-client-$$
+ns_router=pd-nat-router-$$
+ns_server=pd-nat-server-$$
+veth_client=pd-nc-$$      # the client's end, created inside ns_client
+veth_router_c=pd-nrc-$$   # the router's end towards the client, inside ns_router
+veth_router_s=pd-nrs-$$   # the router's end towards the server, inside ns_router
+veth_server=pd-ns-$$      # the server's end, inside ns_server
+
+# ---- Cleanup: always, also when interrupted ---------------------------------------------------
+work=
+server_pid=
+client_pid=
+made=()        # the namespaces this script created, in order
+pending=
+interrupted=
+
+ns_exists() { [[ -e /run/netns/$1 ]] || ip netns list 2>/dev/null | awk '{print $1}' | grep -qx -- "$1"; }
+
+# Milliseconds on a monotonic-enough clock, for bounded waits.
+now_ms() { local t=${EPOCHREALTIME//[!0-9]/}; echo $((10#$t / 1000)); }
+
+# True while pid $1 runs (a zombie, ended but not yet reaped, counts as ended).
+alive() {
+  local stat
+  { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
+  stat=${stat##*) }
+  [[ ${stat%% *} != Z ]]
+}
+
+# Ends a process this script started, by its pid: TERM, at most 3 s, then KILL; reaps it.
+stop_pid() {
+  local pid=$1 i
+  [[ -n $pid ]] || return 0
+  if alive "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 60; i++)); do alive "$pid" || break; sleep 0.05; done
+    if alive "$pid"; then
+      kill -KILL "$pid" 2>/dev/null || true
+      for ((i = 0; i < 40; i++)); do alive "$pid" || break; sleep 0.05; done
+    fi
+  fi
+  if alive "$pid"; then
+    echo "nat.sh: pid $pid did not end even after SIGKILL; not waiting for it" >&2
+    return 0
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
+# shellcheck disable=SC2317  # reached through the trap
+cleanup() {
+  local rc=$?
+  trap '' INT TERM
+  set +e
+  if [[ -n $interrupted ]]; then
+    [[ -t 2 ]] && echo >&2   # after the ^C the terminal echoed
+    echo "nat.sh: interrupted, cleaning up" >&2
+  fi
+  stop_pid "$client_pid"
+  stop_pid "$server_pid"
+  local removed=() ns
+  for ns in "${made[@]}"; do ip netns del "$ns" 2>/dev/null && removed+=("$ns"); done
+  for ns in "${made[@]}"; do
+    if ns_exists "$ns"; then echo "nat.sh: could not delete namespace $ns: ip netns del $ns" >&2; fi
+  done
+  [[ -n $work ]] && rm -rf "$work"
+  if ((${#removed[@]})) && [[ $json == 0 ]]; then
+    local names
+    case ${#removed[@]} in
+      1) names=${removed[0]} ;;
+      2) names="${removed[0]} and ${removed[1]}" ;;
+      *) names="${removed[0]}, ${removed[1]} and ${removed[2]}" ;;
+    esac
+    printf '\nCleaned up: deleted %s\n' "$names"
+    printf '(the veth pairs, the NAT rules and the conntrack table went with them).\n'
+  fi
+  exit "$rc"
+}
+on_signal() { interrupted=1; exit "$1"; }
+# Between starting something and recording it, a signal only takes note; it acts just after.
+defer_signals() { trap 'pending=130' INT; trap 'pending=143' TERM; }
+allow_signals() {
+  trap 'on_signal 130' INT
+  trap 'on_signal 143' TERM
+  if [[ -n $pending ]]; then on_signal "$pending"; fi
+}
+trap cleanup EXIT
+allow_signals
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/nat.XXXXXX")
+
+# ---- The three hosts --------------------------------------------------------------------------
+for ns in "$ns_client" "$ns_router" "$ns_server"; do
+  if ns_exists "$ns"; then
+    echo "nat.sh: a network namespace named $ns exists already. It is not this" >&2
+    echo "  script's, so it stays; if it is a leftover, remove it: ip netns del $ns" >&2
+    exit 69
+  fi
+done
+for dev in "$veth_client" "$veth_router_c" "$veth_router_s" "$veth_server"; do
+  if ip link show dev "$dev" >/dev/null 2>&1; then
+    echo "nat.sh: an interface named $dev exists already in this host's namespace;" >&2
+    echo "  this script will not take its name." >&2
+    exit 69
+  fi
+done
+
+# Creates namespace $1 and records it as ours in one step that a signal cannot split.
+make_ns() {
+  local err
+  defer_signals
+  made+=("$1")
+  if ! err=$(ip netns add "$1" 2>&1); then
+    unset 'made[${#made[@]}-1]'
+    allow_signals
+    if [[ $err == *"File exists"* ]]; then
+      echo "nat.sh: a network namespace named $1 appeared meanwhile. It is not" >&2
+      echo "  this script's, so it stays." >&2
+      exit 69
+    fi
+    echo "nat.sh: creating a network namespace is not permitted here; it needs root" >&2
+    echo "  with CAP_SYS_ADMIN, outside a restricted container. ip netns add said:" >&2
+    printf '  %s\n' "${err:-(nothing)}" >&2
+    exit 77
+  fi
+  allow_signals
+}
+make_ns "$ns_client"
+make_ns "$ns_router"
+make_ns "$ns_server"
+
+# Runs ip inside the namespaces; any failure ends the script (and the trap cleans up).
+nsip() {
+  local err
+  if ! err=$(ip "$@" 2>&1); then
+    echo "nat.sh: ip $* failed: $err" >&2
+    exit 69
+  fi
+}
+nsip link add "$veth_client" netns "$ns_client" type veth peer name "$veth_router_c" netns "$ns_router"
+nsip link add "$veth_router_s" netns "$ns_router" type veth peer name "$veth_server" netns "$ns_server"
+for ns in "$ns_client" "$ns_router" "$ns_server"; do nsip -n "$ns" link set lo up; done
+nsip -n "$ns_client" addr add "$client_addr/$prefix" dev "$veth_client"
+nsip -n "$ns_router" addr add "$router_client_addr/$prefix" dev "$veth_router_c"
+nsip -n "$ns_router" addr add "$router_server_addr/$prefix" dev "$veth_router_s"
+nsip -n "$ns_server" addr add "$server_addr/$prefix" dev "$veth_server"
+nsip -n "$ns_client" link set "$veth_client" up
+nsip -n "$ns_router" link set "$veth_router_c" up
+nsip -n "$ns_router" link set "$veth_router_s" up
+nsip -n "$ns_server" link set "$veth_server" up
+nsip -n "$ns_client" route add default via "$router_client_addr"
+nsip -n "$ns_server" route add default via "$router_server_addr"
+# Forwarding in the router only: /proc/sys/net is the namespace's own.
+if ! err=$(ip netns exec "$ns_router" sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward' 2>&1); then
+  echo "nat.sh: could not turn on forwarding in the router ($ns_router): $err" >&2
+  exit 69
+fi
+
+# ---- Reading the programs' JSON and the router's conntrack -------------------------------------
+# One small program for every JSON question; it reads only whole lines (ending in a newline).
+read -r -d '' py <<'PY' || true
+import json, sys, textwrap, time
+
+def events(path):
+    out = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            data = f.read()
+    except OSError:
+        return out
+    for line in data.split("\n")[:-1]:
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            out.append((line, obj))
+    return out
+
+def ep(e):
+    if not isinstance(e, dict):
+        return "?"
+    a, p = e.get("address", "?"), e.get("port", "?")
+    return f"[{a}]:{p}" if ":" in str(a) else f"{a}:{p}"
+
+def mk(address, port):
+    return {"address": address, "port": int(port)}
+
+cmd = sys.argv[1]
+if cmd == "ready":          # ready SERVER_JSON -> "LISTENING TCP_PORT UDP_PORT" once ready
+    for _, e in events(sys.argv[2]):
+        if e.get("event") == "ready":
+            ports = e.get("ports") or [0]
+            udp = e.get("udp_ports") or [0]
+            print(e.get("listening", 0), ports[0], udp[0])
+            sys.exit(0)
+    sys.exit(1)
+if cmd == "count":          # count FILE EVENT -> how many
+    print(sum(1 for _, e in events(sys.argv[2]) if e.get("event") == sys.argv[3]))
+    sys.exit(0)
+if cmd == "failure":        # failure FILE -> the explanations of failures, one a line
+    for _, e in events(sys.argv[2]):
+        if e.get("explanation"):
+            print(e["explanation"])
+    sys.exit(0)
+
+# ---- report PARAMS_JSON: one mode's result, as text or as one JSON event -------------------
+P = json.loads(sys.argv[2])
+mode = P["mode"]
+with open(P["rules_file"], encoding="utf-8") as f:
+    rules = f.read().splitlines()
+server_events = [e for _, e in events(P["server_json"])]
+
+def conntrack(path):
+    """conntrack -L's lines: 'tcp 6 119 TIME_WAIT src=A dst=B sport=C dport=D [ASSURED]
+    src=.. dst=.. sport=.. dport=.. mark=0 use=1'; the first src..dport are the original
+    tuple, the second the reply tuple."""
+    found = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = [l.strip() for l in f if "src=" in l]
+    except OSError:
+        return found
+    for line in lines:
+        words = line.split()
+        tuples, cur, state, flags = [], {}, None, []
+        for w in words[3:] if len(words) > 3 else []:
+            if "=" in w:
+                k, v = w.split("=", 1)
+                if k in ("src", "dst", "sport", "dport"):
+                    if k in cur:
+                        tuples.append(cur)
+                        cur = {}
+                    cur[k] = v
+            elif w.startswith("["):
+                flags.append(w.strip("[]"))
+            elif not tuples and not cur:
+                state = w
+        if cur:
+            tuples.append(cur)
+        if len(tuples) < 2 or not all(len(t) == 4 for t in tuples[:2]):
+            continue
+        o, r = tuples[0], tuples[1]
+        found.append({
+            "original": {"source": mk(o["src"], o["sport"]), "destination": mk(o["dst"], o["dport"])},
+            "reply": {"source": mk(r["src"], r["sport"]), "destination": mk(r["dst"], r["dport"])},
+            "state": state, "flags": flags,
+            "timeout": int(words[2]) if len(words) > 2 and words[2].isdigit() else None,
+            "line": " ".join(words)})
+    return found
+
+EXPECT = {"snat": "source_nat", "snat-random": "source_nat", "forward": "destination_nat",
+          "both": "source_and_destination_nat"}
+problems = []
+
+def proto_result(proto):
+    cev = "connected" if proto == "tcp" else "exchanged"
+    sev = "accepted" if proto == "tcp" else "datagram"
+    client = next((e for _, e in events(P[proto + "_json"]) if e.get("event") == cev), None)
+    if client is None:
+        problems.append(f"{proto.upper()}: demo-client reported no {cev} event")
+        return None
+    sv = client.get("server_view") or {}
+    sid = sv.get("id")
+    seen = next((e for e in server_events if e.get("event") == sev and e.get("id") == sid), None)
+    answered = next((e for e in server_events if e.get("event") == "answered" and e.get("id") == sid), None)
+    if seen is None or answered is None:
+        problems.append(f"{proto.upper()}: demo-server's log has no {sev}/answered event for "
+                        f"its #{sid}")
+    cview = {"local": client.get("local"), "remote": client.get("remote")}
+    sview = {"local": (seen or sv).get("local"), "remote": (seen or sv).get("remote")}
+    ct = client.get("translation")
+    st = (answered or {}).get("translation")
+    entries = conntrack(P[proto + "_ct"])
+    entry = next((c for c in entries if c["original"]["source"] == cview["local"]), None)
+    r = {"client_view": cview, "server_view": sview, "client_translation": ct,
+         "server_translation": st, "agree": ct is not None and ct == st,
+         "conntrack": entry}
+    r["conntrack_matches"] = entry is not None and \
+        entry["original"] == {"source": cview["local"], "destination": cview["remote"]} and \
+        entry["reply"] == {"source": sview["local"], "destination": sview["remote"]}
+    want = EXPECT[mode]
+    name = proto.upper()
+    if ct is None:
+        problems.append(f"{name}: demo-client's event has no translation")
+    elif ct.get("kind") != want:
+        problems.append(f"{name}: the client says {ct.get('kind')}, the mode gives {want}")
+    if not r["agree"]:
+        problems.append(f"{name}: the two ends classify differently: client {ct}, server {st}")
+    if entry is None:
+        problems.append(f"{name}: no conntrack entry on the router for {ep(cview['local'])}")
+    elif not r["conntrack_matches"]:
+        problems.append(f"{name}: the router's conntrack entry is not the two views: {entry['line']}")
+    if mode == "snat-random" and ct:
+        s = ct.get("source") or {}
+        port = (s.get("after") or {}).get("port")
+        if not s.get("port_rewritten") or not (P["snat_low"] <= (port or 0) <= P["snat_high"]):
+            problems.append(f"{name}: the port was not rewritten into {P['snat_low']}-{P['snat_high']}: {s}")
+    return r
+
+tcp, udp = proto_result("tcp"), proto_result("udp")
+ok = not problems
+
+if P["format"] == "json":
+    print(json.dumps({
+        "event": "nat", "mode": mode, "expected_kind": EXPECT[mode],
+        "client_namespace": P["ns_client"], "router_namespace": P["ns_router"],
+        "server_namespace": P["ns_server"],
+        "client_address": P["client_addr"], "server_address": P["server_addr"],
+        "router_addresses": [P["router_client_addr"], P["router_server_addr"]],
+        "dialled": mk(P["dial_addr"], P["dial_port"]), "server": mk(P["server_addr"], P["port"]),
+        "rules": rules,
+        "snat_port_range": {"low": P["snat_low"], "high": P["snat_high"]}
+                           if mode == "snat-random" else None,
+        "tcp": tcp, "udp": udp, "duration_ms": P["duration_ms"],
+        "as_expected": ok, "problems": problems}, separators=(",", ":")))
+    sys.exit(0 if ok else 1)
+
+W = 92
+def wrapped(text, first, rest):
+    return textwrap.fill(text, width=W, initial_indent=first, subsequent_indent=rest,
+                         break_on_hyphens=False)
+
+def rewritten(side):
+    a, p = side.get("address_rewritten"), side.get("port_rewritten")
+    return "address and port rewritten" if a and p else \
+        "address rewritten, port kept" if a else "port rewritten, address kept"
+
+def says(t):
+    if t is None:
+        return ["no view to compare (the other end is not a demo-server of this version)"]
+    if t.get("kind") == "none":
+        return ["nothing rewritten: the two views mirror each other"]
+    out = []
+    s, d = t.get("source"), t.get("destination")
+    if d:
+        out.append(f"destination NAT (a port forward): the client dialled {ep(d['before'])}, "
+                   f"the server listens on {ep(d['after'])} ({rewritten(d)})")
+    if s:
+        out.append(f"source NAT: the client's {ep(s['before'])} arrives at the server as "
+                   f"{ep(s['after'])} ({rewritten(s)})")
+    return out
+
+for name, r in (("TCP", tcp), ("UDP", udp)):
+    print()
+    if r is None:
+        print(f"{name}: no result (see below)")
+        continue
+    c, s = r["client_view"], r["server_view"]
+    print(f"{name:<21}{'local':<22}remote")
+    print(f"  {'client' + chr(39) + 's view':<19}{ep(c['local']):<22}{ep(c['remote'])}")
+    print(f"  {'server' + chr(39) + 's view':<19}{ep(s['local']):<22}{ep(s['remote'])}")
+    if r["agree"]:
+        for i, line in enumerate(says(r["client_translation"])):
+            print(wrapped(line, f"  {'both ends say' if i == 0 else '':<19}", " " * 23))
+    else:
+        for who, t in (("client says", r["client_translation"]), ("server says", r["server_translation"])):
+            for i, line in enumerate(says(t)):
+                print(wrapped(line, f"  {who if i == 0 else '':<19}", " " * 23))
+    e = r["conntrack"]
+    cmdline = f"conntrack -L -p {name.lower()} --dport {P['dial_port']}"
+    if e is None:
+        print(f"  router's record   ({cmdline}): no entry for {ep(c['local'])}")
+        continue
+    state = f", {e['state']}" if e.get("state") else ""
+    print(f"  the router's conntrack entry ({cmdline}{state}):")
+    def tup(t):
+        return (f"src={t['source']['address']} dst={t['destination']['address']} "
+                f"sport={t['source']['port']} dport={t['destination']['port']}")
+    o_ok = e["original"] == {"source": c["local"], "destination": c["remote"]}
+    r_ok = e["reply"] == {"source": s["local"], "destination": s["remote"]}
+    print(f"    original  {tup(e['original']):<56}"
+          f"{'= the client' + chr(39) + 's view' if o_ok else 'NOT the client' + chr(39) + 's view'}")
+    print(f"    reply     {tup(e['reply']):<56}"
+          f"{'= the server' + chr(39) + 's, mirrored' if r_ok else 'NOT the server' + chr(39) + 's view'}")
+
+# What the router did, in one or two sentences, from the facts both ends reported.
+print()
+ts = [(n, r["client_translation"]) for n, r in (("TCP", tcp), ("UDP", udp))
+      if r and r["client_translation"]]
+def ports_of(kind, which):
+    return ", ".join(f"{n} {t[kind][which]['port']}" for n, t in ts if t.get(kind))
+src = [t["source"] for _, t in ts if t.get("source")]
+dst = [t["destination"] for _, t in ts if t.get("destination")]
+parts = []
+if dst:
+    d = dst[0]
+    b, a = d["before"], d["after"]
+    if d.get("port_rewritten"):
+        parts.append(f"it forwarded its own port {b['port']} to the server's port {a['port']}: "
+                     f"the client dialled {ep(b)}, and the router rewrote the destination to "
+                     f"{ep(a)}")
+    else:
+        parts.append(f"it forwarded the client's packets for {ep(b)} to {ep(a)}, the same port "
+                     f"on the server's address")
+if src:
+    s0 = src[0]
+    if all(not s.get("port_rewritten") for s in src):
+        parts.append(f"it put its own address {s0['after']['address']} in place of the "
+                     f"client's {s0['before']['address']} and kept the client's port "
+                     f"({ports_of('source', 'before')}), since no other connection through it "
+                     f"used that port")
+    else:
+        changes = "; ".join(f"{n} {ep(t['source']['before'])} became {ep(t['source']['after'])}"
+                            for n, t in ts if t.get("source"))
+        where = f" from its range {P['snat_low']}-{P['snat_high']}" if mode == "snat-random" else ""
+        parts.append(f"it replaced the client's address and port with its own address and a "
+                     f"port of its choosing{where} ({changes})")
+if not parts:
+    text = "What the router did: nothing that either end can see; the views mirror each other."
+else:
+    text = "What the router did: " + "; and ".join(parts) + "."
+    if src and dst:
+        text += " Neither end sees the other's real address."
+    elif src:
+        text += (" The server sees the router, not the client, as its client; the client's own "
+                 "port never reaches it." if any(s.get("port_rewritten") for s in src) else
+                 " The server sees the router, not the client, as its client.")
+    else:
+        own = ", ".join(f"{n} {ep(r['client_view']['local'])}" for n, r in (("TCP", tcp), ("UDP", udp)) if r)
+        text += (f" The source stayed: the server sees the client's real address and port ({own}),"
+                 " and answers through the router, which undoes the rewrite on the way back.")
+print(textwrap.fill(text, width=W))
+if problems:
+    print()
+    print(f"Not what mode {mode} should give:")
+    for p in problems:
+        print(wrapped(p, "  - ", "    "))
+sys.exit(0 if ok else 1)
+PY
+# The interpreter itself, found once: python3 may be a wrapper (pyenv's shim) that costs half
+# a second a start, and the script asks a few questions per mode.
+py_bin=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || py_bin=
+[[ -n $py_bin && -x $py_bin ]] || py_bin=python3
+pyjson() { "$py_bin" -c "$py" "$@"; }
+
+# ---- Each mode --------------------------------------------------------------------------------
+declare -A titles=(
+  [snat]="source NAT (masquerade)"
+  [snat-random]="source NAT with a new port (snat to a port range)"
+  [forward]="a port forward (destination NAT)"
+  [both]="a port forward and source NAT together"
+)
+
+# The router's rules for mode $1, one a line, as nft lists them.
+rules_for() {
+  local dnat="iifname \"$veth_router_c\" meta l4proto { tcp, udp } th dport $public_port dnat to $server_addr:$port"
+  case $1 in
+    snat) printf '%s\n' "oifname \"$veth_router_s\" masquerade" ;;
+    snat-random)
+      printf '%s\n' "oifname \"$veth_router_s\" meta l4proto { tcp, udp } snat to $router_server_addr:$snat_low-$snat_high" ;;
+    forward) printf '%s\n' "$dnat" ;;
+    both) printf '%s\n' "$dnat" "oifname \"$veth_router_s\" masquerade" ;;
+  esac
+}
+
+# Loads mode $1's rules into the router (replacing the last mode's) and empties its conntrack
+# table, so that the entries listed afterwards are this mode's only.
+load_rules() {
+  local m=$1 file=$work/$1.nft err line
+  {
+    echo "flush ruleset"
+    echo "table ip portdemo_nat {"
+    echo "  chain prerouting {"
+    echo "    type nat hook prerouting priority dstnat; policy accept;"
+    while IFS= read -r line; do [[ $line == *dnat* ]] && echo "    $line"; done < <(rules_for "$m")
+    echo "  }"
+    echo "  chain postrouting {"
+    echo "    type nat hook postrouting priority srcnat; policy accept;"
+    while IFS= read -r line; do [[ $line == *dnat* ]] || echo "    $line"; done < <(rules_for "$m")
+    echo "  }"
+    echo "}"
+  } >"$file"
+  if ! err=$(ip netns exec "$ns_router" nft -f "$file" 2>&1); then
+    echo "nat.sh: the router's kernel refused the NAT rules (nf_tables and nf_nat are needed)." >&2
+    echo "  nft -f said:" >&2
+    printf '%s\n' "$err" | sed 's/^/    /' >&2
+    exit 77
+  fi
+  if ! err=$(ip netns exec "$ns_router" conntrack -F 2>&1); then
+    echo "nat.sh: the router's connection tracking table cannot be read (nf_conntrack_netlink" >&2
+    echo "  is needed). conntrack -F said:" >&2
+    printf '%s\n' "$err" | sed 's/^/    /' >&2
+    exit 77
+  fi
+}
+
+# Runs demo-client in the client host: run_client OUT ARGS...; bounded; exits on failure.
+run_client() {
+  local out=$1 rc=0 limit=15
+  shift
+  defer_signals
+  ip netns exec "$ns_client" "$client_bin" "$@" --timeout 5 --format json --color never \
+    </dev/null >"$out" 2>"$out.err" &
+  client_pid=$!
+  allow_signals
+  local deadline=$(($(now_ms) + limit * 1000))
+  while alive "$client_pid" && (($(now_ms) < deadline)); do sleep 0.02; done
+  if alive "$client_pid"; then
+    stop_pid "$client_pid"
+    client_pid=
+    echo "nat.sh: demo-client $* did not finish within $limit s" >&2
+    exit 75
+  fi
+  wait "$client_pid" || rc=$?
+  client_pid=
+  if ((rc != 0)); then
+    echo "nat.sh: demo-client $* failed (exit $rc) through the router ($mode_now):" >&2
+    { pyjson failure "$out"; cat "$out.err"; } | sed 's/^/  /' >&2
+    exit "$rc"
+  fi
+}
+
+head_line 'portdemo: NAT, when the two views differ'
+say ""
+say "Across a plain cable each end's view of a connection mirrors the other's (two-hosts.sh)."
+say "A router that rewrites addresses breaks the mirror. Three network namespaces play three"
+say "machines; the router runs the kernel's own NAT (nftables), and its connection tracking"
+say "table (conntrack) records every rewrite:"
+say ""
+say "  client host   $ns_client   $client_addr/$prefix, everything else via the router"
+say "  router        $ns_router   $router_client_addr/$prefix to the client, $router_server_addr/$prefix to the server"
+say "  server host   $ns_server   $server_addr/$prefix, everything else via the router"
+say ""
+say "demo-client's hello carries its own view of each connection; both ends compare it with"
+say "the server's view and name what the router rewrote."
+
+failed=0
+mode_now=
+n=0
+for m in "${modes[@]}"; do
+  n=$((n + 1))
+  mode_now=$m
+  started=$(now_ms)
+  if [[ $m == forward || $m == both ]]; then
+    dial_addr=$router_client_addr dial_port=$public_port
+  else
+    dial_addr=$server_addr dial_port=$port
+  fi
+  say ""
+  if ((${#modes[@]} > 1)); then heading="Mode $n of ${#modes[@]}: $m, ${titles[$m]}"
+  else heading="Mode $m: ${titles[$m]}"; fi
+  head_line "$heading"
+  head_line "${heading//?/=}"
+  load_rules "$m"
+  if (($(rules_for "$m" | wc -l) > 1)); then say "The router's rules (nft, in $ns_router):"
+  else say "The router's rule (nft, in $ns_router):"; fi
+  while IFS= read -r line; do say "  $line"; done < <(rules_for "$m")
+
+  # The server, waited for until its `ready` line.
+  sj=$work/$m.server.json
+  defer_signals
+  ip netns exec "$ns_server" "$server_bin" --bind "$server_addr" --ports "$port" --udp "$port" \
+    --format json --color never </dev/null >"$sj" 2>"$sj.err" &
+  server_pid=$!
+  allow_signals
+  head_line "$(shown "\$ ip netns exec $ns_server" "$server_bin" "--bind $server_addr --ports $port --udp $port")"
+  ready=
+  deadline=$(($(now_ms) + 5000))
+  while (($(now_ms) < deadline)); do
+    if grep -q '"event":"ready"' "$sj" && ready=$(pyjson ready "$sj"); then break; fi
+    ready=
+    alive "$server_pid" || break
+    sleep 0.02
+  done
+  if [[ -z $ready ]]; then
+    rc=0
+    if alive "$server_pid"; then
+      echo "nat.sh: demo-server did not report ready within 5 s" >&2
+      rc=75
+    else
+      wait "$server_pid" || rc=$?
+      server_pid=
+      echo "nat.sh: demo-server ended (exit $rc) without listening:" >&2
+      { pyjson failure "$sj"; cat "$sj.err"; } | sed 's/^/  /' >&2
+      ((rc != 0)) || rc=69
+    fi
+    exit "$rc"
+  fi
+  read -r listening tcp_port udp_port <<<"$ready"
+  if ((listening < 2 || tcp_port != port || udp_port != port)); then
+    echo "nat.sh: demo-server does not listen on TCP and UDP port $port:" >&2
+    { pyjson failure "$sj"; cat "$sj.err"; } | sed 's/^/  /' >&2
+    exit 69
+  fi
+  say "  listening on $server_addr:$port, TCP and UDP: ready"
+
+  # The client, TCP and then UDP, dialling the server or the router's forwarded port.
+  head_line "$(shown "\$ ip netns exec $ns_client" "$client_bin" "$dial_addr $dial_port")"
+  run_client "$work/$m.tcp.json" "$dial_addr" "$dial_port"
+  head_line "$(shown "\$ ip netns exec $ns_client" "$client_bin" "--udp $dial_addr $dial_port")"
+  run_client "$work/$m.udp.json" --udp "$dial_addr" "$dial_port"
+
+  # The server logs each answer as it sends it; give its log at most 2 s to catch up.
+  deadline=$(($(now_ms) + 2000))
+  while (($(grep -c '"event":"answered"' "$sj") < 2 && $(now_ms) < deadline)); do sleep 0.02; done
+
+  for proto in tcp udp; do
+    if ! ip netns exec "$ns_router" conntrack -L -p "$proto" --dport "$dial_port" \
+      >"$work/$m.$proto.ct" 2>"$work/$m.$proto.ct.err"; then
+      echo "nat.sh: conntrack -L in the router failed:" >&2
+      sed 's/^/  /' "$work/$m.$proto.ct.err" >&2
+      exit 77
+    fi
+  done
+  stop_pid "$server_pid"
+  server_pid=
+
+  rules_for "$m" >"$work/$m.rules"
+  params=$(printf '{"mode":"%s","format":"%s","server_json":"%s","tcp_json":"%s","udp_json":"%s",' \
+    "$m" "$([[ $json == 1 ]] && echo json || echo text)" "$sj" "$work/$m.tcp.json" "$work/$m.udp.json")
+  params+=$(printf '"tcp_ct":"%s","udp_ct":"%s","ns_client":"%s","ns_router":"%s","ns_server":"%s",' \
+    "$work/$m.tcp.ct" "$work/$m.udp.ct" "$ns_client" "$ns_router" "$ns_server")
+  params+=$(printf '"client_addr":"%s","server_addr":"%s","router_client_addr":"%s",' \
+    "$client_addr" "$server_addr" "$router_client_addr")
+  params+=$(printf '"router_server_addr":"%s","dial_addr":"%s","dial_port":%d,"port":%d,' \
+    "$router_server_addr" "$dial_addr" "$dial_port" "$port")
+  params+=$(printf '"snat_low":%d,"snat_high":%d,"duration_ms":%d,"rules_file":"%s"}' \
+    "$snat_low" "$snat_high" "$(($(now_ms) - started))" "$work/$m.rules")
+  pyjson report "$params" || failed=1
+done
+
+if ((failed)); then exit 70; fi
+exit 0
