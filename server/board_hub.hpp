@@ -66,6 +66,12 @@ class board_hub {
     if (first_) schedule();
   }
 
+  /// What lies between the two ends of a connection (its views differ, or a proxy).
+  void mark(std::uint64_t id, board_model::path p) {
+    model_.mark(id, p);
+    if (first_) schedule();
+  }
+
   /// Adds a subscriber; false when --max-board-subscribers are following already (after
   /// dropping any whose client has gone).
   bool subscribe(board_subscriber& s);

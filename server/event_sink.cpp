@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "board_hub.hpp"
+#include "portdemo/translation.hpp"
 
 namespace portdemo::server {
 
@@ -47,7 +48,20 @@ void event_sink::emit(limit_event e) {
   per_connection(std::move(e));
 }
 
-void event_sink::emit(answered_event e) { per_connection(std::move(e)); }
+void event_sink::emit(answered_event e) {
+  if (board_ && e.both) {
+    const std::string_view kind = compare_views(e.both->client, e.both->server).kind();
+    if (kind == "source_nat") board_->mark(e.id, board_model::path::source_nat);
+    else if (kind == "destination_nat") board_->mark(e.id, board_model::path::destination_nat);
+    else if (kind == "source_and_destination_nat") board_->mark(e.id, board_model::path::source_and_destination_nat);
+  }
+  per_connection(std::move(e));
+}
+
+void event_sink::emit(proxied_event e) {
+  if (board_ && !e.claim.local) board_->mark(e.id, board_model::path::via_proxy);
+  per_connection(std::move(e));
+}
 
 void event_sink::emit(tls_failed_event e) { per_connection(std::move(e)); }
 

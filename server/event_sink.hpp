@@ -39,6 +39,7 @@ class event_sink {
   void emit(busy_event e);
   void emit(limit_event e);
   void emit(answered_event e);
+  void emit(proxied_event e);  ///< marked on the board: via a proxy
   void emit(tls_failed_event e);
   void emit(listening_event e);  ///< counted (a port in the summary), always logged
 

@@ -70,7 +70,13 @@ void board_model::connection(std::uint64_t id, const socket_tuple& tuple, bool u
     const std::size_t width = std::size_t{span_.high} - span_.low + 1;
     ++buckets_[(std::size_t{port} - span_.low) * bucket_count / width];
   }
-  if (distinct_.size() < distinct_limit) distinct_.insert(tuple.remote.address);
+  // Connections per client address: a room behind one NAT is many clients on one address.
+  auto it = distinct_.find(tuple.remote.address);
+  if (it == distinct_.end() && distinct_.size() < distinct_limit) it = distinct_.emplace(tuple.remote.address, 0).first;
+  if (it != distinct_.end() && ++it->second > busiest_count_) {
+    busiest_count_ = it->second;
+    if (busiest_ != it->first) busiest_ = it->first;
+  }
 
   // Into the ring; assigning reuses the strings' storage once the ring has gone round.
   entry& e = recent_[id % recent_kept];
@@ -80,6 +86,7 @@ void board_model::connection(std::uint64_t id, const socket_tuple& tuple, bool u
   e.tls_port = tls_port;
   e.requests = 0;
   e.at_ms = at_ms;
+  e.between = path::direct;
   newest_ = std::max(newest_, id);
   if (subscribers_ == 0) return;
   pending_ids_[pending_count_ % batch_limit] = id;
@@ -100,6 +107,33 @@ void board_model::request(std::uint64_t id, std::uint64_t number, std::string_vi
        std::string(tls_version)});
 }
 
+namespace {
+const char* path_name(board_model::path p) {
+  switch (p) {
+    case board_model::path::direct: return "direct";
+    case board_model::path::source_nat: return "source_nat";
+    case board_model::path::destination_nat: return "destination_nat";
+    case board_model::path::source_and_destination_nat: return "source_and_destination_nat";
+    case board_model::path::via_proxy: return "via_proxy";
+  }
+  return "direct";
+}
+}  // namespace
+
+void board_model::mark(std::uint64_t id, path p) {
+  entry& e = recent_[id % recent_kept];
+  if (e.id == id) {
+    if (e.between == p) return;
+    // A connection through a proxy keeps that mark: its own views differ because of the proxy.
+    if (e.between == path::via_proxy) return;
+    if (e.between != path::direct) --paths_[static_cast<std::size_t>(e.between)];
+    e.between = p;
+  }
+  ++paths_[static_cast<std::size_t>(p)];
+  if (subscribers_ == 0 || pending_marks_.size() >= batch_limit) return;
+  pending_marks_.emplace_back(id, p);
+}
+
 void board_model::append_connection(std::string& out, const entry& e) const {
   socket_tuple shown = e.tuple;
   if (mask_) shown.remote.address = mask_address(shown.remote.address);
@@ -108,7 +142,8 @@ void board_model::append_connection(std::string& out, const entry& e) const {
                      e.udp ? "udp" : "tcp", e.tls_port ? "true" : "false", endpoint_json(shown.local),
                      endpoint_json(shown.remote));
   append_json_string(out, describe_port(e.tuple.local.port));
-  out += fmt::format(",\"in_ephemeral_range\":{},\"requests\":{},\"at\":{}}}", in_range, e.requests, e.at_ms);
+  out += fmt::format(",\"in_ephemeral_range\":{},\"requests\":{},\"at\":{},\"path\":\"{}\"}}", in_range, e.requests,
+                     e.at_ms, path_name(e.between));
 }
 
 std::string board_model::totals_json() const {
@@ -123,8 +158,19 @@ std::string board_model::totals_json() const {
     out += fmt::format(",\"connections\":{}}}", c.connections);
   }
   out += fmt::format("],\"histogram\":{{\"low\":{},\"high\":{},\"buckets\":[{}],\"below\":{},\"above\":{}}},"
-                     "\"subscribers\":{}}}",
-                     span_.low, span_.high, fmt::join(buckets_, ","), below_, above_, subscribers_);
+                     "\"subscribers\":{},\"paths\":{{\"source_nat\":{},\"destination_nat\":{},"
+                     "\"source_and_destination_nat\":{},\"via_proxy\":{}}},\"busiest_address\":",
+                     span_.low, span_.high, fmt::join(buckets_, ","), below_, above_, subscribers_, paths_[1], paths_[2],
+                     paths_[3], paths_[4]);
+  // The address most connections came from: many behind one address are one NAT's clients.
+  if (busiest_count_ == 0) {
+    out += "null";
+  } else {
+    out += "{\"address\":";
+    append_json_string(out, mask_ ? mask_address(busiest_) : busiest_);
+    out += fmt::format(",\"connections\":{}}}", busiest_count_);
+  }
+  out += '}';
   return out;
 }
 
@@ -201,9 +247,12 @@ std::string board_model::take_batch() {
     out += '}';
     sse::end(out);
   }
+  for (const auto& [id, p] : pending_marks_)
+    sse::event(out, "path", fmt::format("{{\"id\":{},\"path\":\"{}\"}}", id, path_name(p)));
   sse::event(out, "totals", totals_json());
   pending_count_ = 0;
   pending_requests_.clear();
+  pending_marks_.clear();
   skipped_requests_ = 0;
   return out;
 }

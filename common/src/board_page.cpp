@@ -103,6 +103,7 @@ tr.coalesced td { font-style: italic; }
 .axis { display: flex; justify-content: space-between; font-size: .8rem; margin-top: .2rem; }
 .hnote { font-size: .78rem; color: var(--muted); margin-top: .2rem; }
 .hnote:empty { display: none; }
+.path { margin-left: .4em; font-size: .8em; color: #b45309; font-weight: 600; }
 </style>
 </head>
 <body data-state="connecting">
@@ -110,6 +111,7 @@ tr.coalesced td { font-style: italic; }
   <h1>Connections to this server</h1>
   <div class="total"><b id="t-connections">0</b>connections</div>
   <div class="total"><b id="t-clients">0</b>distinct clients</div>
+  <div class="total" id="t-shared-box" title="the client address most connections came from: many students behind one NAT share one address, each with ports of their own"><b id="t-shared">0</b><span id="t-shared-label">most from one address</span></div>
   <div class="total"><b id="t-subscribers">0</b>boards watching</div>
   <div id="status"><div id="state">connecting…</div><div id="masked"></div><div id="note"></div></div>
 </header>
@@ -170,6 +172,14 @@ tr.coalesced td { font-style: italic; }
     if (st.requests > 1) st.protoCell.append(el('span', 'reuse', ' ×' + st.requests + ' reused'));
   }
 
+  const PATHS = { source_nat: 'source NAT', destination_nat: 'port forward',
+                  source_and_destination_nat: 'NAT both ways', via_proxy: 'via proxy' };
+  function setPath(st, p) {
+    const words = PATHS[String(p || '')];
+    st.pathMark.textContent = words ? ' ' + words : '';
+    st.tr.dataset.path = words ? String(p) : 'direct';
+  }
+
   function makeRow(c, when) {
     if (Number(c.at) > 0) when = new Date(Number(c.at));  // the server's clock, in this browser's time
     const remote = c.remote || {}, local = c.local || {};
@@ -186,7 +196,8 @@ tr.coalesced td { font-style: italic; }
     tr.append(el('td', 'id', '#' + int(c.id)));
     const client = el('td'), box = el('span', 'cl');
     box.append(el('span', 'addr', bracket(remote.address || '?')), el('span', 'cport', ':' + int(remote.port)));
-    client.append(box);
+    st.pathMark = el('span', 'path');
+    client.append(box, st.pathMark);
     client.title = bracket(remote.address || '?') + ':' + int(remote.port);
     const sp = el('td');
     sp.append(el('span', 'sport', int(local.port)));
@@ -195,6 +206,7 @@ tr.coalesced td { font-style: italic; }
     setProto(st);
     tr.append(client, sp, st.protoCell, el('td', 'time', when ? timeText(when) : 'earlier'));
     st.tr = tr;
+    setPath(st, c.path);
     known.set(int(c.id), st);
     return tr;
   }
@@ -230,6 +242,11 @@ tr.coalesced td { font-style: italic; }
     if (r.tls) st.https = true;
     st.tr.dataset.requests = st.requests;
     setProto(st);
+  }
+
+  function onPath(p) {
+    const st = known.get(int(p.id));
+    if (st) setPath(st, p.path);
   }
 
   function onCoalesced(c) {
@@ -390,6 +407,9 @@ tr.coalesced td { font-style: italic; }
     $('t-connections').textContent = count(t.connections);
     $('t-clients').textContent = count(t.distinct_clients);
     $('t-subscribers').textContent = count(t.subscribers);
+    const b = t.busiest_address;
+    $('t-shared').textContent = b ? count(b.connections) : '0';
+    $('t-shared-label').textContent = b ? 'from ' + bracket(b.address) : 'most from one address';
     for (const p of Array.isArray(t.per_port) ? t.per_port : [])
       tile({ port: int(p.port), proto: String(p.proto || 'tcp'), tls: !!p.tls, service: p.service || '' })
         .textContent = count(p.connections);
@@ -440,6 +460,7 @@ tr.coalesced td { font-style: italic; }
     on('request', onRequest);
     on('totals', onTotals);
     on('coalesced', onCoalesced);
+    on('path', onPath);
     on('note', (n) => { $('note').textContent = String(n.message || n.code || ''); });
     es.onerror = () => {
       setState('reconnecting');

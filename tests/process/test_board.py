@@ -278,6 +278,37 @@ class Stream(unittest.TestCase):
         self.assertEqual((c["proto"], c["local"]["port"], c["remote"]["port"]),
                          ("udp", udp_port, u.getsockname()[1]))
 
+    def test_a_rewritten_connection_is_marked_and_one_address_counted(self):
+        """demo-client's view differing from the server's (here a hand-made view line claiming
+        another dialled port): the board marks the connection; a PROXY header marks it
+        "via proxy"; the totals name the address most connections came from."""
+        proxy_port = h.free_port()
+        server = h.start_server(self, "--ports", f"0,{proxy_port}", "--proxy-protocol", str(proxy_port))
+        plain = [p for p in server.ready["ports"] if p != proxy_port][0]
+        events = EventStream(self, plain)
+        events.snapshot()
+        with socket.create_connection(("127.0.0.1", plain), timeout=5) as s:
+            mine = s.getsockname()
+            s.sendall(b"portdemo-hello 1\n" + f"portdemo-view 1 127.0.0.1:{mine[1]} 127.0.0.1:9\n".encode())
+            s.recv(4096)
+        c = events.next("connection")[2]
+        while c["remote"]["port"] != mine[1]:
+            c = events.next("connection")[2]
+        mark = events.next("path")[2]
+        self.assertEqual(mark, {"id": c["id"], "path": "destination_nat"})
+        totals = events.next("totals")[2]
+        self.assertEqual(totals["paths"]["destination_nat"], 1)
+        self.assertEqual(totals["busiest_address"]["address"], "127.0.0.1")
+        # Through a PROXY header (demo-client sends one, as a proxy would).
+        result = h.run_client("127.0.0.1", proxy_port, "--proxy-protocol", "v1")
+        self.assertEqual(result.returncode, h.EX_OK, result.stdout + result.stderr)
+        mark = events.next("path")[2]
+        self.assertEqual(mark["path"], "via_proxy")
+        snap = EventStream(self, plain).snapshot()
+        marked = {c["id"]: c["path"] for c in snap["recent"]}
+        self.assertEqual(marked[mark["id"]], "via_proxy")
+        self.assertEqual(marked[c["id"]], "destination_nat")
+
     def test_stopping_ends_every_stream_and_the_server_at_once(self):
         server = h.start_server(self)
         streams = [EventStream(self, server.port) for _ in range(3)]

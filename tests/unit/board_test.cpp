@@ -83,7 +83,9 @@ TEST(BoardModel, TotalsCountPortsBucketsAndDistinctClients) {
             "{\"port\":8443,\"proto\":\"tcp\",\"tls\":true,\"service\":\"HTTPS alternate\",\"connections\":1},"
             "{\"port\":8080,\"proto\":\"udp\",\"tls\":false,\"service\":\"HTTP alternate\",\"connections\":1}],"
             "\"histogram\":{\"low\":32768,\"high\":60999,\"buckets\":[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,"
-            "0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1],\"below\":1,\"above\":1},\"subscribers\":0}");
+            "0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1],\"below\":1,\"above\":1},\"subscribers\":0,"
+            "\"paths\":{\"source_nat\":0,\"destination_nat\":0,\"source_and_destination_nat\":0,\"via_proxy\":0},"
+            "\"busiest_address\":{\"address\":\"127.0.0.2\",\"connections\":2}}");
 }
 
 TEST(BoardModel, UnknownRangeUsesIanaDynamicAndSaysNull) {
@@ -116,10 +118,10 @@ TEST(BoardModel, BatchSendsConnectionsOldestFirstThenRequestsThenTotals) {
   EXPECT_EQ(batch.substr(0, batch.find("event: totals")),
             "event: connection\ndata: {\"id\":7,\"proto\":\"tcp\",\"tls_port\":false,"
             "\"local\":{\"address\":\"127.0.0.1\",\"port\":8080},\"remote\":{\"address\":\"127.0.0.1\",\"port\":40000},"
-            "\"service\":\"HTTP alternate\",\"in_ephemeral_range\":true,\"requests\":2,\"at\":1764220000123}\n\n"
+            "\"service\":\"HTTP alternate\",\"in_ephemeral_range\":true,\"requests\":2,\"at\":1764220000123,\"path\":\"direct\"}\n\n"
             "event: connection\ndata: {\"id\":8,\"proto\":\"tcp\",\"tls_port\":true,"
             "\"local\":{\"address\":\"127.0.0.1\",\"port\":8443},\"remote\":{\"address\":\"::1\",\"port\":40001},"
-            "\"service\":\"HTTPS alternate\",\"in_ephemeral_range\":true,\"requests\":0,\"at\":0}\n\n"
+            "\"service\":\"HTTPS alternate\",\"in_ephemeral_range\":true,\"requests\":0,\"at\":0,\"path\":\"direct\"}\n\n"
             "event: request\ndata: {\"id\":7,\"request\":2,\"method\":\"GET\",\"target\":\"/json\",\"status\":200,"
             "\"tls\":\"\"}\n\n");
   EXPECT_EQ(batch.substr(batch.find("event: totals")), "event: totals\ndata: " + b.totals_json() + "\n\n");
@@ -258,6 +260,34 @@ TEST(ReporterMask, RemoteAddressesOfEveryTupleEventAreMasked) {
   EXPECT_NE(text.find("\"remote\":{\"address\":\"*.*.*.3\",\"port\":40000}"), std::string::npos) << text;
   EXPECT_NE(text.find("\"remote\":{\"address\":\"*::77\",\"port\":40001}"), std::string::npos) << text;
   EXPECT_NE(text.find("10.1.2.9"), std::string::npos) << "the server's own address is not masked";
+}
+
+
+TEST(BoardModel, MarksWhatLiesBetweenAndTheBusiestAddress) {
+  board_model b(port_range{32768, 60999}, false, 4);
+  b.set_subscribers(1);
+  // A room behind one NAT: three connections from one address, one from another.
+  for (std::uint64_t id = 1; id <= 3; ++id)
+    b.connection(id, {{"10.0.0.1", 8080}, {"203.0.113.9", static_cast<std::uint16_t>(40000 + id)}}, false, false);
+  b.connection(4, {{"10.0.0.1", 8080}, {"198.51.100.2", 40100}}, false, false);
+  b.mark(2, board_model::path::source_nat);
+  b.mark(3, board_model::path::via_proxy);
+  b.mark(3, board_model::path::source_and_destination_nat);  // a proxied connection stays "via proxy"
+  const std::string batch = b.take_batch();
+  EXPECT_NE(batch.find("event: path\ndata: {\"id\":2,\"path\":\"source_nat\"}\n\n"), std::string::npos) << batch;
+  EXPECT_NE(batch.find("event: path\ndata: {\"id\":3,\"path\":\"via_proxy\"}\n\n"), std::string::npos);
+  EXPECT_EQ(batch.find("source_and_destination_nat\"}"), std::string::npos);
+  const std::string totals = b.totals_json();
+  EXPECT_NE(totals.find(R"("paths":{"source_nat":1,"destination_nat":0,"source_and_destination_nat":0,"via_proxy":1},)"
+                        R"("busiest_address":{"address":"203.0.113.9","connections":3}})"),
+            std::string::npos)
+      << totals;
+  EXPECT_NE(b.snapshot().find(R"("id":2,)"), std::string::npos);
+  EXPECT_NE(b.snapshot().find(R"("at":0,"path":"source_nat"})"), std::string::npos);
+  // Masked addresses stay masked in the totals too.
+  board_model masked(port_range{32768, 60999}, true, 4);
+  masked.connection(1, {{"10.0.0.1", 8080}, {"203.0.113.9", 40001}}, false, false);
+  EXPECT_NE(masked.totals_json().find(R"("busiest_address":{"address":"*.*.*.9","connections":1})"), std::string::npos);
 }
 
 }  // namespace

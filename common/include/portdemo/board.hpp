@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -56,6 +57,9 @@ class board_model {
   /// An HTTP request answered on connection `id`; `number` 2 or more: the connection was reused.
   void request(std::uint64_t id, std::uint64_t number, std::string_view method, std::string_view target,
                int status, std::string_view tls_version);
+  /// What lies between the two ends of connection `id`, when its views differ.
+  enum class path : std::uint8_t { direct, source_nat, destination_nat, source_and_destination_nat, via_proxy };
+  void mark(std::uint64_t id, path p);
 
   /// How many subscribers follow: with none, nothing is queued for a batch.
   void set_subscribers(std::size_t n) noexcept { subscribers_ = n; }
@@ -67,7 +71,9 @@ class board_model {
   /// `event: snapshot` with everything a new page needs (SSE text, ends with a blank line).
   std::string snapshot() const;
   /// Whether something happened since the last batch.
-  bool pending() const noexcept { return pending_count_ > 0 || !pending_requests_.empty(); }
+  bool pending() const noexcept {
+    return pending_count_ > 0 || !pending_requests_.empty() || !pending_marks_.empty();
+  }
   /// The events since the last batch (SSE text): the newest `batch_limit` connections one by
   /// one, a `coalesced` count of the rest, the requests, and `totals`. Clears them.
   std::string take_batch();
@@ -85,6 +91,7 @@ class board_model {
     bool tls_port = false;
     std::uint64_t requests = 0;
     std::int64_t at_ms = 0;
+    path between = path::direct;
   };
   struct port_count {
     board_port port;
@@ -116,7 +123,11 @@ class board_model {
   std::array<std::uint64_t, bucket_count> buckets_{};
   std::uint64_t below_ = 0;
   std::uint64_t above_ = 0;
-  std::unordered_set<std::string> distinct_;
+  std::unordered_map<std::string, std::uint64_t> distinct_;  ///< connections per client address
+  std::string busiest_;                                       ///< the address with the most
+  std::uint64_t busiest_count_ = 0;
+  std::array<std::uint64_t, 5> paths_{};                      ///< connections marked, by path
+  std::vector<std::pair<std::uint64_t, path>> pending_marks_;
   // The batch being gathered: the ids of its newest connections (a ring of batch_limit), how
   // many came in all, and the requests (at most batch_limit; the rest only counted).
   std::array<std::uint64_t, batch_limit> pending_ids_{};
