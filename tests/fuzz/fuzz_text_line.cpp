@@ -3,7 +3,8 @@
 // what the bytes so far demand: the line is a prefix of them, at most `limit` bytes, complete
 // exactly when a newline came within the limit, too long exactly when `limit` bytes came
 // without one. could_be_hello and sniff are checked on every prefix: sniff never changes its
-// mind once decided, and agrees with could_be_hello.
+// mind once decided, and agrees with could_be_hello. demo-client's view line (after its hello)
+// round-trips and is waited for only while it may still become one.
 
 #include <algorithm>
 #include <array>
@@ -107,11 +108,33 @@ void check_sniffing(std::string_view bytes) {
   }
 }
 
+// demo-client's view line after a hello: parsed only when exactly one, printed back the same,
+// and "may still become one" exactly for its proper prefixes.
+void check_view(std::string_view bytes) {
+  for (std::string_view candidate :
+       {bytes, bytes.substr(std::min(bytes.size(), portdemo::client_hello.size()))}) {
+    const auto view = portdemo::parse_client_view(candidate);
+    if (view) {
+      check(portdemo::render_client_view(*view) == candidate, "a parsed view prints back as its line");
+      check(!portdemo::could_be_client_view(candidate), "a whole view is not a prefix of one");
+      for (std::size_t n = 0; n < candidate.size(); ++n)
+        check(portdemo::could_be_client_view(candidate.substr(0, n)), "every proper prefix may become one");
+    }
+    check(candidate.size() < portdemo::client_view_max || !portdemo::could_be_client_view(candidate),
+          "nothing past the longest view line is waited for");
+  }
+  const portdemo::raw_message m = portdemo::split_raw_message(bytes);
+  check(bytes.substr(0, m.line.size()) == m.line, "the line is the start of the bytes");
+  if (m.client_view)
+    check(m.line == portdemo::client_hello || m.line == portdemo::client_hello_hold, "a view only after a hello");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const portdemo::fuzz::cut_input input(data, size);
   check_collector(input);
   check_sniffing(input.payload());
+  check_view(input.payload());
   return 0;
 }

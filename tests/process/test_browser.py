@@ -126,6 +126,10 @@ class Browser(unittest.TestCase):
         self.assertEqual(len(accepted), 1, server.events())
         self.assertEqual(accepted[0]["local"], h.ep("127.0.0.1", port))
         self.assertEqual(accepted[0]["remote"], h.ep("127.0.0.1", client_port))
+        # The page's own script: the URL, the browser's claim, agrees with the socket here.
+        self.assertIn(f'<td id="url-claim">127.0.0.1:{port} is the URL, your browser\'s claim, and the port this '
+                      f'socket has</td>', dom)
+        self.assertNotIn('id="host-claim"', dom)
         if scheme == "https":
             self.assertTrue(request["tls"] and request["tls"].startswith("TLS"), request)
             self.assertIn('<td id="tls">yes: TLS', dom)
@@ -146,6 +150,61 @@ class Browser(unittest.TestCase):
     def test_http(self):
         server = h.start_server(self, "--ports", "0")
         self.check_page(server, f"http://127.0.0.1:{server.port}/", "http")
+
+    def test_through_a_port_forward_the_page_names_it(self):
+        """A forwarder of our own on loopback (front port -> the server's port, bytes relayed both
+        ways): the browser's URL and Host header name the front port, the socket has the
+        server's, and the page says so twice (its script's URL claim, the Host row)."""
+        import socket
+        import threading
+        server = h.start_server(self, "--ports", "0")
+        front = socket.socket()
+        self.addCleanup(front.close)
+        front.bind(("127.0.0.1", 0))
+        front.listen(16)
+        front.settimeout(0.2)
+        front_port = front.getsockname()[1]
+        stop = threading.Event()
+        self.addCleanup(stop.set)
+
+        def pipe(a, b):
+            try:
+                while not stop.is_set():
+                    data = a.recv(65536)
+                    if not data:
+                        break
+                    b.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for s in (a, b):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        def forward():
+            deadline = time.monotonic() + BROWSER_WAIT
+            while not stop.is_set() and time.monotonic() < deadline:
+                try:
+                    c, _ = front.accept()
+                except OSError:
+                    continue
+                c.settimeout(BROWSER_WAIT)
+                u = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+                u.settimeout(BROWSER_WAIT)
+                self.addCleanup(c.close)
+                self.addCleanup(u.close)
+                for a, b in ((c, u), (u, c)):
+                    threading.Thread(target=pipe, args=(a, b), daemon=True).start()
+
+        threading.Thread(target=forward, daemon=True).start()
+        dom = self.chromium(f"http://127.0.0.1:{front_port}/", "--dump-dom")
+        self.assertIn(f'<td id="url-claim">127.0.0.1:{front_port} is the URL, your browser\'s claim: not this '
+                      f"socket's port {server.port}, so a port forward (destination NAT) or a proxy is in "
+                      f"between</td>", dom)
+        self.assertIn(f'<td id="host-claim"><code>127.0.0.1:{front_port}</code> (the Host header: your browser\'s '
+                      f'claim), but this socket is <code>127.0.0.1:{server.port}</code>', dom)
 
     def test_https(self):
         server = h.start_server(self, "--ports", "0", "--tls", "0")
