@@ -47,28 +47,40 @@ class open_slot {
   connection_table& table_;
 };
 
-/// First bytes kept while they do not yet say what the client speaks ("GE"): rare, so a
-/// pointer (8 bytes in every connection) rather than a string (32).
-class kept_bytes {
+/// What few connections need, behind one pointer (8 bytes in every connection, where a string
+/// and a claim's pointer would be 40): first bytes kept while they do not yet say what the client
+/// speaks ("GE"), and what a PROXY header said (--proxy-protocol ports).
+class connection_extras {
  public:
-  bool empty() const noexcept { return !bytes_ || bytes_->empty(); }
-  std::string_view view() const noexcept { return bytes_ ? std::string_view(*bytes_) : std::string_view(); }
-  void assign(std::string_view b) { ensure().assign(b); }
-  void append(std::string_view b) { ensure().append(b); }
-  /// The bytes, moved out; empty afterwards.
-  std::string take() {
-    std::string out = bytes_ ? std::move(*bytes_) : std::string();
-    bytes_.reset();
+  bool has_bytes() const noexcept { return parts_ && !parts_->bytes.empty(); }
+  std::string_view bytes() const noexcept { return parts_ ? std::string_view(parts_->bytes) : std::string_view(); }
+  void keep(std::string_view b) { ensure().bytes.assign(b); }
+  void append(std::string_view b) { ensure().bytes.append(b); }
+  /// The kept bytes, moved out; none kept afterwards.
+  std::string take_bytes() {
+    std::string out = parts_ ? std::move(parts_->bytes) : std::string();
+    drop_bytes();
     return out;
   }
-  void clear() noexcept { bytes_.reset(); }
+  void drop_bytes() noexcept {
+    if (!parts_) return;
+    if (parts_->claim) std::string().swap(parts_->bytes);
+    else parts_.reset();
+  }
+
+  const proxy_claim* claim() const noexcept { return parts_ && parts_->claim ? &*parts_->claim : nullptr; }
+  void set_claim(proxy_claim c) { ensure().claim = std::move(c); }
 
  private:
-  std::string& ensure() {
-    if (!bytes_) bytes_ = std::make_unique<std::string>();
-    return *bytes_;
+  struct parts {
+    std::string bytes;
+    std::optional<proxy_claim> claim;
+  };
+  parts& ensure() {
+    if (!parts_) parts_ = std::make_unique<parts>();
+    return *parts_;
   }
-  std::unique_ptr<std::string> bytes_;
+  std::unique_ptr<parts> parts_;
 };
 
 /// What a connection is doing; for the shutdown and for whoever wakes it.
@@ -111,15 +123,15 @@ class connection {
 
   /// This connection as the server reports it: the kernel's tuple, and what a PROXY header said.
   server_view view() const {
-    return server_view{facts.id, facts.tuple, "tcp", proxied ? std::optional<proxy_claim>(*proxied) : std::nullopt};
+    const proxy_claim* claim = extra.claim();
+    return server_view{facts.id, facts.tuple, "tcp", claim ? std::optional<proxy_claim>(*claim) : std::nullopt};
   }
 
   connection_facts facts;
   asio::ip::tcp::socket socket;  ///< empty until adopt()
   watched deadline{socket};
   std::uint64_t requests = 0;    ///< HTTP requests answered on this connection
-  kept_bytes initial;            ///< first bytes that did not yet say what the client speaks ("GE")
-  std::unique_ptr<proxy_claim> proxied;  ///< what its PROXY header said (--proxy-protocol ports only)
+  connection_extras extra;       ///< kept first bytes ("GE"), a PROXY header's claim: rare, so behind a pointer
 
  private:
   friend class connection_table;

@@ -84,7 +84,7 @@ bool looks_like_spare(clock::time_point accepted_at, const clock::time_point* la
 
 namespace {
 
-// Does what a decision says. `bytes`: everything received so far (in c->initial when a prefix
+// Does what a decision says. `bytes`: everything received so far (in c->extra when a prefix
 // was kept before).
 struct carry_out {
   connection_ptr& c;
@@ -93,7 +93,7 @@ struct carry_out {
 
   // The bytes go on with the connection (a prefix to wait on, a handshake's start, a line begun).
   void keep() {
-    if (c->initial.empty()) c->initial.assign(bytes);
+    if (!c->extra.has_bytes()) c->extra.keep(bytes);
   }
   void operator()(decision::wait_more) {
     // A prefix such as "GE" and then a pause: kept, and the wait goes on within the same deadline.
@@ -110,7 +110,7 @@ struct carry_out {
   }
   void operator()(decision::serve_http& d) {
     ctx.deadlines.disarm(c->deadline);
-    c->initial.clear();  // the parser has them
+    c->extra.drop_bytes();  // the parser has them
     serve_http(std::move(c), ctx, std::move(d.parser));
   }
   void operator()(decision::serve_tls) {
@@ -127,11 +127,10 @@ struct carry_out {
   void operator()(decision::proxy_header& d) {
     // Believed as a claim (the port was named), logged, and skipped: what follows it is the
     // client's own first bytes, decided like any connection's.
-    c->proxied = std::make_unique<proxy_claim>(
-        proxy_claim{d.header.version, d.header.local, d.header.source, d.header.destination});
-    ctx.events.emit(proxied_event{c->facts.id, c->facts.tuple, *c->proxied, d.header.family});
+    c->extra.set_claim(proxy_claim{d.header.version, d.header.local, d.header.source, d.header.destination});
+    ctx.events.emit(proxied_event{c->facts.id, c->facts.tuple, *c->extra.claim(), d.header.family});
     std::string rest(bytes.substr(std::min(d.header.length, bytes.size())));
-    c->initial.clear();
+    c->extra.drop_bytes();
     if (rest.empty()) {
       wait_for_first_bytes(std::move(c), ctx);
     } else {
@@ -149,9 +148,9 @@ struct carry_out {
 
 void first_bytes_arrived(connection_ptr c, server_context& ctx, arrival what, std::string_view fresh) {
   std::string_view bytes = fresh;
-  if (!c->initial.empty()) {
-    c->initial.append(fresh);
-    bytes = c->initial.view();
+  if (c->extra.has_bytes()) {
+    c->extra.append(fresh);
+    bytes = c->extra.bytes();
   }
   first_bytes_input in{bytes,
                        what,
@@ -161,7 +160,7 @@ void first_bytes_arrived(connection_ptr c, server_context& ctx, arrival what, st
                        false,
                        ctx.limits.max_line,
                        ctx.limits.http};
-  in.proxy_header_due = c->facts.proxy_port && !c->proxied;
+  in.proxy_header_due = c->facts.proxy_port && !c->extra.claim();
   if (what == arrival::silence && bytes.empty())
     in.spare = looks_like_spare(c->facts.accepted_at, ctx.http_seen.find(c->facts.tuple.remote.address));
   first_bytes_decision d = decide_first_bytes(in);

@@ -103,7 +103,7 @@ asio::awaitable<void> plain_http(connection_ptr c, server_context& ctx, request_
 }  // namespace
 
 asio::awaitable<http_end> http(connection& c, server_context& ctx, http_io& io, request_parser parser, mismatch mode) {
-  web_context context{c.facts.id, c.requests, c.facts.tuple, ctx.host, io.tls(), c.facts.previous_port, c.proxied.get()};
+  web_context context{c.facts.id, c.requests, c.facts.tuple, ctx.host, io.tls(), c.facts.previous_port, c.extra.claim()};
   const std::string tls_version = io.tls() ? io.tls()->version : std::string();
   std::size_t received = parser.buffered();
   bool answered_here = false;

@@ -116,7 +116,7 @@ void park(connection_ptr c, server_context& ctx, phase what) {
   c->state = what;
   c->idle = what != phase::first_bytes;  // a new connection's first bytes are answered within the grace
   // Only a new connection's kept prefix ("GE") matters to what comes next.
-  if (what != phase::first_bytes) c->initial.clear();
+  if (what != phase::first_bytes) c->extra.drop_bytes();
   switch (what) {
     case phase::first_bytes: ctx.deadlines.arm_if_unarmed(c->deadline, wait_kind::first_bytes); break;
     case phase::spare:

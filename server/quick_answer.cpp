@@ -54,7 +54,7 @@ bool may_answer_at_once(const request_parser& parser, bool tls_port, bool stoppi
 quick_outcome answer_http_at_once(connection& c, server_context& ctx, const request_parser& parser) {
   const http_request& request = parser.request();
   web_context context{c.facts.id,        c.requests + 1, c.facts.tuple, ctx.host, std::nullopt, c.facts.previous_port,
-                      c.proxied.get()};
+                      c.extra.claim()};
   http_response response = respond(request, context);
   quick_outcome out;
   if (!send_now(c.native(), serialize(response, request.method == "HEAD"), out.unsent)) {

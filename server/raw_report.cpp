@@ -21,10 +21,10 @@ asio::awaitable<bool> report(connection& c, server_context& ctx) {
   const server_limits& limits = ctx.limits;
   line_collector line(limits.max_line);
   std::optional<clock::time_point> began;
-  if (!c.initial.empty()) {
-    line.feed(c.initial.view());
+  if (c.extra.has_bytes()) {
+    line.feed(c.extra.bytes());
     began = clock::now();
-    c.initial.clear();
+    c.extra.drop_bytes();
   }
   bool timed_out = false;
   std::error_code ec;

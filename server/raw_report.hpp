@@ -9,7 +9,7 @@ namespace portdemo::server {
 
 struct server_context;
 
-/// Serves the raw client from the bytes it sent so far (`c->initial`) until its answer is given;
+/// Serves the raw client from the bytes it sent so far (`c->extra`) until its answer is given;
 /// `silent`: the first-bytes deadline passed. The line ends at a newline, at the client's FIN,
 /// or when the client pauses for the first-bytes wait; it may not exceed --max-line bytes nor
 /// take longer than --request-timeout from its first byte. demo-client --hold parks after.

@@ -57,7 +57,7 @@ asio::awaitable<void> tls_connection(connection_ptr c, server_context& ctx) {
     c->close();  // no certificate: the start-up report said why
     co_return;
   }
-  prefixed_socket socket(c->socket, c->initial.take());
+  prefixed_socket socket(c->socket, c->extra.take_bytes());
   server_tls_stream stream(socket, *ctx.tls);
   {
     armed_scope armed(ctx.deadlines, c->deadline, wait_kind::handshake);

@@ -59,7 +59,7 @@ class prefixed_socket {
 
 struct server_context;
 
-/// A TLS handshake began (its first bytes are in `c->initial`): a coroutine serves HTTPS on a
+/// A TLS handshake began (its first bytes are in `c->extra`): a coroutine serves HTTPS on a
 /// TLS port, and on a plain port a page inside TLS naming the http:// address to use.
 void serve_tls(connection_ptr c, server_context& ctx);
 
