@@ -34,6 +34,7 @@ packages=(
   nftables         # nft: scripts/nat.sh's source NAT and port forward (in its router namespace)
   conntrack        # conntrack -L: the router's record of each rewrite (original and reply tuples)
   haproxy          # a TCP proxy in front of demo-server: a third view, beside NAT's rewrite
+  nginx            # an HTTP reverse proxy (X-Forwarded-For) in scripts/nat.sh; the reference in bench.sh
   zbar-tools       # zbarimg: tests decode the QR codes the server draws
   # Installing (tests/package): the .deb, the man pages, the shell completions
   dpkg-dev         # dpkg-shlibdeps: the .deb's Depends, computed from the binaries' libraries

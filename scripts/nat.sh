@@ -5,10 +5,14 @@
 # server host, gives the router real kernel NAT (nftables), runs demo-server on the server host
 # and demo-client on the client host (TCP, then UDP), and shows side by side both ends' views,
 # how both ends classify what differs, and the router's own record of the rewrite (conntrack).
+# The proxy modes put a real proxy in the router instead of NAT (haproxy, nginx): it takes the
+# client's connection and opens its own to the server, and tells the server about the client
+# in a PROXY protocol header or in X-Forwarded-For.
 #
 #   scripts/nat.sh [--mode MODE] [--port PORT] [--public-port PORT] [--format text|json]
 #
-#   --mode MODE         one of these, or all (the default: the four in this order)
+#   --mode MODE         one of these, or all (the default: the four NAT modes in this order),
+#                       or proxies (the three proxy modes in this order)
 #                         snat         source NAT (masquerade): the kernel keeps the client's
 #                                      port where it can
 #                         snat-random  source NAT to the router's ports 61000-61099: the port
@@ -17,14 +21,22 @@
 #                                      router's 10.77.1.1:PUBLIC, the router sends it on to
 #                                      the server's 10.77.2.2:PORT; no source NAT
 #                         both         the port forward and masquerade together
+#                         haproxy-v1   no NAT: haproxy in the router takes the connection on
+#                                      10.77.1.1:PUBLIC and opens its own to 10.77.2.2:PORT,
+#                                      beginning it with a PROXY v1 header (send-proxy)
+#                         haproxy-v2   the same with a PROXY v2 header (send-proxy-v2)
+#                         nginx        no NAT: nginx in the router, a reverse proxy for HTTP,
+#                                      with X-Forwarded-For; curl fetches /json through it
 #   --port PORT         the server's port, TCP and UDP (default 8080)
-#   --public-port PORT  the router's port that forward and both send on (default 8081)
+#   --public-port PORT  the router's port that forward, both and the proxies use (default 8081)
 #   --format FORMAT     text (default), or json: one JSON event per mode, one a line (--json
 #                       is the same), for tests:
 #                         {"event":"nat","mode":"snat","expected_kind":"source_nat",
 #                          "tcp":{"client_view":...,"server_view":...,"client_translation":...,
 #                          "server_translation":...,"conntrack":{"original":...,"reply":...}},
 #                          "udp":{...},"as_expected":true,...}
+#                         {"event":"proxy","mode":"haproxy-v1","client_view":...,
+#                          "server_view":...,"proxied":...,"client_translation":...,...}
 #   DEMO_SERVER, DEMO_CLIENT   the binaries (default: build/ci/... in this repository)
 #   NO_COLOR        no colour even on a terminal
 #
@@ -34,14 +46,17 @@
 # inside the namespaces pd-nat-client-PID, pd-nat-router-PID and pd-nat-server-PID (the veth
 # pairs are created directly inside them, the nft rules and the conntrack table are the
 # router namespace's own, never this host's). A trap on EXIT, INT and TERM ends the programs
-# it started (by pid) and deletes the three namespaces, which deletes all of that with them.
+# it started (by pid: demo-server, demo-client, curl, and haproxy or nginx, which run in the
+# router namespace only, with their configuration in a temporary directory) and deletes the
+# three namespaces, which deletes all of that with them.
 #
 # Exit codes: 0 done, every mode classified as expected; 64 usage; 69 a name it needs is
 # taken, or a program could not serve or connect; 70 a classification, the two ends or the
-# router's record not what the mode should give, or output that could not be read; 75 a
-# program did not answer in time; 77 not root, creating a network namespace not permitted,
-# nft or conntrack missing (scripts/install-deps.sh installs them) or the kernel refusing NAT;
-# 130/143 interrupted (after cleaning up).
+# router's record (or what the proxy passed on) not what the mode should give, or output that
+# could not be read; 75 a program did not answer in time; 77 not root, creating a network
+# namespace not permitted, nft or conntrack missing (scripts/install-deps.sh installs them),
+# haproxy, nginx or curl missing for a proxy mode (the packages haproxy, nginx, curl), or the
+# kernel refusing NAT; 130/143 interrupted (after cleaning up).
 set -euo pipefail
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -56,7 +71,7 @@ snat_low=61000    # snat-random's ports: above the client's ephemeral range (327
 snat_high=61099   # a new namespace), so the client's own port is never one of them
 
 usage() {
-  sed -n '9,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '12,41p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 die_usage() {
   printf 'nat.sh: %s\n' "$1" >&2
@@ -72,6 +87,7 @@ port_arg() {  # port_arg OPTION VALUE: a port 1-65535, or a usage error
 }
 
 all_modes=(snat snat-random forward both)
+proxy_modes=(haproxy-v1 haproxy-v2 nginx)
 mode=all
 port=8080
 public_port=8081
@@ -92,8 +108,9 @@ while (($#)); do
       case $opt in
         --mode)
           case $val in
-            snat | snat-random | forward | both | all) mode=$val ;;
-            *) die_usage "--mode: \"$val\" is not snat, snat-random, forward, both or all" ;;
+            snat | snat-random | forward | both | haproxy-v1 | haproxy-v2 | nginx | all | proxies)
+              mode=$val ;;
+            *) die_usage "--mode: \"$val\" is not snat, snat-random, forward, both, haproxy-v1, haproxy-v2, nginx, all or proxies" ;;
           esac ;;
         --port) port=$(port_arg --port "$val") ;;
         --public-port) public_port=$(port_arg --public-port "$val") ;;
@@ -108,7 +125,20 @@ while (($#)); do
   esac
   shift
 done
-if [[ $mode == all ]]; then modes=("${all_modes[@]}"); else modes=("$mode"); fi
+case $mode in
+  all) modes=("${all_modes[@]}") ;;
+  proxies) modes=("${proxy_modes[@]}") ;;
+  *) modes=("$mode") ;;
+esac
+# What this run needs: the NAT modes nft and conntrack, the proxy modes haproxy, nginx, curl.
+need_nat=0 need_haproxy=0 need_nginx=0
+for m in "${modes[@]}"; do
+  case $m in
+    haproxy-*) need_haproxy=1 ;;
+    nginx) need_nginx=1 ;;
+    *) need_nat=1 ;;
+  esac
+done
 
 server_bin=${DEMO_SERVER:-$root/build/ci/server/demo-server}
 client_bin=${DEMO_CLIENT:-$root/build/ci/client/demo-client}
@@ -131,21 +161,49 @@ shown() {
   printf '%s' "$line"
 }
 
-# ---- Preconditions: root, ip netns, nft, conntrack, the binaries, python3 -------------------
+# ---- Preconditions: root, ip netns, nft, conntrack (or the proxies), the binaries, python3 ---
 if ((EUID != 0)); then
   echo "nat.sh needs root: it creates network namespaces and NAT rules in them (run it with sudo)." >&2
   exit 77
 fi
 command -v ip >/dev/null || { echo "nat.sh needs iproute2's ip (apt-get install iproute2)" >&2; exit 69; }
 command -v python3 >/dev/null || { echo "nat.sh needs python3 to read the programs' JSON" >&2; exit 69; }
-missing=()
-command -v nft >/dev/null || missing+=("nft (the nftables package: the router's NAT rules)")
-command -v conntrack >/dev/null ||
-  missing+=("conntrack (the conntrack package: the router's record of each rewrite)")
+missing=() packages=()
+if ((need_nat)); then
+  command -v nft >/dev/null ||
+    { missing+=("nft (the nftables package: the router's NAT rules)"); packages+=(nftables); }
+  command -v conntrack >/dev/null ||
+    { missing+=("conntrack (the conntrack package: the router's record of each rewrite)"); packages+=(conntrack); }
+fi
+if ((need_haproxy)) && ! command -v haproxy >/dev/null; then
+  missing+=("haproxy (the haproxy package: the TCP proxy in the router for haproxy-v1 and haproxy-v2)")
+  packages+=(haproxy)
+fi
+if ((need_nginx)); then
+  command -v nginx >/dev/null ||
+    { missing+=("nginx (the nginx package: the HTTP reverse proxy in the router for mode nginx)"); packages+=(nginx); }
+  command -v curl >/dev/null ||
+    { missing+=("curl (the curl package: the HTTP client on the client host for mode nginx)"); packages+=(curl); }
+fi
 if ((${#missing[@]})); then
   echo "nat.sh needs what is not installed here:" >&2
   printf '  - %s\n' "${missing[@]}" >&2
-  echo "  scripts/install-deps.sh installs them (or: apt-get install nftables conntrack)" >&2
+  # Which of them scripts/install-deps.sh installs, read from its own list.
+  listed=() unlisted=()
+  for p in "${packages[@]}"; do
+    if grep -Eq "^[[:space:]]+$p([[:space:]]|\$)" "$script_dir/install-deps.sh" 2>/dev/null; then
+      listed+=("$p")
+    else
+      unlisted+=("$p")
+    fi
+  done
+  if ((${#unlisted[@]} == 0)); then
+    echo "  scripts/install-deps.sh installs them (or: apt-get install ${packages[*]})" >&2
+  elif ((${#listed[@]} == 0)); then
+    echo "  apt-get install ${packages[*]}   (scripts/install-deps.sh does not install them)" >&2
+  else
+    echo "  apt-get install ${packages[*]}   (scripts/install-deps.sh installs ${listed[*]}, not ${unlisted[*]})" >&2
+  fi
   exit 77
 fi
 for bin in "$server_bin" "$client_bin"; do
@@ -168,6 +226,7 @@ veth_server=pd-ns-$$      # the server's end, inside ns_server
 work=
 server_pid=
 client_pid=
+proxy_pid=     # haproxy or nginx, in the router namespace
 made=()        # the namespaces this script created, in order
 pending=
 interrupted=
@@ -214,6 +273,7 @@ cleanup() {
     echo "nat.sh: interrupted, cleaning up" >&2
   fi
   stop_pid "$client_pid"
+  stop_pid "$proxy_pid"
   stop_pid "$server_pid"
   local removed=() ns
   for ns in "${made[@]}"; do ip netns del "$ns" 2>/dev/null && removed+=("$ns"); done
@@ -229,7 +289,11 @@ cleanup() {
       *) names="${removed[0]}, ${removed[1]} and ${removed[2]}" ;;
     esac
     printf '\nCleaned up: deleted %s\n' "$names"
-    printf '(the veth pairs, the NAT rules and the conntrack table went with them).\n'
+    if ((need_nat)); then
+      printf '(the veth pairs, the NAT rules and the conntrack table went with them).\n'
+    else
+      printf '(the veth pairs went with them).\n'
+    fi
   fi
   exit "$rc"
 }
@@ -361,6 +425,206 @@ if cmd == "failure":        # failure FILE -> the explanations of failures, one 
             print(e["explanation"])
     sys.exit(0)
 
+W = 92
+def wrapped(text, first, rest):
+    return textwrap.fill(text, width=W, initial_indent=first, subsequent_indent=rest,
+                         break_on_hyphens=False)
+
+def rewritten(side):
+    a, p = side.get("address_rewritten"), side.get("port_rewritten")
+    return "address and port rewritten" if a and p else \
+        "address rewritten, port kept" if a else "port rewritten, address kept"
+
+def says(t):
+    if t is None:
+        return ["no view to compare (the other end is not a demo-server of this version)"]
+    if t.get("kind") == "none":
+        return ["nothing rewritten: the two views mirror each other"]
+    out = []
+    s, d = t.get("source"), t.get("destination")
+    if d:
+        out.append(f"destination NAT (a port forward): the client dialled {ep(d['before'])}, "
+                   f"the server listens on {ep(d['after'])} ({rewritten(d)})")
+    if s:
+        out.append(f"source NAT: the client's {ep(s['before'])} arrives at the server as "
+                   f"{ep(s['after'])} ({rewritten(s)})")
+    return out
+
+# ---- proxy PARAMS_JSON: one proxy mode's result (haproxy-v1, haproxy-v2, nginx) -------------
+if cmd == "proxy":
+    P = json.loads(sys.argv[2])
+    mode = P["mode"]
+    problems = []
+    dialled = mk(P["dial_addr"], P["dial_port"])
+    server = mk(P["server_addr"], P["port"])
+    server_events = [e for _, e in events(P["server_json"])]
+    with open(P["config_file"], encoding="utf-8") as f:
+        config = [l.strip() for l in f.read().splitlines() if l.strip()]
+    def by_id(name, i):
+        return next((e for e in server_events if e.get("event") == name and e.get("id") == i), None)
+    ev = {"event": "proxy", "mode": mode, "proxy": P["proxy"], "proxy_version": P["proxy_version"],
+          "client_namespace": P["ns_client"], "router_namespace": P["ns_router"],
+          "server_namespace": P["ns_server"],
+          "client_address": P["client_addr"], "server_address": P["server_addr"],
+          "router_addresses": [P["router_client_addr"], P["router_server_addr"]],
+          "dialled": dialled, "server": server, "config": config}
+    if mode.startswith("haproxy"):
+        version = 2 if mode.endswith("v2") else 1
+        client = next((e for _, e in events(P["client_json"]) if e.get("event") == "connected"), None)
+        if client is None:
+            problems.append("demo-client reported no connected event")
+            client = {}
+        sv = client.get("server_view") or {}
+        sid = sv.get("id")
+        accepted, proxied, answered = by_id("accepted", sid), by_id("proxied", sid), by_id("answered", sid)
+        if proxied is None or answered is None:
+            problems.append(f"demo-server's log has no proxied/answered event for its #{sid}")
+        cview = {"local": client.get("local"), "remote": client.get("remote")}
+        seen = proxied or accepted or sv
+        sview = {"local": seen.get("local"), "remote": seen.get("remote")}
+        header = (proxied or {}).get("proxy")
+        ct, st = client.get("translation"), (answered or {}).get("translation")
+        want = {"version": version, "command": "proxy", "source": cview["local"],
+                "destination": dialled}
+        if header != want:
+            problems.append(f"the PROXY header said {header}, not the client's own view {want}")
+        if sv.get("proxy") != header:
+            problems.append(f"the client was told of another header: {sv.get('proxy')}")
+        if cview["remote"] != dialled:
+            problems.append(f"the client's remote is {ep(cview['remote'])}, not {ep(dialled)}")
+        if sview["local"] != server:
+            problems.append(f"the server's socket is {ep(sview['local'])}, not {ep(server)}")
+        if (sview["remote"] or {}).get("address") != P["router_server_addr"]:
+            problems.append(f"the server's peer is {ep(sview['remote'])}, not the router's "
+                            f"{P['router_server_addr']}")
+        for who, t in (("client", ct), ("server", st)):
+            if (t or {}).get("kind") != "source_and_destination_nat":
+                problems.append(f"the {who} says {(t or {}).get('kind')}, a proxy gives "
+                                "source_and_destination_nat")
+        agree = ct is not None and ct == st
+        if not agree:
+            problems.append(f"the two ends classify differently: client {ct}, server {st}")
+        ev.update({"send": "send-proxy-v2" if version == 2 else "send-proxy",
+                   "client_view": cview, "server_view": sview, "proxied": header,
+                   "client_translation": ct, "server_translation": st, "agree": agree,
+                   "http_status": None, "claims": None})
+    else:
+        try:
+            with open(P["curl_out"], encoding="utf-8") as f:
+                w = f.read().split()
+            lip, lport, rip, rport, status = w[0], int(w[1]), w[2], int(w[3]), int(w[4])
+        except (OSError, ValueError, IndexError):
+            lip, lport, rip, rport, status = "?", 0, "?", 0, 0
+            problems.append("curl's -w line could not be read")
+        try:
+            with open(P["body"], encoding="utf-8") as f:
+                body = json.loads(f.read())
+            if not isinstance(body, dict):
+                raise ValueError
+        except (OSError, ValueError):
+            body = {}
+            problems.append("the /json body could not be read as a JSON object")
+        cview = {"local": mk(lip, lport), "remote": mk(rip, rport)}
+        sview = {"local": body.get("local"), "remote": body.get("remote")}
+        claims = body.get("claims") or {}
+        fwd = {h.get("header"): h.get("value") for h in claims.get("forwarding") or []
+               if isinstance(h, dict)}
+        req = by_id("http_request", body.get("id"))
+        if status != 200:
+            problems.append(f"curl got HTTP status {status}, not 200")
+        if cview["local"]["address"] != P["client_addr"] or cview["remote"] != dialled:
+            problems.append(f"curl's end is {ep(cview['local'])} to {ep(cview['remote'])}")
+        if sview["local"] != server:
+            problems.append(f"the server's socket is {ep(sview['local'])}, not {ep(server)}")
+        if (sview["remote"] or {}).get("address") != P["router_server_addr"]:
+            problems.append(f"the server's peer is {ep(sview['remote'])}, not the router's "
+                            f"{P['router_server_addr']}")
+        if req is None or req.get("remote") != sview["remote"]:
+            problems.append(f"demo-server's log has no http_request from {ep(sview['remote'])}")
+        if fwd.get("X-Forwarded-For") != P["client_addr"]:
+            problems.append(f"X-Forwarded-For is {fwd.get('X-Forwarded-For')!r}, not the client's "
+                            f"{P['client_addr']}")
+        if fwd.get("X-Forwarded-Port") != str(P["dial_port"]):
+            problems.append(f"X-Forwarded-Port is {fwd.get('X-Forwarded-Port')!r}, not "
+                            f"{P['dial_port']}")
+        if claims.get("host") != ep(dialled) or claims.get("host_port") != P["dial_port"] \
+                or claims.get("host_differs") is not True:
+            problems.append(f"the Host claim is not the dialled {ep(dialled)}, differing: {claims}")
+        if body.get("proxy") is not None:
+            problems.append(f"a PROXY header where nginx sends none: {body.get('proxy')}")
+        ev.update({"send": None, "client_view": cview, "server_view": sview, "proxied": None,
+                   "client_translation": None, "server_translation": None, "agree": None,
+                   "http_status": status, "claims": claims or None})
+    ok = not problems
+    ev.update({"duration_ms": P["duration_ms"], "as_expected": ok, "problems": problems})
+    if P["format"] == "json":
+        print(json.dumps(ev, separators=(",", ":")))
+        sys.exit(0 if ok else 1)
+
+    c, s = ev["client_view"], ev["server_view"]
+    sock = s["remote"] or {}
+    print()
+    if ev["proxy"] == "haproxy":
+        print(f"{'TCP':<21}{'local':<22}remote")
+        print(f"  {'client' + chr(39) + 's view':<19}{ep(c['local']):<22}{ep(c['remote'])}")
+        print(f"  {'server' + chr(39) + 's view':<19}{ep(s['local']):<22}{ep(s['remote'])}")
+        h = ev["proxied"]
+        if h:
+            same = h["source"] == c["local"] and h["destination"] == c["remote"]
+            print(f"  {'PROXY v%d header' % h['version']:<19}{ep(h['source']):<22}"
+                  f"{ep(h['destination']):<22}"
+                  f"{'= the client' + chr(39) + 's view' if same else 'NOT the client' + chr(39) + 's view'}")
+        else:
+            print(f"  {'PROXY header':<19}none reached the server")
+        if ev["agree"]:
+            for i, line in enumerate(says(ev["client_translation"])):
+                print(wrapped(line, f"  {'both ends say' if i == 0 else '':<19}", " " * 23))
+        else:
+            for who, t in (("client says", ev["client_translation"]),
+                           ("server says", ev["server_translation"])):
+                for i, line in enumerate(says(t)):
+                    print(wrapped(line, f"  {who if i == 0 else '':<19}", " " * 23))
+        print()
+        kind = "v2 header it sent first (binary)" if mode.endswith("v2") else \
+            "v1 header it sent first (one line of text)"
+        text = (f"What the proxy did: haproxy took the client's connection on the router's port "
+                f"{P['dial_port']} and opened one of its own, from the router's port "
+                f"{sock.get('port', '?')} to the server's port {P['port']}, so both ends see both "
+                f"sides changed although no packet was rewritten. The PROXY {kind} "
+                f"carried the client on: the server learned the client's own "
+                f"{ep(c['local'])} and the {ep(c['remote'])} it dialled.")
+    else:
+        cl = ev["claims"] or {}
+        fwd = {h.get("header"): h.get("value") for h in cl.get("forwarding") or []}
+        print(f"{'HTTP (GET /json)':<21}{'local':<22}remote")
+        print(f"  {'curl' + chr(39) + 's end':<19}{ep(c['local']):<22}{ep(c['remote'])}")
+        print(f"  {'server' + chr(39) + 's view':<19}{ep(s['local']):<22}{ep(s['remote'])}")
+        host, local = cl.get("host"), s["local"] or {}
+        if cl.get("host_port") != local.get("port"):
+            differs = f"(not the socket's port {local.get('port', '?')})"
+        elif cl.get("host_differs"):
+            differs = f"(the socket's port, but not its address {local.get('address', '?')})"
+        else:
+            differs = "(the socket's own)"
+        lines = [f"Host: {host} {differs}"] + [f"{k}: {v}" for k, v in fwd.items()]
+        for i, line in enumerate(lines):
+            print(f"  {'the request says' if i == 0 else '':<19}{line}")
+        print()
+        text = (f"What the proxy did: nginx took curl's request on the router's port "
+                f"{P['dial_port']} and sent a new one of its own, from the router's port "
+                f"{sock.get('port', '?')} to the server's port {P['port']}, so the server's socket "
+                f"sees only the router. Its headers carried the client on, as claims the server "
+                f"can believe only from a proxy it trusts: X-Forwarded-For names the client's address "
+                f"{fwd.get('X-Forwarded-For', '?')} (not its port {c['local']['port']}), "
+                f"X-Forwarded-Port and Host the port it dialled, {fwd.get('X-Forwarded-Port', '?')}.")
+    print(textwrap.fill(text, width=W))
+    if problems:
+        print()
+        print(f"Not what mode {mode} should give:")
+        for p in problems:
+            print(wrapped(p, "  - ", "    "))
+    sys.exit(0 if ok else 1)
+
 # ---- report PARAMS_JSON: one mode's result, as text or as one JSON event -------------------
 P = json.loads(sys.argv[2])
 mode = P["mode"]
@@ -473,31 +737,6 @@ if P["format"] == "json":
         "as_expected": ok, "problems": problems}, separators=(",", ":")))
     sys.exit(0 if ok else 1)
 
-W = 92
-def wrapped(text, first, rest):
-    return textwrap.fill(text, width=W, initial_indent=first, subsequent_indent=rest,
-                         break_on_hyphens=False)
-
-def rewritten(side):
-    a, p = side.get("address_rewritten"), side.get("port_rewritten")
-    return "address and port rewritten" if a and p else \
-        "address rewritten, port kept" if a else "port rewritten, address kept"
-
-def says(t):
-    if t is None:
-        return ["no view to compare (the other end is not a demo-server of this version)"]
-    if t.get("kind") == "none":
-        return ["nothing rewritten: the two views mirror each other"]
-    out = []
-    s, d = t.get("source"), t.get("destination")
-    if d:
-        out.append(f"destination NAT (a port forward): the client dialled {ep(d['before'])}, "
-                   f"the server listens on {ep(d['after'])} ({rewritten(d)})")
-    if s:
-        out.append(f"source NAT: the client's {ep(s['before'])} arrives at the server as "
-                   f"{ep(s['after'])} ({rewritten(s)})")
-    return out
-
 for name, r in (("TCP", tcp), ("UDP", udp)):
     print()
     if r is None:
@@ -597,6 +836,9 @@ declare -A titles=(
   [snat-random]="source NAT with a new port (snat to a port range)"
   [forward]="a port forward (destination NAT)"
   [both]="a port forward and source NAT together"
+  [haproxy-v1]="haproxy with a PROXY v1 header (send-proxy)"
+  [haproxy-v2]="haproxy with a PROXY v2 header (send-proxy-v2)"
+  [nginx]="an HTTP reverse proxy, with X-Forwarded-For"
 )
 
 # The router's rules for mode $1, one a line, as nft lists them.
@@ -668,50 +910,18 @@ run_client() {
   fi
 }
 
-head_line 'portdemo: NAT, when the two views differ'
-say ""
-say "Across a plain cable each end's view of a connection mirrors the other's (two-hosts.sh)."
-say "A router that rewrites addresses breaks the mirror. Three network namespaces play three"
-say "machines; the router runs the kernel's own NAT (nftables), and its connection tracking"
-say "table (conntrack) records every rewrite:"
-say ""
-say "  client host   $ns_client   $client_addr/$prefix, everything else via the router"
-say "  router        $ns_router   $router_client_addr/$prefix to the client, $router_server_addr/$prefix to the server"
-say "  server host   $ns_server   $server_addr/$prefix, everything else via the router"
-say ""
-say "demo-client's hello carries its own view of each connection; both ends compare it with"
-say "the server's view and name what the router rewrote."
-
-failed=0
-mode_now=
-n=0
-for m in "${modes[@]}"; do
-  n=$((n + 1))
-  mode_now=$m
-  started=$(now_ms)
-  if [[ $m == forward || $m == both ]]; then
-    dial_addr=$router_client_addr dial_port=$public_port
-  else
-    dial_addr=$server_addr dial_port=$port
-  fi
-  say ""
-  if ((${#modes[@]} > 1)); then heading="Mode $n of ${#modes[@]}: $m, ${titles[$m]}"
-  else heading="Mode $m: ${titles[$m]}"; fi
-  head_line "$heading"
-  head_line "${heading//?/=}"
-  load_rules "$m"
-  if (($(rules_for "$m" | wc -l) > 1)); then say "The router's rules (nft, in $ns_router):"
-  else say "The router's rule (nft, in $ns_router):"; fi
-  while IFS= read -r line; do say "  $line"; done < <(rules_for "$m")
-
-  # The server, waited for until its `ready` line.
-  sj=$work/$m.server.json
+# Starts demo-server in the server host with ARGS, shows the command and waits at most 5 s for
+# its `ready` event: start_server FILE ARGS...; sets server_pid and ready ("LISTENING TCP_PORT
+# UDP_PORT"); exits when it ends or stays silent.
+start_server() {
+  local sj=$1 rc deadline
+  shift
   defer_signals
-  ip netns exec "$ns_server" "$server_bin" --bind "$server_addr" --ports "$port" --udp "$port" \
+  ip netns exec "$ns_server" "$server_bin" "$@" \
     --format json --color never </dev/null >"$sj" 2>"$sj.err" &
   server_pid=$!
   allow_signals
-  head_line "$(shown "\$ ip netns exec $ns_server" "$server_bin" "--bind $server_addr --ports $port --udp $port")"
+  head_line "$(shown "\$ ip netns exec $ns_server" "$server_bin" "$*")"
   ready=
   deadline=$(($(now_ms) + 5000))
   while (($(now_ms) < deadline)); do
@@ -734,6 +944,251 @@ for m in "${modes[@]}"; do
     fi
     exit "$rc"
   fi
+}
+
+# Starts a proxy in the router namespace (start_proxy NAME LOG ARGV...), shows the command, and
+# waits at most 5 s until something listens on $router_client_addr:$public_port there. ss asks
+# the kernel, so no probe connection reaches the proxy (nor, through it, the server).
+start_proxy() {
+  local name=$1 log=$2 rc deadline
+  shift 2
+  defer_signals
+  ip netns exec "$ns_router" "$@" </dev/null >"$log" 2>&1 &
+  proxy_pid=$!
+  allow_signals
+  head_line "$(shown "\$ ip netns exec $ns_router" "$1" "${*:2}")"
+  deadline=$(($(now_ms) + 5000))
+  while (($(now_ms) < deadline)); do
+    if [[ -n $(ip netns exec "$ns_router" ss -Hltn "sport = :$public_port" 2>/dev/null) ]]; then
+      say "  listening on $router_client_addr:$public_port: ready"
+      return 0
+    fi
+    alive "$proxy_pid" || break
+    sleep 0.02
+  done
+  if alive "$proxy_pid"; then
+    echo "nat.sh: $name did not listen on $router_client_addr:$public_port within 5 s" >&2
+    exit 75
+  fi
+  rc=0
+  wait "$proxy_pid" || rc=$?
+  proxy_pid=
+  echo "nat.sh: $name ended (exit $rc) without listening on $router_client_addr:$public_port:" >&2
+  sed 's/^/  /' "$log" >&2
+  if [[ $name == nginx && -s $work/nginx/error.log ]]; then sed 's/^/  /' "$work/nginx/error.log" >&2; fi
+  exit 69
+}
+
+# Runs curl in the client host: run_curl OUT BODY URL; OUT gets one line, curl's own end, the
+# end it reached and the HTTP status; bounded; exits on failure.
+run_curl() {
+  local out=$1 body=$2 url=$3 rc=0 limit=15 deadline
+  defer_signals
+  ip netns exec "$ns_client" curl -s -S --noproxy '*' --max-time 5 -o "$body" \
+    -w '%{local_ip} %{local_port} %{remote_ip} %{remote_port} %{http_code}\n' "$url" \
+    </dev/null >"$out" 2>"$out.err" &
+  client_pid=$!
+  allow_signals
+  deadline=$(($(now_ms) + limit * 1000))
+  while alive "$client_pid" && (($(now_ms) < deadline)); do sleep 0.02; done
+  if alive "$client_pid"; then
+    stop_pid "$client_pid"
+    client_pid=
+    echo "nat.sh: curl $url did not finish within $limit s" >&2
+    exit 75
+  fi
+  wait "$client_pid" || rc=$?
+  client_pid=
+  if ((rc != 0)); then
+    echo "nat.sh: curl $url failed (exit $rc) through the router ($mode_now):" >&2
+    sed 's/^/  /' "$out.err" >&2
+    ((rc == 28)) && exit 75
+    exit 69
+  fi
+}
+
+# Waits at most 2 s for COUNT events named EVENT in a server's log: wait_logged FILE EVENT COUNT.
+wait_logged() {
+  local deadline=$(($(now_ms) + 2000))
+  while (($(grep -c "\"event\":\"$2\"" "$1") < $3 && $(now_ms) < deadline)); do sleep 0.02; done
+}
+
+# One proxy mode (haproxy-v1, haproxy-v2, nginx): no NAT; demo-server in the server host, the
+# proxy in the router, demo-client (or curl) in the client host dialling the proxy.
+run_proxy_mode() {
+  local m=$1 sj cfg d url send proxy version listening tcp_port udp_port
+  dial_addr=$router_client_addr dial_port=$public_port
+  if ((need_nat)) && ! ip netns exec "$ns_router" nft flush ruleset 2>/dev/null; then
+    echo "nat.sh: could not empty the router's NAT rules before mode $m" >&2
+    exit 77
+  fi
+  say "No NAT rules in the router: a proxy in $ns_router takes the connection instead."
+  sj=$work/$m.server.json
+  if [[ $m == nginx ]]; then
+    proxy=nginx
+    version=$(timeout 5 nginx -v 2>&1 | sed -n 's|^nginx version: nginx/||p') || version=
+    start_server "$sj" --bind "$server_addr" --ports "$port"
+  else
+    proxy=haproxy
+    version=$(timeout 5 haproxy -v 2>/dev/null | awk 'NR == 1 { print $3 }') || version=
+    start_server "$sj" --bind "$server_addr" --ports "$port" --proxy-protocol "$port"
+  fi
+  read -r listening tcp_port udp_port <<<"$ready"
+  if ((listening < 1 || tcp_port != port)); then
+    echo "nat.sh: demo-server does not listen on TCP port $port:" >&2
+    { pyjson failure "$sj"; cat "$sj.err"; } | sed 's/^/  /' >&2
+    exit 69
+  fi
+  if [[ $m == nginx ]]; then
+    say "  listening on $server_addr:$port, TCP: ready"
+    # Its own prefix (-p), and in it its configuration, logs, pid file and temporary files,
+    # all in this run's directory: nginx takes relative paths from the prefix.
+    d=$work/nginx
+    mkdir -p "$d/tmp"
+    cfg=$d/nginx.conf
+    cat >"$cfg" <<EOF
+master_process off;
+daemon off;
+error_log error.log;
+pid nginx.pid;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path tmp/body;
+  proxy_temp_path tmp/proxy;
+  fastcgi_temp_path tmp/fastcgi;
+  uwsgi_temp_path tmp/uwsgi;
+  scgi_temp_path tmp/scgi;
+  server {
+    listen $router_client_addr:$public_port;
+    location / {
+      proxy_pass http://$server_addr:$port;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Port \$server_port;
+      proxy_set_header Host \$host:\$server_port;
+    }
+  }
+}
+EOF
+    say "nginx's configuration, the part that matters (a reverse proxy for HTTP):"
+    say "  listen $router_client_addr:$public_port;"
+    say "  proxy_pass http://$server_addr:$port;"
+    say "  proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;"
+    say "  proxy_set_header X-Forwarded-Port \$server_port;"
+    say "  proxy_set_header Host \$host:\$server_port;"
+    start_proxy nginx "$d/stderr" nginx -p "$d/" -c nginx.conf -e error.log
+    url=http://$router_client_addr:$public_port/json
+    head_line "\$ ip netns exec $ns_client curl -s $url"
+    run_curl "$work/$m.curl" "$work/$m.body" "$url"
+    wait_logged "$sj" http_request 1
+  else
+    say "  listening on $server_addr:$port, TCP, each connection to begin with a PROXY header: ready"
+    if [[ $m == haproxy-v2 ]]; then send="send-proxy-v2"; else send="send-proxy"; fi
+    cfg=$work/$m.cfg
+    cat >"$cfg" <<EOF
+global
+    maxconn 100
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend front
+    bind $router_client_addr:$public_port
+    default_backend back
+backend back
+    server demo $server_addr:$port $send
+EOF
+    say "haproxy's configuration, the part that matters (mode tcp):"
+    say "  frontend  bind $router_client_addr:$public_port"
+    say "  backend   server demo $server_addr:$port $send"
+    start_proxy haproxy "$work/$m.haproxy.log" haproxy -db -f "$cfg"
+    head_line "$(shown "\$ ip netns exec $ns_client" "$client_bin" "$dial_addr $dial_port")"
+    run_client "$work/$m.tcp.json" "$dial_addr" "$dial_port"
+    wait_logged "$sj" answered 1
+  fi
+  stop_pid "$proxy_pid"
+  proxy_pid=
+  stop_pid "$server_pid"
+  server_pid=
+
+  params=$(printf '{"mode":"%s","format":"%s","server_json":"%s","client_json":"%s",' \
+    "$m" "$([[ $json == 1 ]] && echo json || echo text)" "$sj" "$work/$m.tcp.json")
+  params+=$(printf '"curl_out":"%s","body":"%s","config_file":"%s","proxy":"%s",' \
+    "$work/$m.curl" "$work/$m.body" "$cfg" "$proxy")
+  params+=$(printf '"proxy_version":"%s","ns_client":"%s","ns_router":"%s","ns_server":"%s",' \
+    "$version" "$ns_client" "$ns_router" "$ns_server")
+  params+=$(printf '"client_addr":"%s","server_addr":"%s","router_client_addr":"%s",' \
+    "$client_addr" "$server_addr" "$router_client_addr")
+  params+=$(printf '"router_server_addr":"%s","dial_addr":"%s","dial_port":%d,"port":%d,' \
+    "$router_server_addr" "$dial_addr" "$dial_port" "$port")
+  params+=$(printf '"duration_ms":%d}' "$(($(now_ms) - started))")
+  pyjson proxy "$params" || failed=1
+}
+
+if ((need_nat)); then
+  head_line 'portdemo: NAT, when the two views differ'
+  say ""
+  say "Across a plain cable each end's view of a connection mirrors the other's (two-hosts.sh)."
+  say "A router that rewrites addresses breaks the mirror. Three network namespaces play three"
+  say "machines; the router runs the kernel's own NAT (nftables), and its connection tracking"
+  say "table (conntrack) records every rewrite:"
+  say ""
+  say "  client host   $ns_client   $client_addr/$prefix, everything else via the router"
+  say "  router        $ns_router   $router_client_addr/$prefix to the client, $router_server_addr/$prefix to the server"
+  say "  server host   $ns_server   $server_addr/$prefix, everything else via the router"
+  say ""
+  say "demo-client's hello carries its own view of each connection; both ends compare it with"
+  say "the server's view and name what the router rewrote."
+else
+  head_line 'portdemo: proxies, when the two views differ'
+  say ""
+  say "A NAT router rewrites packets; a proxy takes the client's connection and opens its own"
+  say "to the server, so the server's socket sees the proxy. Three network namespaces play three"
+  say "machines; the router runs no NAT this time but a real proxy (haproxy or nginx):"
+  say ""
+  say "  client host   $ns_client   $client_addr/$prefix, everything else via the router"
+  say "  router        $ns_router   $router_client_addr/$prefix to the client, $router_server_addr/$prefix to the server"
+  say "  server host   $ns_server   $server_addr/$prefix, everything else via the router"
+  say ""
+  say "The proxy passes the client on in words of its own: a PROXY protocol header before the"
+  say "first byte (haproxy), or X-Forwarded-For in the HTTP request (nginx)."
+fi
+
+failed=0
+mode_now=
+n=0
+for m in "${modes[@]}"; do
+  n=$((n + 1))
+  mode_now=$m
+  started=$(now_ms)
+  if [[ $m == haproxy-* || $m == nginx ]]; then
+    say ""
+    if ((${#modes[@]} > 1)); then heading="Mode $n of ${#modes[@]}: $m, ${titles[$m]}"
+    else heading="Mode $m: ${titles[$m]}"; fi
+    head_line "$heading"
+    head_line "${heading//?/=}"
+    run_proxy_mode "$m"
+    continue
+  fi
+  if [[ $m == forward || $m == both ]]; then
+    dial_addr=$router_client_addr dial_port=$public_port
+  else
+    dial_addr=$server_addr dial_port=$port
+  fi
+  say ""
+  if ((${#modes[@]} > 1)); then heading="Mode $n of ${#modes[@]}: $m, ${titles[$m]}"
+  else heading="Mode $m: ${titles[$m]}"; fi
+  head_line "$heading"
+  head_line "${heading//?/=}"
+  load_rules "$m"
+  if (($(rules_for "$m" | wc -l) > 1)); then say "The router's rules (nft, in $ns_router):"
+  else say "The router's rule (nft, in $ns_router):"; fi
+  while IFS= read -r line; do say "  $line"; done < <(rules_for "$m")
+
+  # The server, waited for until its `ready` line.
+  sj=$work/$m.server.json
+  start_server "$sj" --bind "$server_addr" --ports "$port" --udp "$port"
   read -r listening tcp_port udp_port <<<"$ready"
   if ((listening < 2 || tcp_port != port || udp_port != port)); then
     echo "nat.sh: demo-server does not listen on TCP and UDP port $port:" >&2

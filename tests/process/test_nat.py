@@ -4,13 +4,18 @@ the router (nftables). The script runs demo-server and demo-client through it, T
 in four modes; the tests check the exact classification on both ends (source NAT with the
 port kept, source NAT with the port rewritten into the router's range, a port forward, both),
 that the router's own conntrack entry holds the same four facts before and after the rewrite,
-and that the script leaves nothing behind, also when interrupted with SIGINT.
+and that the script leaves nothing behind, also when interrupted with SIGINT. Then the three
+proxy modes, no NAT but a real proxy in the router: haproxy (send-proxy, send-proxy-v2) in front
+of demo-server --proxy-protocol, whose PROXY header must name exactly the client's own end and
+the end it dialled while the server's socket sees the router; nginx in front of GET /json,
+whose X-Forwarded-For, X-Forwarded-Port and Host the server reports as claims.
 
 The namespaces are the script's own, named after its pid (pd-nat-client-PID, pd-nat-router-PID,
 pd-nat-server-PID); the addresses and the NAT rules exist only inside them. Skipped, with the
 reason, when not root, where `ip netns add` is not permitted, where nft or conntrack is missing
-(scripts/install-deps.sh installs them) or where the kernel refuses NAT in a namespace. Should
-the script leave a namespace behind, the test reports it and then deletes exactly that name."""
+(scripts/install-deps.sh installs them) or where the kernel refuses NAT in a namespace; the
+proxy tests where haproxy, nginx or curl is missing. Should the script leave a namespace
+behind, the test reports it and then deletes exactly that name."""
 
 import os
 import re
@@ -30,6 +35,7 @@ CLIENT_ADDR, ROUTER_CLIENT_ADDR = "10.77.1.2", "10.77.1.1"
 ROUTER_SERVER_ADDR, SERVER_ADDR = "10.77.2.1", "10.77.2.2"
 SNAT_LOW, SNAT_HIGH = 61000, 61099   # snat-random's range (above the client's ephemeral range)
 MODES = ["snat", "snat-random", "forward", "both"]
+PROXY_MODES = ["haproxy-v1", "haproxy-v2", "nginx"]
 RUN_WAIT = 45.0       # for a whole run of the script (all four modes take about 2 s)
 SIGNAL_WAIT = 15.0    # for the script to clean up and end after a signal
 
@@ -90,6 +96,29 @@ def run_script(args, env=None, argv0=None):
     result = subprocess.CompletedProcess(p.args, p.returncode, out, err)
     result.left_behind = left
     return result, p.pid, time.monotonic() - started
+
+
+def path_without(tools, tmp):
+    """A PATH without these tools: the directories holding them are replaced by tmp, which
+    links to everything else in them."""
+    found = [shutil.which(t) for t in tools]
+    hidden = {os.path.realpath(os.path.dirname(f)) for f in found if f}
+    for d in hidden:
+        for name in os.listdir(d):
+            if name not in tools and not os.path.lexists(os.path.join(tmp, name)):
+                os.symlink(os.path.join(d, name), os.path.join(tmp, name))
+    return os.pathsep.join([tmp] + [d for d in os.environ.get("PATH", "").split(os.pathsep)
+                                    if d and os.path.realpath(d) not in hidden])
+
+
+def probe_netns():
+    """None where a network namespace of our own can be made, else the reason it cannot."""
+    probe = f"pdtest-netnsprobe-{os.getpid()}"
+    r = quiet(["ip", "netns", "add", probe])
+    if r.returncode != 0:
+        return f"ip netns add is not permitted here: {r.stderr.strip()!r}"
+    quiet(["ip", "netns", "del", probe])
+    return None
 
 
 def probe_nat():
@@ -409,14 +438,8 @@ class Nat(unittest.TestCase):
         # PATH without nft and conntrack: everything else of /usr/sbin stays reachable.
         tmp = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, tmp, True)
-        hidden = {os.path.realpath(os.path.dirname(shutil.which(t))) for t in ("nft", "conntrack")}
-        for d in hidden:
-            for name in os.listdir(d):
-                if name not in ("nft", "conntrack"):
-                    os.symlink(os.path.join(d, name), os.path.join(tmp, name))
-        path = [tmp] + [d for d in os.environ.get("PATH", "").split(os.pathsep)
-                        if d and os.path.realpath(d) not in hidden]
-        result, pid, _ = run_script(["--json"], env={"PATH": os.pathsep.join(path)})
+        path = path_without(("nft", "conntrack"), tmp)
+        result, pid, _ = run_script(["--json"], env={"PATH": path})
         self.assertEqual(result.returncode, h.EX_NOPERM, result.stdout + result.stderr)
         self.assertEqual(result.stdout, "")
         self.assertIn("nft (the nftables package", result.stderr)
@@ -448,7 +471,7 @@ class Nat(unittest.TestCase):
         self.assertEqual(result.left_behind, [])
 
     def test_usage(self):
-        for args in (["--mode", "dnat"], ["--mode"], ["--port", "0"], ["--port", "70000"],
+        for args in (["--mode", "dnat"], ["--mode", "proxy"], ["--mode"], ["--port", "0"], ["--port", "70000"],
                      ["--public-port=x"], ["--format", "xml"], ["--bogus"], ["8080"]):
             with self.subTest(args=args):
                 r = h.run([SCRIPT] + args, timeout=RUN_WAIT)
@@ -457,8 +480,212 @@ class Nat(unittest.TestCase):
                 self.assertIn("usage: scripts/nat.sh", r.stderr)
         r = h.run([SCRIPT, "--help"], timeout=RUN_WAIT)
         self.assertEqual(r.returncode, h.EX_OK)
-        for word in ("--mode", "snat-random", "--public-port", "--format", "DEMO_SERVER"):
+        for word in ("--mode", "snat-random", "--public-port", "--format", "DEMO_SERVER",
+                     "haproxy-v1", "haproxy-v2", "nginx", "proxies"):
             self.assertIn(word, r.stdout)
+
+
+class Proxies(unittest.TestCase):
+    """The three proxy modes, from one run of `--mode proxies` (or of the modes whose proxy is
+    installed here), shared by the tests."""
+    maxDiff = None
+    runs = None     # mode -> the script's `proxy` event
+    result = None   # that run: (CompletedProcess, pid)
+
+    @classmethod
+    def setUpClass(cls):
+        h.require_binaries(cls)
+        if not os.access(SCRIPT, os.X_OK):
+            raise unittest.SkipTest(f"{SCRIPT} is not an executable script")
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("nat.sh needs root to create network namespaces")
+        if shutil.which("ip") is None:
+            raise unittest.SkipTest("ip is not installed (package iproute2)")
+        reason = probe_netns()
+        if reason:
+            raise unittest.SkipTest(reason)
+        cls.missing = {}
+        if shutil.which("haproxy") is None:
+            for m in ("haproxy-v1", "haproxy-v2"):
+                cls.missing[m] = ("haproxy is not installed (package haproxy; "
+                                  "scripts/install-deps.sh installs it)")
+        for tool in ("nginx", "curl"):
+            if shutil.which(tool) is None:
+                cls.missing.setdefault("nginx", f"{tool} is not installed (package {tool}: "
+                                                "apt-get install " + tool + ")")
+        cls.available = [m for m in PROXY_MODES if m not in cls.missing]
+
+    # -- one shared run --------------------------------------------------------------------
+
+    def event(self, mode):
+        if mode in self.missing:
+            self.skipTest(self.missing[mode])
+        if Proxies.runs is None:
+            Proxies.runs = {}
+            # One run for all of them where all three proxies are here; else mode by mode.
+            groups = [["--mode", "proxies"]] if not self.missing else \
+                [["--mode", m] for m in self.available]
+            for args in groups:
+                result, pid, _ = run_script(args + ["--format", "json"])
+                wanted = PROXY_MODES if args[1] == "proxies" else [args[1]]
+                Proxies.runs.update(self.json_run(result, pid, wanted))
+        return self.runs[mode]
+
+    def json_run(self, result, pid, modes):
+        """Exactly one `proxy` event per mode, in order, as expected, nothing left behind."""
+        self.assertEqual(result.returncode, h.EX_OK, result.stdout + result.stderr)
+        events = h.json_events(self, result.stdout)
+        self.assertEqual([e["event"] for e in events], ["proxy"] * len(modes), events)
+        self.assertEqual([e["mode"] for e in events], modes)
+        for e in events:
+            self.assertEqual(e["client_namespace"], f"pd-nat-client-{pid}")
+            self.assertEqual(e["router_namespace"], f"pd-nat-router-{pid}")
+            self.assertEqual(e["server_namespace"], f"pd-nat-server-{pid}")
+            self.assertEqual(e["router_addresses"], [ROUTER_CLIENT_ADDR, ROUTER_SERVER_ADDR])
+            self.assertEqual(e["dialled"], h.ep(ROUTER_CLIENT_ADDR, 8081))
+            self.assertEqual(e["server"], h.ep(SERVER_ADDR, 8080))
+            self.assertTrue(e["as_expected"], e["problems"])
+            self.assertEqual(e["problems"], [])
+            self.assertLess(e["duration_ms"], 10000, e["mode"])
+        Nat.assert_nothing_left(self, result, pid)
+        return {e["mode"]: e for e in events}
+
+    # -- haproxy: the PROXY header carries the client on --------------------------------------
+
+    def check_haproxy(self, mode, version, send):
+        e = self.event(mode)
+        self.assertEqual(e["proxy"], "haproxy")
+        self.assertEqual(e["send"], send)
+        self.assertIn(f"server demo {SERVER_ADDR}:8080 {send}", e["config"])
+        self.assertIn(f"bind {ROUTER_CLIENT_ADDR}:8081", e["config"])
+        c, s = e["client_view"], e["server_view"]
+        dialled = h.ep(ROUTER_CLIENT_ADDR, 8081)
+        # The client: its own address, a port its kernel chose, and the proxy it dialled.
+        self.assertEqual(c["local"]["address"], CLIENT_ADDR, c)
+        self.assertIsInstance(c["local"]["port"], int, c)
+        self.assertEqual(c["remote"], dialled, c)
+        # The header: exactly the client's own end and the end it dialled.
+        self.assertEqual(e["proxied"], {"version": version, "command": "proxy",
+                                        "source": c["local"], "destination": dialled})
+        # The server's socket: its own port, and the router's address with haproxy's own port.
+        self.assertEqual(s["local"], h.ep(SERVER_ADDR, 8080), s)
+        self.assertEqual(s["remote"]["address"], ROUTER_SERVER_ADDR, s)
+        self.assertIsInstance(s["remote"]["port"], int, s)
+        # Both ends: both sides changed, as a proxy gives (it took the connection, opened its own).
+        expected = {"kind": "source_and_destination_nat",
+                    "source": Nat.side(c["local"], s["remote"]),
+                    "destination": Nat.side(dialled, s["local"]),
+                    "destination_address_known": True}
+        self.assertEqual(e["client_translation"], expected, "the client's translation")
+        self.assertEqual(e["server_translation"], expected, "the server's translation")
+        self.assertTrue(e["agree"])
+        self.assertIsNone(e["claims"])
+
+    def test_haproxy_v1(self):
+        self.check_haproxy("haproxy-v1", 1, "send-proxy")
+
+    def test_haproxy_v2(self):
+        self.check_haproxy("haproxy-v2", 2, "send-proxy-v2")
+
+    # -- nginx: X-Forwarded-For and a Host that names the public port ---------------------------
+
+    def test_nginx(self):
+        e = self.event("nginx")
+        self.assertEqual(e["proxy"], "nginx")
+        self.assertEqual(e["http_status"], 200)
+        c, s = e["client_view"], e["server_view"]
+        self.assertEqual(c["local"]["address"], CLIENT_ADDR, c)
+        self.assertEqual(c["remote"], h.ep(ROUTER_CLIENT_ADDR, 8081), c)
+        # /json's remote: the router, with nginx's own port; its local: the server's port.
+        self.assertEqual(s["remote"]["address"], ROUTER_SERVER_ADDR, s)
+        self.assertEqual(s["local"], h.ep(SERVER_ADDR, 8080), s)
+        claims = e["claims"]
+        forwarding = {f["header"]: f["value"] for f in claims["forwarding"]}
+        self.assertEqual(forwarding.get("X-Forwarded-For"), CLIENT_ADDR, claims)
+        self.assertEqual(forwarding.get("X-Forwarded-Port"), str(8081), claims)
+        self.assertIs(claims["host_differs"], True, claims)
+        self.assertEqual(claims["host"], f"{ROUTER_CLIENT_ADDR}:8081", claims)
+        self.assertEqual(claims["host_port"], 8081, claims)
+        self.assertIsNone(e["proxied"], "nginx sends no PROXY header")
+
+    # -- text, interrupted, missing -----------------------------------------------------------
+
+    def test_text(self):
+        if self.missing:
+            self.skipTest("; ".join(sorted(set(self.missing.values()))))
+        result, pid, _ = run_script(["--mode", "proxies"])
+        self.assertEqual(result.returncode, h.EX_OK, result.stdout + result.stderr)
+        out = result.stdout
+        h.assert_text_lines(self, out, "nat.sh's text")
+        for n, mode in enumerate(PROXY_MODES, 1):
+            self.assertRegex(out, rf"\nMode {n} of 3: {re.escape(mode)}, ")
+        self.assertEqual(out.count("What the proxy did: "), 3)
+        self.assertEqual(out.count("= the client's view\n"), 2)
+        self.assertNotIn("NOT the", out)
+        self.assertNotIn("Not what mode", out)
+        flat = h.flat(out)
+        self.assertRegex(flat, rf"PROXY v1 header {CLIENT_ADDR}:\d+ {ROUTER_CLIENT_ADDR}:8081 "
+                               r"= the client's view")
+        self.assertIn("server demo 10.77.2.2:8080 send-proxy-v2", flat)
+        self.assertIn(f"Host: {ROUTER_CLIENT_ADDR}:8081 (not the socket's port 8080)", flat)
+        self.assertIn(f"X-Forwarded-For: {CLIENT_ADDR}", flat)
+        self.assertIn("X-Forwarded-Port: 8081", flat)
+        self.assertIn(f"Cleaned up: deleted pd-nat-client-{pid}, pd-nat-router-{pid} and "
+                      f"pd-nat-server-{pid}", out)
+        Nat.assert_nothing_left(self, result, pid)
+
+    def test_sigint_while_haproxy_runs(self):
+        if "haproxy-v1" in self.missing:
+            self.skipTest(self.missing["haproxy-v1"])
+        tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, tmp, True)
+        slow = os.path.join(tmp, "slow-client")
+        with open(slow, "w") as f:
+            f.write("#!/bin/sh\nexec sleep 30\n")
+        os.chmod(slow, 0o755)
+        restore = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                   "os.execv(sys.argv[1], sys.argv[1:])")
+        proc = h.Proc(self, [sys.executable, "-c", restore, SCRIPT, "--mode", "haproxy-v1",
+                             "--json"], env={"DEMO_CLIENT": slow})
+        self.addCleanup(remove_namespaces, names(proc.pid)["ns"])
+        deadline = time.monotonic() + RUN_WAIT
+        while True:
+            comms = Nat.programs_in(self, proc.pid)
+            if {"demo-server", "haproxy", "sleep"} <= set(comms.values()):
+                break
+            self.assertTrue(proc.running(), f"nat.sh ended early: {proc.stderr()!r}")
+            self.assertLess(time.monotonic(), deadline, f"server, proxy, client not running: {comms}")
+            time.sleep(0.05)
+        rc = proc.terminate(signal.SIGINT, timeout=SIGNAL_WAIT)
+        self.assertEqual(rc, 130, f"exit code after SIGINT; stderr: {proc.stderr()!r}")
+        self.assertEqual(proc.read_rest(), [], "no mode finished, so no event")
+        for p, comm in comms.items():
+            try:
+                with open(f"/proc/{p}/comm") as f:
+                    still = f.read().strip() == comm
+            except OSError:
+                still = False
+            self.assertFalse(still, f"{comm} (pid {p}) still runs after the script ended")
+        left = [ns for ns in names(proc.pid)["ns"] if ns in netns_list()]
+        self.assertEqual(left, [], "namespaces left behind after SIGINT")
+
+    def test_proxies_missing_exit_77(self):
+        # PATH without haproxy and nginx (whether or not they are installed here).
+        tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, tmp, True)
+        path = path_without(("haproxy", "nginx"), tmp)
+        result, pid, _ = run_script(["--mode", "proxies", "--json"], env={"PATH": path})
+        self.assertEqual(result.returncode, h.EX_NOPERM, result.stdout + result.stderr)
+        self.assertEqual(result.stdout, "")
+        self.assertIn("haproxy (the haproxy package", result.stderr)
+        self.assertIn("nginx (the nginx package", result.stderr)
+        self.assertIn("apt-get install", result.stderr)
+        self.assertEqual(result.left_behind, [])
+        # One mode names only its own proxy.
+        result, pid, _ = run_script(["--mode", "haproxy-v2"], env={"PATH": path})
+        self.assertEqual(result.returncode, h.EX_NOPERM, result.stdout + result.stderr)
+        self.assertIn("haproxy (the haproxy package", result.stderr)
+        self.assertNotIn("nginx", result.stderr)
 
 
 if __name__ == "__main__":
