@@ -69,7 +69,7 @@ first_bytes_decision decide_first_bytes(const first_bytes_input& in) {
       const std::string_view line = in.bytes.substr(0, newline + 1);
       const std::string_view after = in.bytes.substr(newline + 1);
       if (after.empty()) return decision::answer_line{};
-      if (line != client_hello && line != client_hello_hold) return decision::report{false};
+      if (!is_hello_line(line)) return decision::report{false};
       if (parse_client_view(after)) return decision::answer_line{};
       if (could_be_client_view(after)) return decision::wait_more{};
       return decision::report{false};

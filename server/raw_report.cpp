@@ -39,7 +39,7 @@ asio::awaitable<bool> report(connection& c, server_context& ctx) {
   // when part of it is here.
   const auto awaiting_view = [&line] {
     return line.current() == line_collector::state::complete && !line.rest().empty() &&
-           (line.line() == client_hello || line.line() == client_hello_hold) && could_be_client_view(line.rest());
+           is_hello_line(line.line()) && could_be_client_view(line.rest());
   };
   while (!c.deadline.expired && !ec && (line.current() == line_collector::state::incomplete || awaiting_view())) {
     std::size_t n = co_await receive(c, ctx, ec);
@@ -66,8 +66,7 @@ asio::awaitable<bool> report(connection& c, server_context& ctx) {
     log_limit(c, ctx, limit_kind::request_timeout, ms(limits.request_timeout), line.received(), true);
   } else {
     std::string_view got = line.line();
-    raw_message message{got, std::nullopt};
-    if (got == client_hello || got == client_hello_hold) message.client_view = parse_client_view(line.rest());
+    const raw_message message = raw_message_of(got, line.rest());
     viewed = message.client_view.has_value();
     line_answer a = answer_line(message, c.view(), ctx.host, line.received(), got);
     ctx.events.emit(std::move(a.event));

@@ -141,12 +141,18 @@ bool could_be_client_view(std::string_view after) noexcept {
          after.find('\n') == std::string_view::npos;
 }
 
-raw_message split_raw_message(std::string_view bytes) {
-  raw_message m;
-  const auto newline = bytes.find('\n');
-  m.line = newline == std::string_view::npos ? bytes : bytes.substr(0, newline + 1);
-  if (m.line == client_hello || m.line == client_hello_hold) m.client_view = parse_client_view(bytes.substr(m.line.size()));
+bool is_hello_line(std::string_view line) noexcept { return line == client_hello || line == client_hello_hold; }
+
+raw_message raw_message_of(std::string_view line, std::string_view rest) {
+  raw_message m{line, std::nullopt};
+  if (is_hello_line(line)) m.client_view = parse_client_view(rest);
   return m;
+}
+
+raw_message split_raw_message(std::string_view bytes) {
+  const auto newline = bytes.find('\n');
+  const std::string_view line = newline == std::string_view::npos ? bytes : bytes.substr(0, newline + 1);
+  return raw_message_of(line, bytes.substr(line.size()));
 }
 
 bool could_be_hello(std::string_view received) noexcept {

@@ -25,6 +25,22 @@ def hold_port(case, address="127.0.0.1", port=0, backlog=8):
     return sock
 
 
+def fill_accept_queue(case, port):
+    """Connects to 127.0.0.1:port (a listener with backlog 0 that never accepts) until one
+    attempt gets no answer, bounded: True when the queue is full and SYNs are dropped. The
+    attempt that timed out is closed, so no SYN-SENT socket of ours is left."""
+    for _ in range(8):
+        s = socket.socket()
+        case.addCleanup(s.close)
+        s.settimeout(0.3)
+        try:
+            s.connect(("127.0.0.1", port))
+        except socket.timeout:
+            s.close()
+            return True
+    return False
+
+
 def hold_port_both_families(case):
     """One port held on 127.0.0.1 and ::1 alike; a few bounded tries, as ::1 may hold it."""
     for _ in range(10):
@@ -103,18 +119,7 @@ class ClientFailures(unittest.TestCase):
         port; the client's connect_failed names that same port."""
         listener = hold_port(self, backlog=0)
         port = listener.getsockname()[1]
-        full = False
-        for _ in range(8):
-            s = socket.socket()
-            self.addCleanup(s.close)
-            s.settimeout(0.3)
-            try:
-                s.connect(("127.0.0.1", port))
-            except socket.timeout:
-                s.close()  # its SYN-SENT socket goes: only the client's can appear below
-                full = True
-                break
-        if not full:
+        if not fill_accept_queue(self, port):
             self.skipTest("the listener's queue did not fill, so no SYN is dropped here")
         client = h.Proc(self, [h.CLIENT, "127.0.0.1", str(port), "--timeout", "1", "--format", "json"])
         seen = set()
@@ -181,18 +186,7 @@ class ClientFailures(unittest.TestCase):
         """A listener whose queue is full drops our SYN: no answer within --timeout, exit 75."""
         listener = hold_port(self, backlog=0)
         port = listener.getsockname()[1]
-        # Fill the accept queue: connect until one attempt gets no answer (bounded).
-        full = False
-        for _ in range(8):
-            s = socket.socket()
-            self.addCleanup(s.close)
-            s.settimeout(0.3)
-            try:
-                s.connect(("127.0.0.1", port))
-            except socket.timeout:
-                full = True
-                break
-        if not full:
+        if not fill_accept_queue(self, port):
             self.skipTest("the listener's queue did not fill, so no SYN is dropped here")
         started = time.monotonic()
         # Bounded: the client must give up after its 0.5 s, long before this limit.

@@ -47,6 +47,12 @@ struct raw_message {
   std::optional<socket_tuple> client_view; ///< after a hello: demo-client's own view
 };
 
+/// Whether `line` (with its newline) is exactly one of the hello lines.
+bool is_hello_line(std::string_view line) noexcept;
+
+/// A first line and what came after it: the view, when the line is a hello and `rest` is one.
+raw_message raw_message_of(std::string_view line, std::string_view rest);
+
 /// Splits `bytes` (everything received) into the first line and, after a hello, the view.
 raw_message split_raw_message(std::string_view bytes);
 
