@@ -20,3 +20,10 @@ target_link_libraries(portdemo_asio INTERFACE Threads::Threads)
 # libqrencode (libqrencode-dev) ships a pkg-config file, no CMake config.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(QRENCODE REQUIRED IMPORTED_TARGET libqrencode)
+
+# HTTP/2 (libnghttp2-dev 1.52) and HTTP/3 over QUIC (libngtcp2-dev and
+# libngtcp2-crypto-gnutls-dev 0.12, libnghttp3-dev 0.8, libgnutls28-dev): pkg-config files only.
+pkg_check_modules(NGHTTP2 REQUIRED IMPORTED_TARGET libnghttp2>=1.52)
+pkg_check_modules(NGTCP2 REQUIRED IMPORTED_TARGET libngtcp2>=0.12 libngtcp2_crypto_gnutls>=0.12)
+pkg_check_modules(NGHTTP3 REQUIRED IMPORTED_TARGET libnghttp3>=0.8)
+pkg_check_modules(GNUTLS REQUIRED IMPORTED_TARGET gnutls>=3.7)

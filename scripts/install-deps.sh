@@ -17,6 +17,11 @@ packages=(
   libgtest-dev     # GoogleTest
   libssl-dev       # OpenSSL, through Asio's SSL support: HTTPS on 8443 and --tls ports
   libqrencode-dev  # libqrencode: the QR code of the join URL (terminal and /board)
+  libnghttp2-dev   # nghttp2 1.52: HTTP/2 framing, HPACK and flow control (h2 in ALPN, h2c)
+  libngtcp2-dev    # ngtcp2 0.12: QUIC for --quic (HTTP/3 on UDP)
+  libngtcp2-crypto-gnutls-dev  # ngtcp2's GnuTLS crypto backend (the only one Debian builds)
+  libgnutls28-dev  # GnuTLS: the TLS 1.3 handshake inside QUIC
+  libnghttp3-dev   # nghttp3 0.8: HTTP/3 and QPACK over ngtcp2's streams
   # Fuzzing (scripts/fuzz.sh, part of scripts/test.sh)
   clang            # clang 14: libFuzzer's -fsanitize=fuzzer
   libclang-rt-14-dev  # libFuzzer, ASan and UBSan runtimes for clang; only recommended by
@@ -30,6 +35,9 @@ packages=(
   curl             # HTTP and HTTPS tests of the web page
   chromium         # a real browser for the web page tests (headless)
   fonts-dejavu-core  # a font for chromium's screenshots
+  nghttp2-client   # nghttp and h2load: HTTP/2 clients no one here wrote (tests, bench.sh)
+  ngtcp2-client    # ngtcp2's example HTTP/3 client (gtlsclient), against --quic in tests
+  ngtcp2-server    # ngtcp2's example HTTP/3 server (gtlsserver): a peer no one here wrote for demo-client --http3
   tshark           # scripts/capture.sh: the SYN, SYN-ACK and first data on the wire
   nftables         # nft: scripts/nat.sh's source NAT and port forward (in its router namespace)
   conntrack        # conntrack -L: the router's record of each rewrite (original and reply tuples)

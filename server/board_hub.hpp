@@ -61,8 +61,8 @@ class board_hub {
   }
   /// An HTTP request answered.
   void request(std::uint64_t id, std::uint64_t number, std::string_view method, std::string_view target, int status,
-               std::string_view tls_version) {
-    model_.request(id, number, method, target, status, tls_version);
+               std::string_view tls_version, http_version http) {
+    model_.request(id, number, method, target, status, tls_version, http);
     if (first_) schedule();
   }
 

@@ -29,7 +29,7 @@ asio::awaitable<void> stream_board(connection& c, server_context& ctx, http_io& 
   const bool event_source = request.wants_event_stream();
   const int status = admitted || event_source ? 200 : 503;
   ctx.events.emit(http_request_event{c.facts.id, c.facts.tuple, request.method, request.target, status, number,
-                                     tls_version, admitted ? "board subscriber" : "board full"});
+                                     tls_version, admitted ? "board subscriber" : "board full", http_version::http1, 0});
   std::error_code ec;
   if (!admitted) {
     std::string bytes = event_source ? board_full_stream(hub.model().max_subscribers())

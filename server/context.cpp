@@ -1,5 +1,7 @@
 #include "context.hpp"
 
+#include <fmt/format.h>
+
 namespace portdemo::server {
 
 server_context::server_context(event_sink& sink, const host_facts& facts, const asio::any_io_executor& ex,
@@ -19,5 +21,11 @@ server_context::server_context(event_sink& sink, const host_facts& facts, const 
                     std::chrono::hours(1),           // hold
                 }),
       table(deadlines) {}
+
+std::string server_context::alt_svc_for(std::uint16_t local_port) const {
+  for (std::uint16_t p : quic_ports)
+    if (p == local_port) return fmt::format("h3=\":{}\"; ma=3600", p);
+  return {};
+}
 
 }  // namespace portdemo::server

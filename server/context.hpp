@@ -6,6 +6,8 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include <asio/any_io_executor.hpp>
 #include <asio/ssl/context.hpp>
@@ -42,6 +44,12 @@ struct server_context {
   board_hub* board = nullptr;         ///< the classroom board (GET /board, /events), if any
   bool stopping = false;              ///< SIGINT/SIGTERM came: finish answers, start no new waits
   std::uint64_t next_id = 1;          ///< the next connection's (or datagram's) number
+  /// The UDP ports serving HTTP/3 (--quic), each the number of a TLS port.
+  std::vector<std::uint16_t> quic_ports;
+
+  /// The Alt-Svc value for answers on a TLS connection to `local_port`: h3=":8443"; ma=3600 when
+  /// --quic serves HTTP/3 on UDP with that number, else empty.
+  std::string alt_svc_for(std::uint16_t local_port) const;
 
   /// When each client address last spoke HTTP (a request, a TLS handshake): a silent connection
   /// from it may be a browser's spare (first_bytes.hpp).

@@ -23,7 +23,7 @@ void event_sink::emit(datagram_event e) {
 }
 
 void event_sink::emit(http_request_event e) {
-  if (board_) board_->request(e.id, e.request_number, e.method, e.target, e.status, e.tls_version);
+  if (board_) board_->request(e.id, e.request_number, e.method, e.target, e.status, e.tls_version, e.version);
   if (quiet_) return;
   if (e.request_number > requests_logged_per_connection) {
     // A load generator's kept-alive connection: counted, and summarised once a second.
@@ -64,6 +64,13 @@ void event_sink::emit(proxied_event e) {
 }
 
 void event_sink::emit(tls_failed_event e) { per_connection(std::move(e)); }
+void event_sink::emit(http2_closed_event e) { per_connection(std::move(e)); }
+void event_sink::emit(quic_connected_event e) {
+  if (board_) board_->connection(e.id, e.tuple, true, true);
+  per_connection(std::move(e));
+}
+void event_sink::emit(quic_migrated_event e) { per_connection(std::move(e)); }
+void event_sink::emit(quic_closed_event e) { per_connection(std::move(e)); }
 
 void event_sink::emit(listening_event e) {
   tally_.count(e);

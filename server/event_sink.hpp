@@ -41,6 +41,10 @@ class event_sink {
   void emit(answered_event e);
   void emit(proxied_event e);  ///< marked on the board: via a proxy
   void emit(tls_failed_event e);
+  void emit(http2_closed_event e);
+  void emit(quic_connected_event e);  ///< on the board: a UDP row
+  void emit(quic_migrated_event e);
+  void emit(quic_closed_event e);
   void emit(listening_event e);  ///< counted (a port in the summary), always logged
 
   /// Any other event (start-up, problems, notes, the summary): always logged.

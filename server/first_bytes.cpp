@@ -13,6 +13,7 @@
 #include "portdemo/protocol.hpp"
 
 #include <fmt/format.h>
+#include "http2_session.hpp"
 #include "http_session.hpp"
 #include "parking.hpp"
 #include "quick_answer.hpp"
@@ -54,6 +55,7 @@ first_bytes_decision decide_first_bytes(const first_bytes_input& in) {
   switch (sniff(in.bytes)) {
     case first_bytes::nothing_yet: return decision::wait_more{};
     case first_bytes::tls: return decision::serve_tls{};
+    case first_bytes::h2: return decision::serve_h2{};
     case first_bytes::http: {
       request_parser parser(in.http);
       parser.feed(in.bytes);
@@ -117,6 +119,11 @@ struct carry_out {
     ctx.deadlines.disarm(c->deadline);
     keep();
     serve_tls(std::move(c), ctx);
+  }
+  void operator()(decision::serve_h2) {
+    ctx.deadlines.disarm(c->deadline);
+    keep();
+    serve_h2c(std::move(c), ctx);
   }
   void operator()(decision::report d) {
     ctx.deadlines.disarm(c->deadline);

@@ -52,6 +52,7 @@ struct serve_http {     ///< HTTP that needs a coroutine (in pieces, pipelined, 
   request_parser parser;  ///< the bytes fed already: parsed once
 };
 struct serve_tls {};  ///< a TLS handshake: a coroutine
+struct serve_h2 {};   ///< HTTP/2's preface (h2c by prior knowledge): a coroutine
 struct report {       ///< the raw client's text report, by a coroutine (a line in pieces, or none)
   bool silent = false;  ///< the deadline passed: answered at once
 };
@@ -66,7 +67,8 @@ struct refuse_proxy {  ///< a --proxy-protocol port without a valid header first
 }  // namespace decision
 
 using first_bytes_decision = std::variant<decision::wait_more, decision::answer_http, decision::answer_line,
-                                          decision::serve_http, decision::serve_tls, decision::report,
+                                          decision::serve_http, decision::serve_tls, decision::serve_h2,
+                                          decision::report,
                                           decision::wait_as_spare, decision::proxy_header, decision::refuse_proxy>;
 
 /// The one place that decides what a new connection's first bytes mean.

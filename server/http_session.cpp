@@ -14,27 +14,6 @@ namespace portdemo::server {
 
 namespace {
 
-// Plain TCP: reads land in the shared buffer.
-class plain_io final : public http_io {
- public:
-  plain_io(connection& c, server_context& ctx) : c_(c), ctx_(ctx) {}
-  asio::awaitable<std::string_view> read(std::error_code& ec, bool wait_first) override {
-    std::size_t n = co_await receive(c_, ctx_, ec, wait_first);
-    if (!ec && n == 0) ec = asio::error::eof;
-    co_return std::string_view(ctx_.scratch.data(), n);
-  }
-  asio::awaitable<void> write(std::string_view bytes, std::error_code& ec) override {
-    co_await send_all(c_, ctx_, bytes, ec);
-  }
-  const std::optional<tls_details>& tls() const override { return none_; }
-  bool parks_when_idle() const override { return true; }
-
- private:
-  connection& c_;
-  server_context& ctx_;
-  std::optional<tls_details> none_;
-};
-
 // Between requests on a connection that does not park (TLS): idle until the next request
 // begins, within --keep-alive-timeout. False when the connection is done.
 asio::awaitable<bool> await_next_request(connection& c, server_context& ctx, http_io& io, request_parser& parser,
@@ -79,16 +58,6 @@ asio::awaitable<bool> read_request(connection& c, server_context& ctx, http_io& 
   co_return true;
 }
 
-// The answer to a whole request head, on a port whose protocol the client did (or did not) pick.
-http_response route(const http_request& request, const web_context& context, mismatch mode, std::string& note) {
-  switch (mode) {
-    case mismatch::plain_on_tls_port: note = "plain HTTP on a TLS port"; return plain_http_on_tls_port(request, context);
-    case mismatch::tls_on_plain_port: note = "TLS on a plain HTTP port"; return tls_on_plain_port(request, context);
-    case mismatch::none: break;
-  }
-  return respond(request, context);
-}
-
 asio::awaitable<void> plain_http(connection_ptr c, server_context& ctx, request_parser parser) {
   plain_io io(*c, ctx);
   const mismatch mode = c->facts.tls_port ? mismatch::plain_on_tls_port : mismatch::none;
@@ -102,8 +71,31 @@ asio::awaitable<void> plain_http(connection_ptr c, server_context& ctx, request_
 
 }  // namespace
 
+asio::awaitable<std::string_view> plain_io::read(std::error_code& ec, bool wait_first) {
+  std::size_t n = co_await receive(c_, ctx_, ec, wait_first);
+  if (!ec && n == 0) ec = asio::error::eof;
+  co_return std::string_view(ctx_.scratch.data(), n);
+}
+
+asio::awaitable<void> plain_io::write(std::string_view bytes, std::error_code& ec) {
+  co_await send_all(c_, ctx_, bytes, ec);
+}
+
+http_response route(const http_request& request, const web_context& context, mismatch mode, std::string& note) {
+  switch (mode) {
+    case mismatch::plain_on_tls_port: note = "plain HTTP on a TLS port"; return plain_http_on_tls_port(request, context);
+    case mismatch::tls_on_plain_port: note = "TLS on a plain HTTP port"; return tls_on_plain_port(request, context);
+    case mismatch::none: break;
+  }
+  return respond(request, context);
+}
+
 asio::awaitable<http_end> http(connection& c, server_context& ctx, http_io& io, request_parser parser, mismatch mode) {
-  web_context context{c.facts.id, c.requests, c.facts.tuple, ctx.host, io.tls(), c.facts.previous_port, c.extra.claim()};
+  // HTTP/3 offered on the same port number over UDP (--quic): said on TLS connections only,
+  // where a browser believes it.
+  const std::string alt_svc = io.tls() ? ctx.alt_svc_for(c.facts.tuple.local.port) : std::string();
+  web_context context{c.facts.id, c.requests,          c.facts.tuple, ctx.host, io.tls(), c.facts.previous_port,
+                      c.extra.claim(), http_version::http1, 0,        nullptr,  alt_svc};
   const std::string tls_version = io.tls() ? io.tls()->version : std::string();
   std::size_t received = parser.buffered();
   bool answered_here = false;
@@ -150,7 +142,8 @@ asio::awaitable<http_end> http(connection& c, server_context& ctx, http_io& io, 
     std::error_code ec;
     co_await io.write(bytes, ec);
     ctx.events.emit(http_request_event{c.facts.id, c.facts.tuple, std::move(method), std::move(target),
-                                       response.status, context.request_number, tls_version, std::move(note)});
+                                       response.status, context.request_number, tls_version, std::move(note),
+                                       http_version::http1, 0});
     if (ec == asio::error::timed_out)
       log_limit(c, ctx, limit_kind::write_timeout, ms(ctx.limits.write_timeout), 0, false);
     if (ec || failed) co_return http_end::closed;

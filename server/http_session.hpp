@@ -34,8 +34,27 @@ class http_io {
   virtual bool parks_when_idle() const = 0;
 };
 
+/// Plain TCP: reads land in the shared buffer (ctx.scratch).
+class plain_io final : public http_io {
+ public:
+  plain_io(connection& c, server_context& ctx) : c_(c), ctx_(ctx) {}
+  asio::awaitable<std::string_view> read(std::error_code& ec, bool wait_first) override;
+  asio::awaitable<void> write(std::string_view bytes, std::error_code& ec) override;
+  const std::optional<tls_details>& tls() const override { return none_; }
+  bool parks_when_idle() const override { return true; }
+
+ private:
+  connection& c_;
+  server_context& ctx_;
+  std::optional<tls_details> none_;
+};
+
 /// How the port and the client's choice of protocol fit together.
 enum class mismatch { none, plain_on_tls_port, tls_on_plain_port };
+
+/// The answer to a whole request head, on a port whose protocol the client did (or did not)
+/// pick; `note` says which mismatch, if any. Every HTTP version asks here.
+http_response route(const http_request& request, const web_context& context, mismatch mode, std::string& note);
 
 /// How a session ended.
 enum class http_end {

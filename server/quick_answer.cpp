@@ -54,7 +54,7 @@ bool may_answer_at_once(const request_parser& parser, bool tls_port, bool stoppi
 quick_outcome answer_http_at_once(connection& c, server_context& ctx, const request_parser& parser) {
   const http_request& request = parser.request();
   web_context context{c.facts.id,        c.requests + 1, c.facts.tuple, ctx.host, std::nullopt, c.facts.previous_port,
-                      c.extra.claim()};
+                      c.extra.claim(), http_version::http1, 0, nullptr, {}};
   http_response response = respond(request, context);
   quick_outcome out;
   if (!send_now(c.native(), serialize(response, request.method == "HEAD"), out.unsent)) {
@@ -64,7 +64,7 @@ quick_outcome answer_http_at_once(connection& c, server_context& ctx, const requ
   c.requests = context.request_number;
   ctx.http_seen.remember(c.facts.tuple.remote.address, clock::now());
   ctx.events.emit(http_request_event{c.facts.id, c.facts.tuple, request.method, request.target, response.status,
-                                     context.request_number, "", ""});
+                                     context.request_number, "", "", http_version::http1, 0});
   out.next = response.close ? quick_outcome::then::close : quick_outcome::then::keep_alive;
   return out;
 }

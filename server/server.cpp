@@ -18,6 +18,7 @@
 #include "portdemo/qr.hpp"
 #include "privilege.hpp"
 #include "socket_io.hpp"
+#include "tls.hpp"
 
 namespace portdemo::server {
 
@@ -85,6 +86,7 @@ bool server::setup_tls() {
     return false;
   }
   ctx_.tls = &*tls_.context;
+  offer_alpn(*ctx_.tls);
   std::string saved;
   if (!opts_.save_cert.empty()) {
     if (std::FILE* f = std::fopen(opts_.save_cert.c_str(), "w")) {

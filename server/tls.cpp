@@ -13,6 +13,7 @@
 #include <asio/write.hpp>
 
 #include "context.hpp"
+#include "http2_session.hpp"
 #include "http_session.hpp"
 #include "portdemo/failure.hpp"
 #include "socket_io.hpp"
@@ -75,8 +76,15 @@ asio::awaitable<void> tls_connection(connection_ptr c, server_context& ctx) {
   // Named, not a temporary in the co_await expression: GCC 12 can destroy such a temporary twice.
   tls_io io(*c, ctx, stream, tls_details{SSL_get_version(ssl), SSL_get_cipher_name(ssl)});
   const mismatch mode = c->facts.tls_port ? mismatch::none : mismatch::tls_on_plain_port;
-  request_parser parser(ctx.limits.http);
-  co_await http(*c, ctx, io, std::move(parser), mode);
+  const unsigned char* alpn = nullptr;
+  unsigned int alpn_size = 0;
+  SSL_get0_alpn_selected(ssl, &alpn, &alpn_size);
+  if (std::string_view(reinterpret_cast<const char*>(alpn), alpn_size) == "h2") {
+    co_await http2(*c, ctx, io, {}, mode);
+  } else {
+    request_parser parser(ctx.limits.http);
+    co_await http(*c, ctx, io, std::move(parser), mode);
+  }
   if (!c->socket.is_open()) co_return;
   {
     armed_scope armed(ctx.deadlines, c->deadline, wait_kind::drain);
@@ -85,7 +93,21 @@ asio::awaitable<void> tls_connection(connection_ptr c, server_context& ctx) {
   co_await finish(*c, ctx);
 }
 
+// ALPN: h2 when the client offers it (every browser does), else http/1.1; a client that offers
+// neither (curl --http1.0, openssl s_client) goes on without ALPN, as HTTP/1.1.
+int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
+                void*) {
+  static constexpr unsigned char ours[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  unsigned char* chosen = nullptr;
+  if (SSL_select_next_proto(&chosen, outlen, ours, sizeof ours, in, inlen) != OPENSSL_NPN_NEGOTIATED)
+    return SSL_TLSEXT_ERR_NOACK;
+  *out = chosen;
+  return SSL_TLSEXT_ERR_OK;
+}
+
 }  // namespace
+
+void offer_alpn(asio::ssl::context& tls) { SSL_CTX_set_alpn_select_cb(tls.native_handle(), &select_alpn, nullptr); }
 
 void serve_tls(connection_ptr c, server_context& ctx) {
   if (!c->adopt()) return;

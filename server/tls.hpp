@@ -11,6 +11,7 @@
 #include <asio/buffer.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/post.hpp>
+#include <asio/ssl/context.hpp>
 
 #include "connection.hpp"
 
@@ -58,6 +59,10 @@ class prefixed_socket {
 };
 
 struct server_context;
+
+/// Offers h2 and http/1.1 in ALPN on the server's TLS context (the client's first choice of
+/// the two wins, as RFC 7301 leaves it to the server; browsers list h2 first).
+void offer_alpn(asio::ssl::context& tls);
 
 /// A TLS handshake began (its first bytes are in `c->extra`): a coroutine serves HTTPS on a
 /// TLS port, and on a plain port a page inside TLS naming the http:// address to use.

@@ -94,9 +94,12 @@ void board_model::connection(std::uint64_t id, const socket_tuple& tuple, bool u
 }
 
 void board_model::request(std::uint64_t id, std::uint64_t number, std::string_view method, std::string_view target,
-                          int status, std::string_view tls_version) {
+                          int status, std::string_view tls_version, http_version http) {
   entry& e = recent_[id % recent_kept];
-  if (e.id == id) e.requests = number;
+  if (e.id == id) {
+    e.requests = number;
+    e.http = http;
+  }
   if (subscribers_ == 0) return;
   if (pending_requests_.size() >= batch_limit) {
     ++skipped_requests_;
@@ -104,7 +107,7 @@ void board_model::request(std::uint64_t id, std::uint64_t number, std::string_vi
   }
   pending_requests_.push_back(
       {id, number, std::string(method.substr(0, 64)), std::string(target.substr(0, 256)), status,
-       std::string(tls_version)});
+       std::string(tls_version), http});
 }
 
 namespace {
@@ -142,8 +145,9 @@ void board_model::append_connection(std::string& out, const entry& e) const {
                      e.udp ? "udp" : "tcp", e.tls_port ? "true" : "false", endpoint_json(shown.local),
                      endpoint_json(shown.remote));
   append_json_string(out, describe_port(e.tuple.local.port));
-  out += fmt::format(",\"in_ephemeral_range\":{},\"requests\":{},\"at\":{},\"path\":\"{}\"}}", in_range, e.requests,
-                     e.at_ms, path_name(e.between));
+  out += fmt::format(",\"in_ephemeral_range\":{},\"requests\":{},\"at\":{},\"path\":\"{}\",\"protocol\":{}}}",
+                     in_range, e.requests, e.at_ms, path_name(e.between),
+                     e.requests > 0 ? json_string(protocol_name(e.http)) : std::string("null"));
 }
 
 std::string board_model::totals_json() const {
@@ -244,6 +248,8 @@ std::string board_model::take_batch() {
     append_json_string(out, r.target);
     out += fmt::format(",\"status\":{},\"tls\":", r.status);
     append_json_string(out, r.tls);
+    out += ",\"protocol\":";
+    append_json_string(out, protocol_name(r.http));
     out += '}';
     sse::end(out);
   }

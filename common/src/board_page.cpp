@@ -167,9 +167,13 @@ tr.coalesced td { font-style: italic; }
   // --- rows -----------------------------------------------------------------------------------
   function setProto(st) {
     let t = st.proto === 'udp' ? 'UDP' : st.tlsPort ? 'TLS port' : 'TCP';
-    if (st.requests > 0) t += ' · ' + (st.https ? 'HTTPS' : 'HTTP');
+    if (st.http === 'HTTP/3') t += ' · QUIC · HTTP/3';
+    else if (st.requests > 0) t += ' · ' + (st.https ? 'HTTPS' : 'HTTP') + (st.http === 'HTTP/2' ? ' · HTTP/2' : '');
     st.protoCell.replaceChildren(t);
-    if (st.requests > 1) st.protoCell.append(el('span', 'reuse', ' ×' + st.requests + ' reused'));
+    st.tr.dataset.protocol = st.http;
+    const multiplexed = st.http === 'HTTP/2' || st.http === 'HTTP/3';
+    if (st.requests > 1)
+      st.protoCell.append(el('span', 'reuse', ' ×' + st.requests + (multiplexed ? ' streams, one port' : ' reused')));
   }
 
   const PATHS = { source_nat: 'source NAT', destination_nat: 'port forward',
@@ -184,9 +188,10 @@ tr.coalesced td { font-style: italic; }
     if (Number(c.at) > 0) when = new Date(Number(c.at));  // the server's clock, in this browser's time
     const remote = c.remote || {}, local = c.local || {};
     const st = { proto: String(c.proto || 'tcp'), tlsPort: !!c.tls_port, requests: int(c.requests),
-                 https: false, key: rowKey(c), when: when };
+                 https: false, key: rowKey(c), when: when, http: String(c.protocol || '') };
     st.https = st.tlsPort && st.requests > 0;
     const tr = el('tr');
+    st.tr = tr;
     tr.dataset.id = int(c.id);
     tr.dataset.clientAddress = String(remote.address || '');
     tr.dataset.clientPort = int(remote.port);
@@ -205,7 +210,6 @@ tr.coalesced td { font-style: italic; }
     st.protoCell = el('td', 'proto');
     setProto(st);
     tr.append(client, sp, st.protoCell, el('td', 'time', when ? timeText(when) : 'earlier'));
-    st.tr = tr;
     setPath(st, c.path);
     known.set(int(c.id), st);
     return tr;
@@ -240,6 +244,7 @@ tr.coalesced td { font-style: italic; }
     if (!st) return;  // its row is gone (or was coalesced): the totals still count it
     st.requests = Math.max(st.requests, int(r.request));
     if (r.tls) st.https = true;
+    if (r.protocol) st.http = String(r.protocol);
     st.tr.dataset.requests = st.requests;
     setProto(st);
   }

@@ -47,6 +47,14 @@ first_bytes sniff(std::string_view received) noexcept {
   bool could_be_hello = hello.substr(0, std::min(hello.size(), received.size())) ==
                         received.substr(0, std::min(hello.size(), received.size()));
   if (could_be_hello && received.size() >= hello.size()) return first_bytes::hello;
+  // HTTP/2's preface begins as a request line would ("PRI * HTTP/2.0"): told apart by all of it.
+  constexpr std::string_view preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  const std::size_t p = std::min(preface.size(), received.size());
+  if (received.substr(0, p) == preface.substr(0, p)) {
+    if (received.size() >= preface.size()) return first_bytes::h2;
+    // "PRI * HTTP/2.0\r\n\r\n" could still be an HTTP/1 request line of method PRI: wait for the rest.
+    return first_bytes::nothing_yet;
+  }
   bool could_be_http = false;
   for (std::string_view m : methods) {
     std::size_t n = std::min(m.size(), received.size());

@@ -238,8 +238,37 @@ struct json_visitor {
     out += json_opt_string(e.tls_version);
     out += ",\"note\":";
     out += json_opt_string(e.note);
+    out += ",\"protocol\":";
+    append_json_string(out, protocol_name(e.version));
+    out += ",\"stream\":";
+    if (e.version == http_version::http1) out += "null";
+    else number(static_cast<std::uint64_t>(e.stream));
     out += '}';
     return out;
+  }
+  std::string operator()(const http2_closed_event& e) const {
+    return fmt::format("{{\"event\":\"http2_closed\",\"id\":{},{},\"requests\":{},\"most_at_once\":{},"
+                       "\"reason\":{},\"tls\":{}}}",
+                       e.id, json_tuple(e.tuple), e.requests, e.most_at_once, json_string(e.reason),
+                       e.tls ? "true" : "false");
+  }
+  std::string operator()(const quic_connected_event& e) const {
+    return fmt::format("{{\"event\":\"quic_connected\",\"proto\":\"udp\",\"id\":{},{},\"client_cid\":{},"
+                       "\"server_cid\":{},\"version\":{},\"alpn\":{}}}",
+                       e.id, json_tuple(e.tuple), json_string(e.client_cid), json_string(e.server_cid),
+                       json_string(e.version), json_string(e.alpn));
+  }
+  std::string operator()(const quic_migrated_event& e) const {
+    return fmt::format("{{\"event\":\"quic_migrated\",\"proto\":\"udp\",\"id\":{},\"from\":{{{}}},\"to\":{{{}}},"
+                       "\"server_cid\":{},\"migrations\":{},\"address_changed\":{},\"port_changed\":{}}}",
+                       e.id, json_tuple(e.from), json_tuple(e.to), json_string(e.server_cid), e.migrations,
+                       e.from.remote.address != e.to.remote.address ? "true" : "false",
+                       e.from.remote.port != e.to.remote.port ? "true" : "false");
+  }
+  std::string operator()(const quic_closed_event& e) const {
+    return fmt::format("{{\"event\":\"quic_closed\",\"proto\":\"udp\",\"id\":{},{},\"requests\":{},"
+                       "\"migrations\":{},\"reason\":{}}}",
+                       e.id, json_tuple(e.tuple), e.requests, e.migrations, json_string(e.reason));
   }
   std::string operator()(const tls_failed_event& e) const {
     return fmt::format("{{\"event\":\"tls_failed\",\"id\":{},{},\"reason\":{},\"explanation\":{}}}", e.id,
@@ -860,11 +889,50 @@ struct text_renderer::impl {
     std::string head = fmt::format("  #{} {} {} -> {}  {} <- {}", e.id, printable(e.method, 16),
                                    printable(e.target, 60), e.status, to_string(e.tuple.local),
                                    to_string(e.tuple.remote));
-    std::string detail = e.request_number > 1 ? fmt::format("request {}: reused connection", e.request_number)
-                                              : "new connection";
+    std::string detail;
+    if (e.version == http_version::http1)
+      detail = e.request_number > 1 ? fmt::format("request {}: reused connection", e.request_number) : "new connection";
+    else if (e.version == http_version::h2)
+      detail = fmt::format("request {} on this connection, HTTP/2 stream {}{}", e.request_number, e.stream,
+                           e.request_number > 1 ? ": the same client port" : "");
+    else
+      detail = fmt::format("request {} on this QUIC connection, HTTP/3 stream {}", e.request_number, e.stream);
     if (!e.tls_version.empty()) detail += ", " + e.tls_version;
     if (!e.note.empty()) detail += "; " + e.note;
     return join(head, "(" + detail + ")", 4);
+  }
+
+  std::string operator()(const http2_closed_event& e) const {
+    return wrap(fmt::format("#{} HTTP/2 connection closed ({}): {} request{} rode this one connection from client port "
+                            "{}, up to {} at once, each on a stream of its own",
+                            e.id, e.reason, e.requests, e.requests == 1 ? "" : "s", e.tuple.remote.port,
+                            e.most_at_once),
+                text_width, 4, 2);
+  }
+
+  std::string operator()(const quic_connected_event& e) const {
+    std::string head = fmt::format("#{} QUIC  {} <- {}", e.id, to_string(e.tuple.local), to_string(e.tuple.remote));
+    return join(head, "(UDP)", 4) +
+           wrap(fmt::format("IDs: the client's {}, the server's {} (QUIC {}, {}): they name this connection, not "
+                            "the four facts, so it survives the client's port changing",
+                            e.client_cid, e.server_cid, e.version, e.alpn),
+                text_width, 4, 4);
+  }
+
+  std::string operator()(const quic_migrated_event& e) const {
+    std::string what = e.from.remote.address != e.to.remote.address
+                           ? (e.from.remote.port != e.to.remote.port ? "address and port" : "address")
+                           : "port";
+    return wrap(fmt::format("#{} QUIC connection moved: the client's {} changed, {} -> {} (change {}), and connection "
+                            "{} carried on; a TCP connection would have ended here",
+                            e.id, what, to_string(e.from.remote), to_string(e.to.remote), e.migrations, e.server_cid),
+                text_width, 4, 2);
+  }
+
+  std::string operator()(const quic_closed_event& e) const {
+    return wrap(fmt::format("#{} QUIC connection closed ({}): {} request{}, {} port change{}", e.id, e.reason,
+                            e.requests, e.requests == 1 ? "" : "s", e.migrations, e.migrations == 1 ? "" : "s"),
+                text_width, 4, 2);
   }
 
   std::string operator()(const tls_failed_event& e) const {

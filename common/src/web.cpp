@@ -41,10 +41,32 @@ std::string range_text(const host_facts& facts) {
   return fmt::format(FMT_COMPILE("{}-{}"), facts.ephemeral->low, facts.ephemeral->high);
 }
 
-// One sentence: was this request on a reused connection, or a new one with a new port?
+// One sentence: was this request on a reused connection, or a new one with a new port? On
+// HTTP/2 and HTTP/3: one connection for many requests, each on a stream of its own.
 void reuse_sentence_to(fmt::memory_buffer& out, const web_context& c) {
   auto it = std::back_inserter(out);
   const std::uint16_t port = c.tuple.remote.port;
+  if (c.version == http_version::h3) {
+    fmt::format_to(it, FMT_COMPILE("Request {} on QUIC connection #{}, HTTP/3 stream {}, over UDP from your port {}: "
+                   "QUIC names a connection by its IDs, not by the four facts, so it would survive your port "
+                   "changing."),
+                   c.request_number, c.connection_id, c.stream, port);
+    if (c.quic && c.quic->first_tuple)
+      fmt::format_to(it, FMT_COMPILE(" It did: this connection began from {} and moved to {}, and carried on."),
+                     to_string(c.quic->first_tuple->remote), to_string(c.tuple.remote));
+    return;
+  }
+  if (c.version == http_version::h2) {
+    if (c.request_number > 1)
+      fmt::format_to(it, FMT_COMPILE("Request {} on connection #{}, stream {}, your port {}: HTTP/2 multiplexes, so "
+                     "your browser needed one port for all of them."),
+                     c.request_number, c.connection_id, c.stream, port);
+    else
+      fmt::format_to(it, FMT_COMPILE("New connection (#{}), stream {}: your computer chose port {} for it, and "
+                     "HTTP/2 carries every request of this page on it, each on a stream of its own."),
+                     c.connection_id, c.stream, port);
+    return;
+  }
   if (c.request_number > 1)
     fmt::format_to(it, FMT_COMPILE("Same connection as before (#{}, request {} on it), so your port is still {}: "
                    "the browser kept the connection open (HTTP keep-alive) and reused it."),
@@ -103,6 +125,22 @@ std::string page(const web_context& c, const std::string& claim_rows) {
                            html_escape(to_string(client)), c.proxy->version, html_escape(proxy_says(*c.proxy)));
   }
   tls_row += claim_rows;
+  std::string protocol_row = fmt::format("<tr><th>Protocol</th><td id=\"protocol\">{}{}</td></tr>",
+                                         protocol_name(c.version),
+                                         c.stream ? fmt::format(", stream {}", c.stream) : std::string());
+  if (c.quic) {
+    protocol_row += fmt::format("<tr><th>QUIC connection IDs</th><td id=\"quic-ids\">yours <code>{}</code>, the "
+                                "server's <code>{}</code> (version {}): these name the connection, not the four "
+                                "facts</td></tr>",
+                                html_escape(c.quic->client_cid), html_escape(c.quic->server_cid),
+                                html_escape(c.quic->version));
+    if (c.quic->first_tuple)
+      protocol_row += fmt::format("<tr><th>Path changed</th><td id=\"quic-moved\">began from <code>{}</code>, now "
+                                  "<code>{}</code> ({} change{}): the same connection</td></tr>",
+                                  html_escape(to_string(c.quic->first_tuple->remote)), html_escape(to_string(client)),
+                                  c.quic->migrations, c.quic->migrations == 1 ? "" : "s");
+  }
+  tls_row = protocol_row + tls_row;
   return fmt::format(R"(<!doctype html>
 <html lang="en">
 <head>
@@ -152,6 +190,7 @@ code {{ font-size: 1.15rem; }}
 <tr><th>This host's ephemeral range</th><td>{range} (net.ipv4.ip_local_port_range); IANA's dynamic range is 49152-65535</td></tr>
 {tls}
 <tr><th>Your address bar</th><td id="url-claim">(needs JavaScript)</td></tr>
+<tr><th>Your browser says</th><td id="browser-protocol">(needs JavaScript)</td></tr>
 </table>
 <h2>Fixed and ephemeral ports</h2>
 <p>A server listens on a <strong>fixed</strong> port that it chooses, so that clients know where to
@@ -167,6 +206,10 @@ for as long as the connection lasts. Reload this page: on the same connection yo
   document.getElementById("url-claim").textContent = location.hostname + ":" + port +
       " is the URL, your browser's claim" + (same ? ", and the port this socket has" :
       ": not this socket's port {sport}, so a port forward (destination NAT) or a proxy is in between");
+  // The browser's own word for the protocol it fetched this page with: h2, h3, http/1.1.
+  var nav = window.performance && performance.getEntriesByType ? performance.getEntriesByType("navigation")[0] : null;
+  document.getElementById("browser-protocol").textContent = nav && nav.nextHopProtocol ?
+      "fetched this page with " + nav.nextHopProtocol : "nothing: this browser does not tell";
 }})();
 </script>
 </body>
@@ -197,7 +240,10 @@ std::string text(const web_context& c) {
   }
   fmt::memory_buffer out;
   auto it = std::back_inserter(out);
-  fmt::format_to(it, FMT_COMPILE("portdemo: your connection #{}, request {} on it\n"), c.connection_id, c.request_number);
+  fmt::format_to(it, FMT_COMPILE("portdemo: your connection #{}, request {} on it"), c.connection_id, c.request_number);
+  if (c.version != http_version::http1)
+    fmt::format_to(it, FMT_COMPILE(" ({}, stream {})"), protocol_name(c.version), c.stream);
+  out.push_back('\n');
   append(out, "  your port (ephemeral):  ");
   append_padded(out, client, 24);
   append(out, " chosen by your kernel\n  server port (fixed):    ");
@@ -208,6 +254,9 @@ std::string text(const web_context& c) {
   reuse_sentence_to(out, c);
   append(out, "\n");
   if (c.tls) fmt::format_to(it, FMT_COMPILE("  encrypted: {} with {}\n"), c.tls->version, c.tls->cipher);
+  if (c.quic)
+    fmt::format_to(it, FMT_COMPILE("  QUIC connection IDs: yours {}, the server's {} (version {})\n"), c.quic->client_cid,
+                   c.quic->server_cid, c.quic->version);
   if (c.proxy) {
     append(out, "  via a proxy: the socket's peer ");
     append(out, to_string(client));
@@ -337,14 +386,25 @@ std::string connection_json(const web_context& c) {
                           : "null";
   std::string in_range = c.facts.ephemeral ? (c.facts.ephemeral->contains(c.tuple.remote.port) ? "true" : "false")
                                            : "null";
-  return fmt::format("{{\"event\":\"server_view\",\"proto\":\"tcp\",\"id\":{},\"local\":{},\"remote\":{},"
+  std::string more;
+  if (c.version != http_version::http1) more = fmt::format(",\"stream\":{}", c.stream);
+  if (c.quic) {
+    more += fmt::format(",\"quic\":{{\"client_cid\":{},\"server_cid\":{},\"version\":{},\"migrations\":{},"
+                        "\"first_remote\":{}}}",
+                        json_string(c.quic->client_cid), json_string(c.quic->server_cid), json_string(c.quic->version),
+                        c.quic->migrations,
+                        c.quic->first_tuple ? endpoint_json(c.quic->first_tuple->remote) : std::string("null"));
+  }
+  if (c.proxy) more += ",\"proxy\":" + proxy_claim_json(*c.proxy);
+  return fmt::format("{{\"event\":\"server_view\",\"proto\":\"{}\",\"id\":{},\"local\":{},\"remote\":{},"
                      "\"remote_port_class\":{},\"in_ephemeral_range\":{},\"request\":{},\"reused\":{},"
-                     "\"previous_port\":{},\"tls\":{}{}}}\n",
-                     c.connection_id, endpoint_json(c.tuple.local), endpoint_json(c.tuple.remote),
+                     "\"previous_port\":{},\"tls\":{},\"protocol\":{}{}}}\n",
+                     c.version == http_version::h3 ? "udp" : "tcp", c.connection_id, endpoint_json(c.tuple.local),
+                     endpoint_json(c.tuple.remote),
                      json_string(to_string(classify(c.tuple.remote.port))), in_range, c.request_number,
                      c.request_number > 1 ? "true" : "false",
                      c.previous_port ? std::to_string(*c.previous_port) : "null", tls,
-                     c.proxy ? ",\"proxy\":" + proxy_claim_json(*c.proxy) : std::string());
+                     json_string(protocol_name(c.version)), more);
 }
 
 http_response respond(const http_request& request, const web_context& context) {
@@ -388,6 +448,7 @@ http_response respond(const http_request& request, const web_context& context) {
                    "/events (its event stream).\n",
               !request.keep_alive());
   }
+  r.alt_svc = context.alt_svc;
   return r;
 }
 
@@ -469,10 +530,35 @@ std::string serialize(const http_response& r, bool head_only) {
   if (!r.allow.empty()) fmt::format_to(it, FMT_COMPILE("Allow: {}\r\n"), r.allow);
   if (!r.location.empty()) fmt::format_to(it, FMT_COMPILE("Location: {}\r\n"), r.location);
   if (!r.policy.empty()) fmt::format_to(it, FMT_COMPILE("Content-Security-Policy: {}\r\n"), r.policy);
+  if (!r.alt_svc.empty()) fmt::format_to(it, FMT_COMPILE("Alt-Svc: {}\r\n"), r.alt_svc);
   std::string_view connection = r.close ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n";
   out.append(connection.data(), connection.data() + connection.size());
   if (!head_only) out.append(r.body.data(), r.body.data() + r.body.size());
   return fmt::to_string(out);
+}
+
+std::vector<std::pair<std::string_view, std::string>> response_fields(const http_response& r) {
+  std::vector<std::pair<std::string_view, std::string>> fields;
+  fields.reserve(8);
+  fields.emplace_back(":status", std::to_string(r.status));
+  fields.emplace_back("content-type", r.content_type);
+  fields.emplace_back("content-length", std::to_string(r.body.size()));
+  fields.emplace_back("cache-control", "no-store");
+  fields.emplace_back("x-content-type-options", "nosniff");
+  if (!r.allow.empty()) fields.emplace_back("allow", r.allow);
+  if (!r.location.empty()) fields.emplace_back("location", r.location);
+  if (!r.policy.empty()) fields.emplace_back("content-security-policy", r.policy);
+  if (!r.alt_svc.empty()) fields.emplace_back("alt-svc", r.alt_svc);
+  return fields;
+}
+
+std::string_view protocol_name(http_version v) noexcept {
+  switch (v) {
+    case http_version::h2: return "HTTP/2";
+    case http_version::h3: return "HTTP/3";
+    case http_version::http1: break;
+  }
+  return "HTTP/1.1";
 }
 
 }  // namespace portdemo

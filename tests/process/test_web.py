@@ -153,7 +153,8 @@ class PlainHttp(WebBase):
         self.assertEqual(event, {
             "event": "http_request", "id": event["id"], "local": h.ep("127.0.0.1", port),
             "remote": h.ep("127.0.0.1", t.local_port), "method": "GET", "path": "/", "status": 200,
-            "request": 1, "reused": False, "tls": None, "note": None})
+            "request": 1, "reused": False, "tls": None, "note": None,
+            "protocol": "HTTP/1.1", "stream": None})
         accepted = find_event(server, "accepted", of_port(t.local_port))
         self.assertEqual(accepted["id"], event["id"])
         self.assertTrue(t.body.startswith(f"portdemo: your connection #{event['id']}, request 1 on it\n"),

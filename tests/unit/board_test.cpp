@@ -118,12 +118,14 @@ TEST(BoardModel, BatchSendsConnectionsOldestFirstThenRequestsThenTotals) {
   EXPECT_EQ(batch.substr(0, batch.find("event: totals")),
             "event: connection\ndata: {\"id\":7,\"proto\":\"tcp\",\"tls_port\":false,"
             "\"local\":{\"address\":\"127.0.0.1\",\"port\":8080},\"remote\":{\"address\":\"127.0.0.1\",\"port\":40000},"
-            "\"service\":\"HTTP alternate\",\"in_ephemeral_range\":true,\"requests\":2,\"at\":1764220000123,\"path\":\"direct\"}\n\n"
+            "\"service\":\"HTTP alternate\",\"in_ephemeral_range\":true,\"requests\":2,\"at\":1764220000123,\"path\":\"direct\","
+            "\"protocol\":\"HTTP/1.1\"}\n\n"
             "event: connection\ndata: {\"id\":8,\"proto\":\"tcp\",\"tls_port\":true,"
             "\"local\":{\"address\":\"127.0.0.1\",\"port\":8443},\"remote\":{\"address\":\"::1\",\"port\":40001},"
-            "\"service\":\"HTTPS alternate\",\"in_ephemeral_range\":true,\"requests\":0,\"at\":0,\"path\":\"direct\"}\n\n"
+            "\"service\":\"HTTPS alternate\",\"in_ephemeral_range\":true,\"requests\":0,\"at\":0,\"path\":\"direct\","
+            "\"protocol\":null}\n\n"
             "event: request\ndata: {\"id\":7,\"request\":2,\"method\":\"GET\",\"target\":\"/json\",\"status\":200,"
-            "\"tls\":\"\"}\n\n");
+            "\"tls\":\"\",\"protocol\":\"HTTP/1.1\"}\n\n");
   EXPECT_EQ(batch.substr(batch.find("event: totals")), "event: totals\ndata: " + b.totals_json() + "\n\n");
   EXPECT_FALSE(b.pending());
   EXPECT_EQ(b.take_batch(), "event: totals\ndata: " + b.totals_json() + "\n\n");
@@ -208,7 +210,7 @@ TEST(BoardRoutes, EventStreamIsGetEventsOnly) {
 TEST(BoardRoutes, BoardPageLoadsNothingFromAnywhere) {
   request_parser p;
   ASSERT_EQ(p.feed("GET /board HTTP/1.1\r\nHost: a\r\n\r\n"), request_parser::state::complete);
-  web_context c{1, 1, {{"127.0.0.1", 8080}, {"127.0.0.1", 40000}}, host_facts{}, std::nullopt, std::nullopt, nullptr};
+  web_context c{1, 1, {{"127.0.0.1", 8080}, {"127.0.0.1", 40000}}, host_facts{}, std::nullopt, std::nullopt, nullptr, http_version::http1, 0, nullptr, {}};
   http_response r = respond(p.request(), c);
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.content_type, "text/html; charset=utf-8");
@@ -283,7 +285,7 @@ TEST(BoardModel, MarksWhatLiesBetweenAndTheBusiestAddress) {
             std::string::npos)
       << totals;
   EXPECT_NE(b.snapshot().find(R"("id":2,)"), std::string::npos);
-  EXPECT_NE(b.snapshot().find(R"("at":0,"path":"source_nat"})"), std::string::npos);
+  EXPECT_NE(b.snapshot().find(R"("at":0,"path":"source_nat","protocol":null})"), std::string::npos);
   // Masked addresses stay masked in the totals too.
   board_model masked(port_range{32768, 60999}, true, 4);
   masked.connection(1, {{"10.0.0.1", 8080}, {"203.0.113.9", 40001}}, false, false);

@@ -1397,12 +1397,13 @@ TEST(RenderJson, HttpRequest) {
   EXPECT_EQ(render_json(http_request_event{7, web_tuple, "GET", "/json", 200, 2, "TLSv1.3", ""}),
             R"({"event":"http_request","id":7,"local":{"address":"127.0.0.1","port":8080},)"
             R"("remote":{"address":"127.0.0.1","port":40000},"method":"GET","path":"/json","status":200,)"
-            R"("request":2,"reused":true,"tls":"TLSv1.3","note":null})"
+            R"("request":2,"reused":true,"tls":"TLSv1.3","note":null,"protocol":"HTTP/1.1","stream":null})"
             "\n");
   EXPECT_EQ(render_json(http_request_event{8, web_tuple, "-", "-", 400, 1, "", "plain HTTP on a TLS port"}),
             R"({"event":"http_request","id":8,"local":{"address":"127.0.0.1","port":8080},)"
             R"("remote":{"address":"127.0.0.1","port":40000},"method":"-","path":"-","status":400,)"
-            R"("request":1,"reused":false,"tls":null,"note":"plain HTTP on a TLS port"})"
+            R"("request":1,"reused":false,"tls":null,"note":"plain HTTP on a TLS port","protocol":"HTTP/1.1",)"
+            R"("stream":null})"
             "\n");
 }
 

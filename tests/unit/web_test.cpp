@@ -23,12 +23,12 @@ host_facts linux_facts() {
 
 web_context context_v4(std::uint64_t request_number = 1, std::optional<std::uint16_t> previous = std::nullopt) {
   return web_context{3, request_number, {{"127.0.0.1", 8080}, {"127.0.0.1", 40000}}, linux_facts(),
-                     std::nullopt, previous, nullptr};
+                     std::nullopt, previous, nullptr, http_version::http1, 0, nullptr, {}};
 }
 
 web_context context_v6_tls() {
   return web_context{12, 1, {{"::1", 8443}, {"::1", 51234}}, linux_facts(),
-                     tls_details{"TLSv1.3", "TLS_AES_256_GCM_SHA384"}, std::nullopt, nullptr};
+                     tls_details{"TLSv1.3", "TLS_AES_256_GCM_SHA384"}, std::nullopt, nullptr, http_version::http1, 0, nullptr, {}};
 }
 
 // A request, parsed by the real parser from its head.
@@ -139,7 +139,7 @@ TEST(WebRespond, JsonIsTheServersView) {
             R"({"event":"server_view","proto":"tcp","id":3,)"
             R"("local":{"address":"127.0.0.1","port":8080},"remote":{"address":"127.0.0.1","port":40000},)"
             R"("remote_port_class":"registered","in_ephemeral_range":true,"request":1,"reused":false,)"
-            R"("previous_port":null,"tls":null,)"
+            R"("previous_port":null,"tls":null,"protocol":"HTTP/1.1",)"
             R"("claims":{"host":"a","host_port":80,"host_differs":true,"forwarding":[]}})"
             "\n");
   EXPECT_TRUE(connection_json(context_v4()).starts_with(r.body.substr(0, r.body.find(",\"claims\""))));
@@ -153,7 +153,8 @@ TEST(WebRespond, JsonOverTlsOnASecondRequest) {
             R"({"event":"server_view","proto":"tcp","id":12,)"
             R"("local":{"address":"::1","port":8443},"remote":{"address":"::1","port":51234},)"
             R"("remote_port_class":"dynamic","in_ephemeral_range":true,"request":2,"reused":true,)"
-            R"("previous_port":51000,"tls":{"version":"TLSv1.3","cipher":"TLS_AES_256_GCM_SHA384"}})"
+            R"("previous_port":51000,"tls":{"version":"TLSv1.3","cipher":"TLS_AES_256_GCM_SHA384"},)"
+            R"("protocol":"HTTP/1.1"})"
             "\n");
 }
 
@@ -337,14 +338,14 @@ TEST(WebEscaping, ThePageEscapesEverythingItShows) {
 TEST(WebEscaping, JsonEscapesStrings) {
   web_context c = context_v4();
   c.tls = tls_details{"TLS\"1\\3", "x\ny"};
-  EXPECT_TRUE(contains(connection_json(c), R"("tls":{"version":"TLS\"1\\3","cipher":"x\ny"}})"))
+  EXPECT_TRUE(contains(connection_json(c), R"("tls":{"version":"TLS\"1\\3","cipher":"x\ny"},"protocol")"))
       << connection_json(c);
 }
 
 // ---- the wrong protocol on a port --------------------------------------------------------
 
 web_context on_port(std::uint16_t port, std::string address = "127.0.0.1") {
-  return web_context{5, 1, {{address, port}, {address, 45000}}, linux_facts(), std::nullopt, std::nullopt, nullptr};
+  return web_context{5, 1, {{address, port}, {address, 45000}}, linux_facts(), std::nullopt, std::nullopt, nullptr, http_version::http1, 0, nullptr, {}};
 }
 
 TEST(WebMismatch, PlainHttpOnATlsPortNamesTheHttpsUrl) {

@@ -17,6 +17,7 @@
 
 #include "portdemo/endpoint.hpp"
 #include "portdemo/host_facts.hpp"
+#include "portdemo/http.hpp"
 #include "portdemo/qr.hpp"
 
 namespace portdemo {
@@ -54,9 +55,10 @@ class board_model {
   /// A TCP connection accepted (`tls_port`: its port speaks HTTPS) or a UDP datagram received,
   /// at `at_ms` (milliseconds since the Unix epoch: the page shows it in the browser's time).
   void connection(std::uint64_t id, const socket_tuple& tuple, bool udp, bool tls_port, std::int64_t at_ms = 0);
-  /// An HTTP request answered on connection `id`; `number` 2 or more: the connection was reused.
+  /// An HTTP request answered on connection `id`; `number` 2 or more: the connection was reused
+  /// (HTTP/1.1 keep-alive) or carried another stream (HTTP/2, HTTP/3).
   void request(std::uint64_t id, std::uint64_t number, std::string_view method, std::string_view target,
-               int status, std::string_view tls_version);
+               int status, std::string_view tls_version, http_version http = http_version::http1);
   /// What lies between the two ends of connection `id`, when its views differ.
   enum class path : std::uint8_t { direct, source_nat, destination_nat, source_and_destination_nat, via_proxy };
   void mark(std::uint64_t id, path p);
@@ -92,6 +94,7 @@ class board_model {
     std::uint64_t requests = 0;
     std::int64_t at_ms = 0;
     path between = path::direct;
+    http_version http = http_version::http1;  ///< of its requests, once it has one
   };
   struct port_count {
     board_port port;
@@ -104,6 +107,7 @@ class board_model {
     std::string target;
     int status;
     std::string tls;
+    http_version http;
   };
 
   void append_connection(std::string& out, const entry& e) const;

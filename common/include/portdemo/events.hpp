@@ -12,6 +12,7 @@
 #include "portdemo/endpoint.hpp"
 #include "portdemo/failure.hpp"
 #include "portdemo/host_facts.hpp"
+#include "portdemo/http.hpp"
 #include "portdemo/ports.hpp"
 #include "portdemo/protocol.hpp"
 #include "portdemo/qr.hpp"
@@ -187,6 +188,47 @@ struct http_request_event {
   std::uint64_t request_number = 1;
   std::string tls_version;        ///< empty for plain HTTP
   std::string note;               ///< e.g. "plain HTTP on a TLS port"
+  http_version version = http_version::http1;
+  std::int64_t stream = 0;        ///< the request's stream (HTTP/2, HTTP/3); 0 on HTTP/1.1
+};
+
+/// An HTTP/2 connection ended: how many requests rode it, on one client port.
+struct http2_closed_event {
+  std::uint64_t id = 0;
+  socket_tuple tuple;
+  std::uint64_t requests = 0;       ///< streams answered
+  std::uint32_t most_at_once = 0;   ///< the most streams open together
+  std::string reason;               ///< "client closed", "GOAWAY from the client", "idle", "server stopping", ...
+  bool tls = false;                 ///< h2 inside TLS (ALPN), else h2c by prior knowledge
+};
+
+/// A QUIC connection's handshake completed (--quic): its UDP tuple and the IDs that name it.
+struct quic_connected_event {
+  std::uint64_t id = 0;
+  socket_tuple tuple;       ///< UDP: local is the server's end
+  std::string client_cid;   ///< hex
+  std::string server_cid;   ///< hex
+  std::string version;      ///< "0x00000001"
+  std::string alpn;         ///< "h3"
+};
+
+/// A QUIC connection's client moved to a new address or port (a NAT rebinding, demo-client
+/// --rebind) and the connection carried on: named by its IDs, not by the four facts.
+struct quic_migrated_event {
+  std::uint64_t id = 0;
+  socket_tuple from;
+  socket_tuple to;
+  std::string server_cid;
+  std::uint32_t migrations = 0;  ///< this connection's changes so far, this one included
+};
+
+/// A QUIC connection ended.
+struct quic_closed_event {
+  std::uint64_t id = 0;
+  socket_tuple tuple;            ///< the last path
+  std::uint64_t requests = 0;
+  std::uint32_t migrations = 0;
+  std::string reason;            ///< "idle", "closed by the client", "handshake failed: ...", "server stopping"
 };
 
 /// A TLS handshake failed: what the library said, and what it means.
@@ -370,7 +412,8 @@ port_distribution distribution(const std::vector<std::uint16_t>& ports, const st
 using event = std::variant<host_facts_event, listening_event, join_event, bind_failed_event, note_event, remark_event,
                            requests_summarised_event, board_subscriber_dropped_event,
                            ready_event, accepted_event, datagram_event, answered_event, http_request_event,
-                           proxied_event, proxy_refused_event,
+                           proxied_event, proxy_refused_event, http2_closed_event, quic_connected_event,
+                           quic_migrated_event, quic_closed_event,
                            tls_failed_event, tls_certificate_event, accept_failed_event,
                            accept_resumed_event, privileges_dropped_event, limit_event, busy_event, stopping_event,
                            server_summary_event, resolved_event,

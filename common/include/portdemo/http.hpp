@@ -3,6 +3,7 @@
 // that tells a browser, a TLS handshake, demo-client and a raw client apart on one port.
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,12 +12,20 @@
 
 namespace portdemo {
 
+/// Which HTTP a request came in: on TCP one request at a time per connection (1.1), or many
+/// streams multiplexed on one connection (2); on QUIC over UDP (3).
+enum class http_version : std::uint8_t { http1, h2, h3 };
+
+/// "HTTP/1.1", "HTTP/2", "HTTP/3".
+std::string_view protocol_name(http_version v) noexcept;
+
 /// What the first bytes of a connection say about the client.
-enum class first_bytes { nothing_yet, hello, http, tls, other };
+enum class first_bytes { nothing_yet, hello, http, h2, tls, other };
 
 /// Classifies the first bytes received: demo-client's hello, an HTTP request line (a method in
-/// capitals and a space), a TLS handshake record (0x16 0x03), or anything else. nothing_yet
-/// while the bytes are still a prefix of more than one of these.
+/// capitals and a space), HTTP/2's connection preface (h2c by prior knowledge: "PRI *
+/// HTTP/2.0\r\n\r\nSM\r\n\r\n", all 24 bytes), a TLS handshake record (0x16 0x03), or anything
+/// else. nothing_yet while the bytes are still a prefix of more than one of these.
 first_bytes sniff(std::string_view received) noexcept;
 
 /// One request's head.

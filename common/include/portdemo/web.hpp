@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "portdemo/endpoint.hpp"
 #include "portdemo/host_facts.hpp"
@@ -21,6 +23,16 @@ struct tls_details {
   std::string cipher;   ///< "TLS_AES_256_GCM_SHA384"
 };
 
+/// A QUIC connection's names: its connection IDs (hex), which name it instead of the four facts
+/// of its UDP tuple, and the tuple it began on when the client's address or port has changed since.
+struct quic_details {
+  std::string client_cid;  ///< the ID the client chose for itself (the server sends to it)
+  std::string server_cid;  ///< the ID the server chose (the client sends to it)
+  std::string version;     ///< the QUIC version, e.g. "0x00000001"
+  std::optional<socket_tuple> first_tuple;  ///< set once the path changed: the tuple it began on
+  std::uint32_t migrations = 0;             ///< how many times the client's address or port changed
+};
+
 /// Everything the page tells about the connection a request came on.
 struct web_context {
   std::uint64_t connection_id = 0;  ///< the server's connection number
@@ -32,6 +44,15 @@ struct web_context {
   std::optional<std::uint16_t> previous_port;
   /// What a PROXY header said (a --proxy-protocol port): then the socket's peer is the proxy.
   const proxy_claim* proxy = nullptr;
+  http_version version = http_version::http1;
+  /// The request's stream on an HTTP/2 or HTTP/3 connection (0 for HTTP/1.1, where a
+  /// connection carries one request at a time).
+  std::int64_t stream = 0;
+  /// Of an HTTP/3 request: the QUIC connection's names (then `tuple` is a UDP tuple).
+  const quic_details* quic = nullptr;
+  /// The Alt-Svc value respond() puts on its answers (HTTP/3 offered with --quic, on TLS
+  /// connections); empty: none.
+  std::string_view alt_svc;
 };
 
 /// One response, before it is written.
@@ -43,7 +64,13 @@ struct http_response {
   std::string location;            ///< for redirects; empty otherwise
   std::string allow;               ///< for 405: the methods allowed
   std::string policy;              ///< Content-Security-Policy, when the page sets one
+  std::string alt_svc;             ///< Alt-Svc (HTTP/3 offered on a UDP port, with --quic); empty: none
 };
+
+/// A response's header fields for HTTP/2 and HTTP/3 (lower-case names, no Connection: those
+/// protocols close by GOAWAY, not per response), in the order HTTP/1.1's head has them, after
+/// `:status`.
+std::vector<std::pair<std::string_view, std::string>> response_fields(const http_response& response);
 
 /// The answer to a request: GET or HEAD of /, /json, /board (HEAD /events); 404 for other paths, 405 for other methods.
 http_response respond(const http_request& request, const web_context& context);
