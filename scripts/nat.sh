@@ -61,6 +61,9 @@ set -euo pipefail
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$script_dir/.." && pwd)
+prog=nat.sh
+# shellcheck source-path=SCRIPTDIR source=lib/netns.sh
+. "$script_dir/lib/netns.sh"
 
 client_addr=10.77.1.2
 router_client_addr=10.77.1.1
@@ -78,7 +81,6 @@ die_usage() {
   printf 'usage: scripts/nat.sh [--mode MODE] [--port PORT] [--public-port PORT] [--format text|json]\n' >&2
   exit 64
 }
-is_uint() { [[ $1 =~ ^[0-9]{1,6}$ ]]; }
 port_arg() {  # port_arg OPTION VALUE: a port 1-65535, or a usage error
   if ! is_uint "$2" || ((10#$2 < 1 || 10#$2 > 65535)); then
     die_usage "$1: \"$2\" is not a port number 1-65535"
@@ -145,29 +147,13 @@ client_bin=${DEMO_CLIENT:-$root/build/ci/client/demo-client}
 
 bold=never
 [[ $json == 0 && -t 1 && -z ${NO_COLOR:-} ]] && bold=always
-say() { [[ $json == 1 ]] || printf '%s\n' "$*"; }
-head_line() {
-  [[ $json == 1 ]] && return 0
-  if [[ $bold == always ]]; then printf '\033[1m%s\033[0m\n' "$*"; else printf '%s\n' "$*"; fi
-}
-# A path as the lecturer would type it: relative to this repository when it lies inside it.
-short() { case $1 in "$root"/*) printf '%s' "${1#"$root"/}" ;; *) printf '%s' "$1" ;; esac; }
-# A command line for the screen: "$1 PROGRAM $3", with the program's bare name if the path
-# would make the line 100 columns or more.
-shown() {
-  local line
-  line="$1 $(short "$2")${3:+ $3}"
-  ((${#line} < 100)) || line="$1 ${2##*/}${3:+ $3}"
-  printf '%s' "$line"
-}
 
 # ---- Preconditions: root, ip netns, nft, conntrack (or the proxies), the binaries, python3 ---
 if ((EUID != 0)); then
   echo "nat.sh needs root: it creates network namespaces and NAT rules in them (run it with sudo)." >&2
   exit 77
 fi
-command -v ip >/dev/null || { echo "nat.sh needs iproute2's ip (apt-get install iproute2)" >&2; exit 69; }
-command -v python3 >/dev/null || { echo "nat.sh needs python3 to read the programs' JSON" >&2; exit 69; }
+require_ip_and_python
 missing=() packages=()
 if ((need_nat)); then
   command -v nft >/dev/null ||
@@ -206,13 +192,7 @@ if ((${#missing[@]})); then
   fi
   exit 77
 fi
-for bin in "$server_bin" "$client_bin"; do
-  if [[ ! -x $bin ]]; then
-    echo "nat.sh: $bin is not an executable. Build first:" >&2
-    echo "  cmake --preset ci && cmake --build --preset ci   (or set DEMO_SERVER, DEMO_CLIENT)" >&2
-    exit 69
-  fi
-done
+require_binaries
 
 ns_client=pd-nat-client-$$
 ns_router=pd-nat-router-$$
@@ -227,60 +207,11 @@ work=
 server_pid=
 client_pid=
 proxy_pid=     # haproxy or nginx, in the router namespace
-made=()        # the namespaces this script created, in order
-pending=
-interrupted=
-
-ns_exists() { [[ -e /run/netns/$1 ]] || ip netns list 2>/dev/null | awk '{print $1}' | grep -qx -- "$1"; }
-
-# Milliseconds on a monotonic-enough clock, for bounded waits.
-now_ms() { local t=${EPOCHREALTIME//[!0-9]/}; echo $((10#$t / 1000)); }
-
-# True while pid $1 runs (a zombie, ended but not yet reaped, counts as ended).
-alive() {
-  local stat
-  { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
-  stat=${stat##*) }
-  [[ ${stat%% *} != Z ]]
-}
-
-# Ends a process this script started, by its pid: TERM, at most 3 s, then KILL; reaps it.
-stop_pid() {
-  local pid=$1 i
-  [[ -n $pid ]] || return 0
-  if alive "$pid"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 60; i++)); do alive "$pid" || break; sleep 0.05; done
-    if alive "$pid"; then
-      kill -KILL "$pid" 2>/dev/null || true
-      for ((i = 0; i < 40; i++)); do alive "$pid" || break; sleep 0.05; done
-    fi
-  fi
-  if alive "$pid"; then
-    echo "nat.sh: pid $pid did not end even after SIGKILL; not waiting for it" >&2
-    return 0
-  fi
-  wait "$pid" 2>/dev/null || true
-}
 
 # shellcheck disable=SC2317  # reached through the trap
 cleanup() {
   local rc=$?
-  trap '' INT TERM
-  set +e
-  if [[ -n $interrupted ]]; then
-    [[ -t 2 ]] && echo >&2   # after the ^C the terminal echoed
-    echo "nat.sh: interrupted, cleaning up" >&2
-  fi
-  stop_pid "$client_pid"
-  stop_pid "$proxy_pid"
-  stop_pid "$server_pid"
-  local removed=() ns
-  for ns in "${made[@]}"; do ip netns del "$ns" 2>/dev/null && removed+=("$ns"); done
-  for ns in "${made[@]}"; do
-    if ns_exists "$ns"; then echo "nat.sh: could not delete namespace $ns: ip netns del $ns" >&2; fi
-  done
-  [[ -n $work ]] && rm -rf "$work"
+  teardown "$client_pid" "$proxy_pid" "$server_pid" -- "$ns_client" "$ns_router" "$ns_server"
   if ((${#removed[@]})) && [[ $json == 0 ]]; then
     local names
     case ${#removed[@]} in
@@ -297,78 +228,21 @@ cleanup() {
   fi
   exit "$rc"
 }
-on_signal() { interrupted=1; exit "$1"; }
-# Between starting something and recording it, a signal only takes note; it acts just after.
-defer_signals() { trap 'pending=130' INT; trap 'pending=143' TERM; }
-allow_signals() {
-  trap 'on_signal 130' INT
-  trap 'on_signal 143' TERM
-  if [[ -n $pending ]]; then on_signal "$pending"; fi
-}
 trap cleanup EXIT
 allow_signals
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/nat.XXXXXX")
 
 # ---- The three hosts --------------------------------------------------------------------------
-for ns in "$ns_client" "$ns_router" "$ns_server"; do
-  if ns_exists "$ns"; then
-    echo "nat.sh: a network namespace named $ns exists already. It is not this" >&2
-    echo "  script's, so it stays; if it is a leftover, remove it: ip netns del $ns" >&2
-    exit 69
-  fi
-done
-for dev in "$veth_client" "$veth_router_c" "$veth_router_s" "$veth_server"; do
-  if ip link show dev "$dev" >/dev/null 2>&1; then
-    echo "nat.sh: an interface named $dev exists already in this host's namespace;" >&2
-    echo "  this script will not take its name." >&2
-    exit 69
-  fi
-done
-
-# Creates namespace $1 and records it as ours in one step that a signal cannot split.
-make_ns() {
-  local err
-  defer_signals
-  made+=("$1")
-  if ! err=$(ip netns add "$1" 2>&1); then
-    unset 'made[${#made[@]}-1]'
-    allow_signals
-    if [[ $err == *"File exists"* ]]; then
-      echo "nat.sh: a network namespace named $1 appeared meanwhile. It is not" >&2
-      echo "  this script's, so it stays." >&2
-      exit 69
-    fi
-    echo "nat.sh: creating a network namespace is not permitted here; it needs root" >&2
-    echo "  with CAP_SYS_ADMIN, outside a restricted container. ip netns add said:" >&2
-    printf '  %s\n' "${err:-(nothing)}" >&2
-    exit 77
-  fi
-  allow_signals
-}
+require_free "$ns_client" "$ns_router" "$ns_server" -- \
+  "$veth_client" "$veth_router_c" "$veth_router_s" "$veth_server"
 make_ns "$ns_client"
 make_ns "$ns_router"
 make_ns "$ns_server"
-
-# Runs ip inside the namespaces; any failure ends the script (and the trap cleans up).
-nsip() {
-  local err
-  if ! err=$(ip "$@" 2>&1); then
-    echo "nat.sh: ip $* failed: $err" >&2
-    exit 69
-  fi
-}
-nsip link add "$veth_client" netns "$ns_client" type veth peer name "$veth_router_c" netns "$ns_router"
-nsip link add "$veth_router_s" netns "$ns_router" type veth peer name "$veth_server" netns "$ns_server"
-for ns in "$ns_client" "$ns_router" "$ns_server"; do nsip -n "$ns" link set lo up; done
-nsip -n "$ns_client" addr add "$client_addr/$prefix" dev "$veth_client"
-nsip -n "$ns_router" addr add "$router_client_addr/$prefix" dev "$veth_router_c"
-nsip -n "$ns_router" addr add "$router_server_addr/$prefix" dev "$veth_router_s"
-nsip -n "$ns_server" addr add "$server_addr/$prefix" dev "$veth_server"
-nsip -n "$ns_client" link set "$veth_client" up
-nsip -n "$ns_router" link set "$veth_router_c" up
-nsip -n "$ns_router" link set "$veth_router_s" up
-nsip -n "$ns_server" link set "$veth_server" up
+veth_pairs "$ns_client" "$veth_client" "$client_addr/$prefix" \
+  "$ns_router" "$veth_router_c" "$router_client_addr/$prefix" \
+  "$ns_router" "$veth_router_s" "$router_server_addr/$prefix" \
+  "$ns_server" "$veth_server" "$server_addr/$prefix"
 nsip -n "$ns_client" route add default via "$router_client_addr"
 nsip -n "$ns_server" route add default via "$router_server_addr"
 # Forwarding in the router only: /proc/sys/net is the namespace's own.
@@ -824,11 +698,7 @@ if problems:
         print(wrapped(p, "  - ", "    "))
 sys.exit(0 if ok else 1)
 PY
-# The interpreter itself, found once: python3 may be a wrapper (pyenv's shim) that costs half
-# a second a start, and the script asks a few questions per mode.
-py_bin=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || py_bin=
-[[ -n $py_bin && -x $py_bin ]] || py_bin=python3
-pyjson() { "$py_bin" -c "$py" "$@"; }
+find_python
 
 # ---- Each mode --------------------------------------------------------------------------------
 declare -A titles=(
@@ -886,27 +756,15 @@ load_rules() {
 
 # Runs demo-client in the client host: run_client OUT ARGS...; bounded; exits on failure.
 run_client() {
-  local out=$1 rc=0 limit=15
+  local out=$1
   shift
-  defer_signals
-  ip netns exec "$ns_client" "$client_bin" "$@" --timeout 5 --format json --color never \
-    </dev/null >"$out" 2>"$out.err" &
-  client_pid=$!
-  allow_signals
-  local deadline=$(($(now_ms) + limit * 1000))
-  while alive "$client_pid" && (($(now_ms) < deadline)); do sleep 0.02; done
-  if alive "$client_pid"; then
-    stop_pid "$client_pid"
-    client_pid=
-    echo "nat.sh: demo-client $* did not finish within $limit s" >&2
-    exit 75
-  fi
-  wait "$client_pid" || rc=$?
-  client_pid=
-  if ((rc != 0)); then
-    echo "nat.sh: demo-client $* failed (exit $rc) through the router ($mode_now):" >&2
+  spawn_in client_pid "$ns_client" "$out" "$out.err" \
+    "$client_bin" "$@" --timeout 5 --format json --color never
+  finish_client 15 0.02 "demo-client $*"
+  if ((client_rc != 0)); then
+    echo "nat.sh: demo-client $* failed (exit $client_rc) through the router ($mode_now):" >&2
     { pyjson failure "$out"; cat "$out.err"; } | sed 's/^/  /' >&2
-    exit "$rc"
+    exit "$client_rc"
   fi
 }
 
@@ -914,36 +772,11 @@ run_client() {
 # its `ready` event: start_server FILE ARGS...; sets server_pid and ready ("LISTENING TCP_PORT
 # UDP_PORT"); exits when it ends or stays silent.
 start_server() {
-  local sj=$1 rc deadline
+  local sj=$1
   shift
-  defer_signals
-  ip netns exec "$ns_server" "$server_bin" "$@" \
-    --format json --color never </dev/null >"$sj" 2>"$sj.err" &
-  server_pid=$!
-  allow_signals
+  spawn_in server_pid "$ns_server" "$sj" "$sj.err" "$server_bin" "$@" --format json --color never
   head_line "$(shown "\$ ip netns exec $ns_server" "$server_bin" "$*")"
-  ready=
-  deadline=$(($(now_ms) + 5000))
-  while (($(now_ms) < deadline)); do
-    if grep -q '"event":"ready"' "$sj" && ready=$(pyjson ready "$sj"); then break; fi
-    ready=
-    alive "$server_pid" || break
-    sleep 0.02
-  done
-  if [[ -z $ready ]]; then
-    rc=0
-    if alive "$server_pid"; then
-      echo "nat.sh: demo-server did not report ready within 5 s" >&2
-      rc=75
-    else
-      wait "$server_pid" || rc=$?
-      server_pid=
-      echo "nat.sh: demo-server ended (exit $rc) without listening:" >&2
-      { pyjson failure "$sj"; cat "$sj.err"; } | sed 's/^/  /' >&2
-      ((rc != 0)) || rc=69
-    fi
-    exit "$rc"
-  fi
+  wait_ready "$sj" "$sj.err" 0.02
 }
 
 # Starts a proxy in the router namespace (start_proxy NAME LOG ARGV...), shows the command, and
@@ -982,27 +815,15 @@ start_proxy() {
 # Runs curl in the client host: run_curl OUT BODY URL; OUT gets one line, curl's own end, the
 # end it reached and the HTTP status; bounded; exits on failure.
 run_curl() {
-  local out=$1 body=$2 url=$3 rc=0 limit=15 deadline
-  defer_signals
-  ip netns exec "$ns_client" curl -s -S --noproxy '*' --max-time 5 -o "$body" \
-    -w '%{local_ip} %{local_port} %{remote_ip} %{remote_port} %{http_code}\n' "$url" \
-    </dev/null >"$out" 2>"$out.err" &
-  client_pid=$!
-  allow_signals
-  deadline=$(($(now_ms) + limit * 1000))
-  while alive "$client_pid" && (($(now_ms) < deadline)); do sleep 0.02; done
-  if alive "$client_pid"; then
-    stop_pid "$client_pid"
-    client_pid=
-    echo "nat.sh: curl $url did not finish within $limit s" >&2
-    exit 75
-  fi
-  wait "$client_pid" || rc=$?
-  client_pid=
-  if ((rc != 0)); then
-    echo "nat.sh: curl $url failed (exit $rc) through the router ($mode_now):" >&2
+  local out=$1 body=$2 url=$3
+  spawn_in client_pid "$ns_client" "$out" "$out.err" \
+    curl -s -S --noproxy '*' --max-time 5 -o "$body" \
+    -w '%{local_ip} %{local_port} %{remote_ip} %{remote_port} %{http_code}\n' "$url"
+  finish_client 15 0.02 "curl $url"
+  if ((client_rc != 0)); then
+    echo "nat.sh: curl $url failed (exit $client_rc) through the router ($mode_now):" >&2
     sed 's/^/  /' "$out.err" >&2
-    ((rc == 28)) && exit 75
+    ((client_rc == 28)) && exit 75
     exit 69
   fi
 }
@@ -1085,20 +906,7 @@ EOF
     say "  listening on $server_addr:$port, TCP, each connection to begin with a PROXY header: ready"
     if [[ $m == haproxy-v2 ]]; then send="send-proxy-v2"; else send="send-proxy"; fi
     cfg=$work/$m.cfg
-    cat >"$cfg" <<EOF
-global
-    maxconn 100
-defaults
-    mode tcp
-    timeout connect 2s
-    timeout client 5s
-    timeout server 5s
-frontend front
-    bind $router_client_addr:$public_port
-    default_backend back
-backend back
-    server demo $server_addr:$port $send
-EOF
+    haproxy_config "$router_client_addr:$public_port" "$server_addr:$port" "$send" >"$cfg"
     say "haproxy's configuration, the part that matters (mode tcp):"
     say "  frontend  bind $router_client_addr:$public_port"
     say "  backend   server demo $server_addr:$port $send"
@@ -1162,12 +970,12 @@ for m in "${modes[@]}"; do
   n=$((n + 1))
   mode_now=$m
   started=$(now_ms)
+  say ""
+  if ((${#modes[@]} > 1)); then heading="Mode $n of ${#modes[@]}: $m, ${titles[$m]}"
+  else heading="Mode $m: ${titles[$m]}"; fi
+  head_line "$heading"
+  head_line "${heading//?/=}"
   if [[ $m == haproxy-* || $m == nginx ]]; then
-    say ""
-    if ((${#modes[@]} > 1)); then heading="Mode $n of ${#modes[@]}: $m, ${titles[$m]}"
-    else heading="Mode $m: ${titles[$m]}"; fi
-    head_line "$heading"
-    head_line "${heading//?/=}"
     run_proxy_mode "$m"
     continue
   fi
@@ -1176,11 +984,6 @@ for m in "${modes[@]}"; do
   else
     dial_addr=$server_addr dial_port=$port
   fi
-  say ""
-  if ((${#modes[@]} > 1)); then heading="Mode $n of ${#modes[@]}: $m, ${titles[$m]}"
-  else heading="Mode $m: ${titles[$m]}"; fi
-  head_line "$heading"
-  head_line "${heading//?/=}"
   load_rules "$m"
   if (($(rules_for "$m" | wc -l) > 1)); then say "The router's rules (nft, in $ns_router):"
   else say "The router's rule (nft, in $ns_router):"; fi
@@ -1204,8 +1007,7 @@ for m in "${modes[@]}"; do
   run_client "$work/$m.udp.json" --udp "$dial_addr" "$dial_port"
 
   # The server logs each answer as it sends it; give its log at most 2 s to catch up.
-  deadline=$(($(now_ms) + 2000))
-  while (($(grep -c '"event":"answered"' "$sj") < 2 && $(now_ms) < deadline)); do sleep 0.02; done
+  wait_logged "$sj" answered 2
 
   for proto in tcp udp; do
     if ! ip netns exec "$ns_router" conntrack -L -p "$proto" --dport "$dial_port" \

@@ -32,6 +32,9 @@ set -euo pipefail
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$script_dir/.." && pwd)
+prog=two-hosts.sh
+# shellcheck source-path=SCRIPTDIR source=lib/netns.sh
+. "$script_dir/lib/netns.sh"
 
 server_addr=10.20.0.1
 client_addr=10.20.0.2
@@ -45,7 +48,6 @@ die_usage() {
   printf 'usage: scripts/two-hosts.sh [PORT] [--count N] [--hold SECONDS] [--json]\n' >&2
   exit 64
 }
-is_uint() { [[ $1 =~ ^[0-9]{1,6}$ ]]; }
 
 port=8080
 count=3
@@ -82,36 +84,14 @@ client_bin=${DEMO_CLIENT:-$root/build/ci/client/demo-client}
 
 bold=never
 [[ $json == 0 && -t 1 && -z ${NO_COLOR:-} ]] && bold=always
-say() { [[ $json == 1 ]] || printf '%s\n' "$*"; }
-head_line() {
-  [[ $json == 1 ]] && return 0
-  if [[ $bold == always ]]; then printf '\033[1m%s\033[0m\n' "$*"; else printf '%s\n' "$*"; fi
-}
-# A path as the lecturer would type it: relative to this repository when it lies inside it.
-short() { case $1 in "$root"/*) printf '%s' "${1#"$root"/}" ;; *) printf '%s' "$1" ;; esac; }
-# A command line for the screen: "$1 PROGRAM $3", with the program's bare name if the path
-# would make the line 100 columns or more.
-shown() {
-  local line
-  line="$1 $(short "$2")${3:+ $3}"
-  ((${#line} < 100)) || line="$1 ${2##*/}${3:+ $3}"
-  printf '%s' "$line"
-}
 
 # ---- Preconditions: root, ip netns, the binaries, python3 for reading the JSON --------------
 if ((EUID != 0)); then
   echo "two-hosts.sh needs root: it creates network namespaces (run it with sudo)." >&2
   exit 77
 fi
-command -v ip >/dev/null || { echo "two-hosts.sh needs iproute2's ip (apt-get install iproute2)" >&2; exit 69; }
-command -v python3 >/dev/null || { echo "two-hosts.sh needs python3 to read the programs' JSON" >&2; exit 69; }
-for bin in "$server_bin" "$client_bin"; do
-  if [[ ! -x $bin ]]; then
-    echo "two-hosts.sh: $bin is not an executable. Build first:" >&2
-    echo "  cmake --preset ci && cmake --build --preset ci   (or set DEMO_SERVER, DEMO_CLIENT)" >&2
-    exit 69
-  fi
-done
+require_ip_and_python
+require_binaries
 
 ns_server=pd-server-$$
 ns_client=pd-client-$$
@@ -122,77 +102,16 @@ veth_client=pd-c-$$   # the client's end, created inside ns_client
 work=
 server_pid=
 client_pid=
-made_server=0
-made_client=0
-pending=
-interrupted=
-
-ns_exists() { [[ -e /run/netns/$1 ]] || ip netns list 2>/dev/null | awk '{print $1}' | grep -qx -- "$1"; }
-
-# Milliseconds on a monotonic-enough clock, for bounded waits.
-now_ms() { local t=${EPOCHREALTIME//[!0-9]/}; echo $((10#$t / 1000)); }
-
-# True while pid $1 runs (a zombie, ended but not yet reaped, counts as ended).
-alive() {
-  local stat
-  { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
-  stat=${stat##*) }
-  [[ ${stat%% *} != Z ]]
-}
-
-# Ends a process this script started, by its pid: TERM, at most 3 s, then KILL; reaps it.
-stop_pid() {
-  local pid=$1 i
-  [[ -n $pid ]] || return 0
-  if alive "$pid"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 60; i++)); do alive "$pid" || break; sleep 0.05; done
-    if alive "$pid"; then
-      kill -KILL "$pid" 2>/dev/null || true
-      for ((i = 0; i < 40; i++)); do alive "$pid" || break; sleep 0.05; done
-    fi
-  fi
-  if alive "$pid"; then
-    echo "two-hosts.sh: pid $pid did not end even after SIGKILL; not waiting for it" >&2
-    return 0
-  fi
-  wait "$pid" 2>/dev/null || true
-}
 
 # shellcheck disable=SC2317  # reached through the trap
 cleanup() {
   local rc=$?
-  trap '' INT TERM
-  set +e
-  if [[ -n $interrupted ]]; then
-    [[ -t 2 ]] && echo >&2   # after the ^C the terminal echoed
-    echo "two-hosts.sh: interrupted, cleaning up" >&2
-  fi
-  stop_pid "$client_pid"
-  stop_pid "$server_pid"
-  local removed=()
-  if ((made_client)); then ip netns del "$ns_client" 2>/dev/null && removed+=("$ns_client"); fi
-  if ((made_server)); then ip netns del "$ns_server" 2>/dev/null && removed+=("$ns_server"); fi
-  if ((made_client)) && ns_exists "$ns_client"; then
-    echo "two-hosts.sh: could not delete namespace $ns_client: ip netns del $ns_client" >&2
-  fi
-  if ((made_server)) && ns_exists "$ns_server"; then
-    echo "two-hosts.sh: could not delete namespace $ns_server: ip netns del $ns_server" >&2
-  fi
-  [[ -n $work ]] && rm -rf "$work"
+  teardown "$client_pid" "$server_pid" -- "$ns_client" "$ns_server"
   if ((${#removed[@]})) && [[ $json == 0 ]]; then
     local names=${removed[*]}
     printf '\nCleaned up: deleted %s (the veth pair went with them).\n' "${names/ / and }"
   fi
   exit "$rc"
-}
-on_signal() { interrupted=1; exit "$1"; }
-# Between starting something and recording it, a signal only takes note; it acts just after.
-defer_signals() { trap 'pending=130' INT; trap 'pending=143' TERM; }
-allow_signals() {
-  trap 'on_signal 130' INT
-  trap 'on_signal 143' TERM
-  if [[ -n $pending ]]; then on_signal "$pending"; fi
 }
 trap cleanup EXIT
 allow_signals
@@ -200,59 +119,11 @@ allow_signals
 work=$(mktemp -d "${TMPDIR:-/tmp}/two-hosts.XXXXXX")
 
 # ---- The two hosts ----------------------------------------------------------------------------
-for ns in "$ns_server" "$ns_client"; do
-  if ns_exists "$ns"; then
-    echo "two-hosts.sh: a network namespace named $ns exists already. It is not this" >&2
-    echo "  script's, so it stays; if it is a leftover, remove it: ip netns del $ns" >&2
-    exit 69
-  fi
-done
-for dev in "$veth_server" "$veth_client"; do
-  if ip link show dev "$dev" >/dev/null 2>&1; then
-    echo "two-hosts.sh: an interface named $dev exists already in this host's namespace;" >&2
-    echo "  this script will not take its name." >&2
-    exit 69
-  fi
-done
-
-# Creates namespace $1 and records it as ours (flag $2) in one step that a signal cannot split.
-make_ns() {
-  local err
-  defer_signals
-  printf -v "$2" 1
-  if ! err=$(ip netns add "$1" 2>&1); then
-    printf -v "$2" 0
-    allow_signals
-    if [[ $err == *"File exists"* ]]; then
-      echo "two-hosts.sh: a network namespace named $1 appeared meanwhile. It is not" >&2
-      echo "  this script's, so it stays." >&2
-      exit 69
-    fi
-    echo "two-hosts.sh: creating a network namespace is not permitted here; it needs root" >&2
-    echo "  with CAP_SYS_ADMIN, outside a restricted container. ip netns add said:" >&2
-    printf '  %s\n' "${err:-(nothing)}" >&2
-    exit 77
-  fi
-  allow_signals
-}
-make_ns "$ns_server" made_server
-make_ns "$ns_client" made_client
-
-# Runs ip inside the namespaces; any failure ends the script (and the trap cleans up).
-nsip() {
-  local err
-  if ! err=$(ip "$@" 2>&1); then
-    echo "two-hosts.sh: ip $* failed: $err" >&2
-    exit 69
-  fi
-}
-nsip link add "$veth_server" netns "$ns_server" type veth peer name "$veth_client" netns "$ns_client"
-nsip -n "$ns_server" link set lo up
-nsip -n "$ns_client" link set lo up
-nsip -n "$ns_server" addr add "$server_addr/$prefix" dev "$veth_server"
-nsip -n "$ns_client" addr add "$client_addr/$prefix" dev "$veth_client"
-nsip -n "$ns_server" link set "$veth_server" up
-nsip -n "$ns_client" link set "$veth_client" up
+require_free "$ns_server" "$ns_client" -- "$veth_server" "$veth_client"
+make_ns "$ns_server"
+make_ns "$ns_client"
+veth_pairs "$ns_server" "$veth_server" "$server_addr/$prefix" \
+  "$ns_client" "$veth_client" "$client_addr/$prefix"
 
 # ---- Reading the programs' JSON -------------------------------------------------------------
 # One small program for every JSON question; it reads only whole lines (ending in a newline).
@@ -370,7 +241,7 @@ for c, s in pairs:
                             f"{theirs}.", width=88, subsequent_indent="  "))
 sys.exit(1)
 PY
-pyjson() { python3 -c "$py" "$@"; }
+find_python
 
 # ---- The server -------------------------------------------------------------------------------
 head_line 'portdemo: two hosts, two addresses'
@@ -383,37 +254,12 @@ say "  server host   namespace $ns_server   address $server_addr/$prefix"
 say "  client host   namespace $ns_client   address $client_addr/$prefix"
 say ""
 
-defer_signals
-ip netns exec "$ns_server" "$server_bin" --bind "$server_addr" --ports "$port" \
-  --format json --color never </dev/null >"$work/server.json" 2>"$work/server.err" &
-server_pid=$!
-allow_signals
+spawn_in server_pid "$ns_server" "$work/server.json" "$work/server.err" \
+  "$server_bin" --bind "$server_addr" --ports "$port" --format json --color never
 head_line "$(shown "\$ ip netns exec $ns_server" "$server_bin" "--bind $server_addr --ports $port")"
 
 # Waits for the `ready` line: at most 5 s, polling the file every 50 ms.
-ready=
-deadline=$(($(now_ms) + 5000))
-while (($(now_ms) < deadline)); do
-  if grep -q '"event":"ready"' "$work/server.json" && ready=$(pyjson ready "$work/server.json")
-  then break; fi
-  ready=
-  alive "$server_pid" || break
-  sleep 0.05
-done
-if [[ -z $ready ]]; then
-  rc=0
-  if alive "$server_pid"; then
-    echo "two-hosts.sh: demo-server did not report ready within 5 s" >&2
-    rc=75
-  else
-    wait "$server_pid" || rc=$?
-    server_pid=
-    echo "two-hosts.sh: demo-server ended (exit $rc) without listening:" >&2
-    { pyjson failure "$work/server.json"; cat "$work/server.err"; } | sed 's/^/  /' >&2
-    ((rc != 0)) || rc=69
-  fi
-  exit "$rc"
-fi
+wait_ready "$work/server.json" "$work/server.err" 0.05
 read -r listening port <<<"$ready"
 if ((listening < 1)); then
   echo "two-hosts.sh: demo-server listens on nothing:" >&2
@@ -425,27 +271,13 @@ say "  listening on $server_addr:$port: ready"
 say ""
 
 # ---- The client -------------------------------------------------------------------------------
-defer_signals
-ip netns exec "$ns_client" "$client_bin" "$server_addr" "$port" --count "$count" --timeout 5 \
-  --format json --color never </dev/null >"$work/client.json" 2>"$work/client.err" &
-client_pid=$!
-allow_signals
+spawn_in client_pid "$ns_client" "$work/client.json" "$work/client.err" \
+  "$client_bin" "$server_addr" "$port" --count "$count" --timeout 5 --format json --color never
 head_line "$(shown "\$ ip netns exec $ns_client" "$client_bin" "$server_addr $port --count $count")"
 say ""
 
 # At most 10 s plus 6 s a connection (each waits at most 5 s to be accepted).
-limit=$((10 + 6 * count))
-deadline=$(($(now_ms) + limit * 1000))
-while alive "$client_pid" && (($(now_ms) < deadline)); do sleep 0.05; done
-if alive "$client_pid"; then
-  stop_pid "$client_pid"
-  client_pid=
-  echo "two-hosts.sh: demo-client did not finish within $limit s" >&2
-  exit 75
-fi
-client_rc=0
-wait "$client_pid" || client_rc=$?
-client_pid=
+finish_client $((10 + 6 * count)) 0.05 demo-client
 if ((client_rc != 0)); then
   echo "two-hosts.sh: demo-client failed (exit $client_rc):" >&2
   { pyjson failure "$work/client.json"; cat "$work/client.err"; } | sed 's/^/  /' >&2

@@ -21,23 +21,20 @@ import os
 import re
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 import unittest
 
 import harness as h
+import netns_helpers as nh
 
-SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts",
-                      "nat.sh")
+SCRIPT = nh.script("nat.sh")
 CLIENT_ADDR, ROUTER_CLIENT_ADDR = "10.77.1.2", "10.77.1.1"
 ROUTER_SERVER_ADDR, SERVER_ADDR = "10.77.2.1", "10.77.2.2"
 SNAT_LOW, SNAT_HIGH = 61000, 61099   # snat-random's range (above the client's ephemeral range)
 MODES = ["snat", "snat-random", "forward", "both"]
 PROXY_MODES = ["haproxy-v1", "haproxy-v2", "nginx"]
 RUN_WAIT = 45.0       # for a whole run of the script (all four modes take about 2 s)
-SIGNAL_WAIT = 15.0    # for the script to clean up and end after a signal
 
 
 def names(pid):
@@ -46,56 +43,19 @@ def names(pid):
             "veth": [f"pd-nc-{pid}", f"pd-nrc-{pid}", f"pd-nrs-{pid}", f"pd-ns-{pid}"]}
 
 
-def quiet(argv):
-    return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=h.EXIT_WAIT)
-
-
-def netns_list():
-    return [line.split()[0] for line in quiet(["ip", "netns", "list"]).stdout.splitlines()
-            if line.strip()]
-
-
-def remove_namespaces(namelist):
-    """Ends the programs left in these namespaces (by pid) and deletes exactly those names."""
-    for ns in namelist:
-        if ns not in netns_list():
-            continue
-        for p in quiet(["ip", "netns", "pids", ns]).stdout.split():
-            try:
-                os.kill(int(p), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
-                pass
-        quiet(["ip", "netns", "del", ns])
-
-
 def run_script(args, env=None, argv0=None):
     """Runs the script to its end (bounded); returns (CompletedProcess, pid, seconds). The
     namespaces of that pid are removed afterwards whatever happened (a safety net only)."""
-    merged = dict(os.environ)
-    merged.pop("NO_COLOR", None)
-    merged.update(env or {})
     started = time.monotonic()
-    p = subprocess.Popen((argv0 or [SCRIPT]) + [str(a) for a in args], stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=merged)
+    pids = []
     try:
-        try:
-            out, err = p.communicate(timeout=RUN_WAIT)
-        except subprocess.TimeoutExpired:
-            os.kill(p.pid, signal.SIGTERM)
-            try:
-                out, err = p.communicate(timeout=SIGNAL_WAIT)
-            except subprocess.TimeoutExpired:
-                os.kill(p.pid, signal.SIGKILL)
-                out, err = p.communicate(timeout=h.EXIT_WAIT)
-            raise AssertionError(f"nat.sh did not end within {RUN_WAIT} s; stdout: {out!r}; "
-                                 f"stderr: {err!r}")
+        result, pid = nh.run_script((argv0 or [SCRIPT]) + [str(a) for a in args], name="nat.sh",
+                                    timeout=RUN_WAIT, env=env, started=pids.append)
     finally:
-        left = [ns for ns in names(p.pid)["ns"] if ns in netns_list()]
-        remove_namespaces(left)
-    result = subprocess.CompletedProcess(p.args, p.returncode, out, err)
+        left = [ns for ns in names(pids[0])["ns"] if ns in nh.netns_list()] if pids else []
+        nh.remove_namespaces(left)
     result.left_behind = left
-    return result, p.pid, time.monotonic() - started
+    return result, pid, time.monotonic() - started
 
 
 def path_without(tools, tmp):
@@ -111,35 +71,25 @@ def path_without(tools, tmp):
                                     if d and os.path.realpath(d) not in hidden])
 
 
-def probe_netns():
-    """None where a network namespace of our own can be made, else the reason it cannot."""
-    probe = f"pdtest-netnsprobe-{os.getpid()}"
-    r = quiet(["ip", "netns", "add", probe])
-    if r.returncode != 0:
-        return f"ip netns add is not permitted here: {r.stderr.strip()!r}"
-    quiet(["ip", "netns", "del", probe])
-    return None
-
-
 def probe_nat():
     """None where a namespace of our own takes a NAT table and lists its conntrack table, else
     the reason it does not."""
     probe = f"pdtest-natprobe-{os.getpid()}"
-    r = quiet(["ip", "netns", "add", probe])
+    r = nh.quiet(["ip", "netns", "add", probe])
     if r.returncode != 0:
         return f"ip netns add is not permitted here: {r.stderr.strip()!r}"
     try:
         rules = ("table ip portdemo_probe { chain post { type nat hook postrouting priority "
                  "srcnat; policy accept; masquerade; }; }")
-        r = quiet(["ip", "netns", "exec", probe, "nft", rules])
+        r = nh.quiet(["ip", "netns", "exec", probe, "nft", rules])
         if r.returncode != 0:
             return f"the kernel refuses NAT rules in a network namespace: {r.stderr.strip()!r}"
-        r = quiet(["ip", "netns", "exec", probe, "conntrack", "-L"])
+        r = nh.quiet(["ip", "netns", "exec", probe, "conntrack", "-L"])
         if r.returncode != 0:
             return f"conntrack -L fails in a network namespace: {r.stderr.strip()!r}"
         return None
     finally:
-        quiet(["ip", "netns", "del", probe])
+        nh.quiet(["ip", "netns", "del", probe])
 
 
 class Nat(unittest.TestCase):
@@ -168,14 +118,8 @@ class Nat(unittest.TestCase):
 
     def assert_nothing_left(self, result, pid):
         self.assertEqual(result.left_behind, [], f"namespaces of run {pid} left behind")
-        links = quiet(["ip", "-o", "link", "show"]).stdout
-        for dev in names(pid)["veth"]:
-            self.assertNotRegex(links, rf"\d+: {re.escape(dev)}[@:]",
-                                f"veth {dev} left in this host's namespace")
-        addrs = quiet(["ip", "-o", "addr", "show"]).stdout
-        for address in (CLIENT_ADDR, ROUTER_CLIENT_ADDR, ROUTER_SERVER_ADDR, SERVER_ADDR):
-            self.assertNotIn(f"inet {address}/", addrs,
-                             f"{address} appeared in this host's namespace")
+        nh.assert_host_untouched(self, names(pid)["veth"], (CLIENT_ADDR, ROUTER_CLIENT_ADDR,
+                                                             ROUTER_SERVER_ADDR, SERVER_ADDR))
 
     def json_run(self, result, pid, modes):
         """The events of a JSON run: exactly one `nat` event per mode, in order, and nothing
@@ -370,55 +314,26 @@ class Nat(unittest.TestCase):
 
     # -- interrupted -------------------------------------------------------------------------
 
-    def programs_in(self, pid):
-        """{pid: command} of the processes in this run's namespaces."""
-        comms = {}
-        for ns in names(pid)["ns"]:
-            for p in quiet(["ip", "netns", "pids", ns]).stdout.split():
-                try:
-                    with open(f"/proc/{p}/comm") as f:
-                        comms[int(p)] = f.read().strip()
-                except OSError:
-                    pass
-        return comms
-
     def test_sigint_while_the_client_runs(self):
         # A "client" that never finishes (well inside the script's 15 s wait for it): the
         # signal comes while both a server and a client run in the namespaces.
-        tmp = tempfile.mkdtemp()
-        self.addCleanup(shutil.rmtree, tmp, True)
-        slow = os.path.join(tmp, "slow-client")
-        with open(slow, "w") as f:
-            f.write("#!/bin/sh\nexec sleep 30\n")
-        os.chmod(slow, 0o755)
-        # SIGINT back to its default first: a test run started in the background of a shell
-        # inherits it ignored, and a shell script cannot trap a signal ignored on entry.
-        # exec keeps the pid, which names the namespaces.
-        restore = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
-                   "os.execv(sys.argv[1], sys.argv[1:])")
-        proc = h.Proc(self, [sys.executable, "-c", restore, SCRIPT, "--json"],
-                      env={"DEMO_CLIENT": slow})
-        self.addCleanup(remove_namespaces, names(proc.pid)["ns"])
+        proc = h.Proc(self, nh.SIGINT_DEFAULT + [SCRIPT, "--json"],
+                      env={"DEMO_CLIENT": nh.slow_client(self)})
+        self.addCleanup(nh.remove_namespaces, names(proc.pid)["ns"])
         deadline = time.monotonic() + RUN_WAIT
         while True:
-            comms = self.programs_in(proc.pid)
+            comms = nh.programs_in(names(proc.pid)["ns"])
             if {"demo-server", "sleep"} <= set(comms.values()):
                 break
             self.assertTrue(proc.running(), f"nat.sh ended early: {proc.stderr()!r}")
             self.assertLess(time.monotonic(), deadline, f"server and client not running: {comms}")
             time.sleep(0.05)
-        rc = proc.terminate(signal.SIGINT, timeout=SIGNAL_WAIT)
+        rc = proc.terminate(signal.SIGINT, timeout=nh.SIGNAL_WAIT)
         self.assertEqual(rc, 130, f"exit code after SIGINT; stderr: {proc.stderr()!r}")
         self.assertIn("interrupted", proc.stderr())
         self.assertEqual(proc.read_rest(), [], "no mode finished, so no event")
-        for p, comm in comms.items():
-            try:
-                with open(f"/proc/{p}/comm") as f:
-                    still = f.read().strip() == comm
-            except OSError:
-                still = False
-            self.assertFalse(still, f"{comm} (pid {p}) still runs after the script ended")
-        left = [ns for ns in names(proc.pid)["ns"] if ns in netns_list()]
+        nh.assert_ended(self, comms)
+        left = [ns for ns in names(proc.pid)["ns"] if ns in nh.netns_list()]
         self.assertEqual(left, [], "namespaces left behind after SIGINT")
 
     # -- refusals ----------------------------------------------------------------------------
@@ -448,20 +363,11 @@ class Nat(unittest.TestCase):
         self.assertEqual(result.left_behind, [])
 
     def test_not_root_exit_77(self):
-        if shutil.which("setpriv") is None:
-            self.skipTest("setpriv (util-linux) is not installed")
-        r = h.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                   "--inh-caps=-all", "bash", SCRIPT, "--json"], timeout=RUN_WAIT)
-        if r.returncode in (126, 127) or "needs root" not in r.stderr:
-            self.skipTest(f"the script cannot be run as nobody here: {r.stderr.strip()!r}")
-        self.assertEqual(r.returncode, h.EX_NOPERM, r.stdout + r.stderr)
-        self.assertEqual(r.stdout, "")
-        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        nh.assert_needs_root(self, SCRIPT, RUN_WAIT)
 
     def test_netns_not_permitted_exit_77(self):
         # Root inside a user namespace of its own may not add a namespace to /run/netns.
-        if shutil.which("unshare") is None or h.run(["unshare", "-Ur", "true"]).returncode != 0:
-            self.skipTest("unshare -Ur (a user namespace) is not available here")
+        nh.require_user_namespace(self)
         result, pid, _ = run_script(["--json"], argv0=["unshare", "-Ur", SCRIPT])
         if result.returncode == h.EX_OK:
             self.skipTest("ip netns add is permitted even inside a user namespace here")
@@ -501,7 +407,7 @@ class Proxies(unittest.TestCase):
             raise unittest.SkipTest("nat.sh needs root to create network namespaces")
         if shutil.which("ip") is None:
             raise unittest.SkipTest("ip is not installed (package iproute2)")
-        reason = probe_netns()
+        reason = nh.probe_netns()
         if reason:
             raise unittest.SkipTest(reason)
         cls.missing = {}
@@ -637,36 +543,22 @@ class Proxies(unittest.TestCase):
     def test_sigint_while_haproxy_runs(self):
         if "haproxy-v1" in self.missing:
             self.skipTest(self.missing["haproxy-v1"])
-        tmp = tempfile.mkdtemp()
-        self.addCleanup(shutil.rmtree, tmp, True)
-        slow = os.path.join(tmp, "slow-client")
-        with open(slow, "w") as f:
-            f.write("#!/bin/sh\nexec sleep 30\n")
-        os.chmod(slow, 0o755)
-        restore = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
-                   "os.execv(sys.argv[1], sys.argv[1:])")
-        proc = h.Proc(self, [sys.executable, "-c", restore, SCRIPT, "--mode", "haproxy-v1",
-                             "--json"], env={"DEMO_CLIENT": slow})
-        self.addCleanup(remove_namespaces, names(proc.pid)["ns"])
+        proc = h.Proc(self, nh.SIGINT_DEFAULT + [SCRIPT, "--mode", "haproxy-v1", "--json"],
+                      env={"DEMO_CLIENT": nh.slow_client(self)})
+        self.addCleanup(nh.remove_namespaces, names(proc.pid)["ns"])
         deadline = time.monotonic() + RUN_WAIT
         while True:
-            comms = Nat.programs_in(self, proc.pid)
+            comms = nh.programs_in(names(proc.pid)["ns"])
             if {"demo-server", "haproxy", "sleep"} <= set(comms.values()):
                 break
             self.assertTrue(proc.running(), f"nat.sh ended early: {proc.stderr()!r}")
             self.assertLess(time.monotonic(), deadline, f"server, proxy, client not running: {comms}")
             time.sleep(0.05)
-        rc = proc.terminate(signal.SIGINT, timeout=SIGNAL_WAIT)
+        rc = proc.terminate(signal.SIGINT, timeout=nh.SIGNAL_WAIT)
         self.assertEqual(rc, 130, f"exit code after SIGINT; stderr: {proc.stderr()!r}")
         self.assertEqual(proc.read_rest(), [], "no mode finished, so no event")
-        for p, comm in comms.items():
-            try:
-                with open(f"/proc/{p}/comm") as f:
-                    still = f.read().strip() == comm
-            except OSError:
-                still = False
-            self.assertFalse(still, f"{comm} (pid {p}) still runs after the script ended")
-        left = [ns for ns in names(proc.pid)["ns"] if ns in netns_list()]
+        nh.assert_ended(self, comms)
+        left = [ns for ns in names(proc.pid)["ns"] if ns in nh.netns_list()]
         self.assertEqual(left, [], "namespaces left behind after SIGINT")
 
     def test_proxies_missing_exit_77(self):

@@ -3,29 +3,14 @@ behind haproxy (send-proxy, send-proxy-v2), curl --haproxy-protocol and demo-cli
 --proxy-protocol against it; a header on a port not named is not believed; every malformed
 header gets its reason and a close."""
 
-import os
-import shutil
 import socket
 import subprocess
-import tempfile
-import time
 import unittest
 
 import harness as h
+import netns_helpers as nh
 
 HELLO = b"portdemo-hello 1\n"
-
-
-def wait_listening(port, timeout=5.0):
-    """Until something accepts on 127.0.0.1:port (bounded); the connection is closed again."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 class ProxyProtocol(unittest.TestCase):
@@ -37,39 +22,11 @@ class ProxyProtocol(unittest.TestCase):
         server = h.start_server(self, "--ports", "0", "--proxy-protocol", "0", *extra, fmt=fmt)
         return server
 
-    def haproxy(self, backend_port, send):
-        if not shutil.which("haproxy"):
-            self.skipTest("haproxy is not installed (scripts/install-deps.sh installs it)")
-        front = h.free_port()
-        tmp = tempfile.mkdtemp(prefix="pd-haproxy-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        cfg = os.path.join(tmp, "haproxy.cfg")
-        with open(cfg, "w") as f:
-            f.write(f"""global
-    maxconn 100
-defaults
-    mode tcp
-    timeout connect 2s
-    timeout client 5s
-    timeout server 5s
-frontend front
-    bind 127.0.0.1:{front}
-    default_backend back
-backend back
-    server demo 127.0.0.1:{backend_port} {send}
-""")
-        proc = subprocess.Popen(["haproxy", "-db", "-f", cfg], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.addCleanup(lambda: (proc.kill(), proc.wait(5)))
-        if not wait_listening(front):
-            self.fail(f"haproxy did not listen on {front}: {proc.stderr.read1(4096) if proc.poll() is not None else ''}")
-        return front
-
     def check_through_haproxy(self, send, version):
         server = self.proxy_server()
         # The server's ready event names the port; haproxy's own probe of its frontend above
         # reached haproxy only, not the server.
-        front = self.haproxy(server.port, send)
+        front = nh.start_haproxy(self, server.port, send)
         result = h.run_client("127.0.0.1", front)
         self.assertEqual(result.returncode, h.EX_OK, result.stdout + result.stderr)
         conn = h.one(self, h.json_events(self, result.stdout), "connected")

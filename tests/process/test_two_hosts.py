@@ -8,7 +8,6 @@ addresses exist only inside them. Skipped, with the reason, when not root or whe
 is not permitted. Should the script leave a namespace behind, the test reports it and then
 deletes exactly that name in its cleanup."""
 
-import json
 import os
 import pty
 import re
@@ -20,36 +19,17 @@ import time
 import unittest
 
 import harness as h
+import netns_helpers as nh
 
-SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts",
-                      "two-hosts.sh")
+SCRIPT = nh.script("two-hosts.sh")
 SERVER_ADDR, CLIENT_ADDR = "10.20.0.1", "10.20.0.2"
 RUN_WAIT = 60.0       # for a whole run of the script
-SIGNAL_WAIT = 15.0    # for the script to clean up and end after a signal
 
 
 def names(pid):
     """The namespaces and veth ends the script with this pid uses."""
     return {"ns": [f"pd-server-{pid}", f"pd-client-{pid}"],
             "veth": [f"pd-s-{pid}", f"pd-c-{pid}"]}
-
-
-def netns_list():
-    r = subprocess.run(["ip", "netns", "list"], stdin=subprocess.DEVNULL, capture_output=True,
-                       text=True, timeout=h.EXIT_WAIT)
-    return [line.split()[0] for line in r.stdout.splitlines() if line.strip()]
-
-
-def root_links():
-    r = subprocess.run(["ip", "-o", "link", "show"], stdin=subprocess.DEVNULL,
-                       capture_output=True, text=True, timeout=h.EXIT_WAIT)
-    return r.stdout
-
-
-def root_addresses():
-    r = subprocess.run(["ip", "-o", "addr", "show"], stdin=subprocess.DEVNULL,
-                       capture_output=True, text=True, timeout=h.EXIT_WAIT)
-    return r.stdout
 
 
 class TwoHosts(unittest.TestCase):
@@ -64,70 +44,27 @@ class TwoHosts(unittest.TestCase):
             raise unittest.SkipTest("two-hosts.sh needs root to create network namespaces")
         if shutil.which("ip") is None:
             raise unittest.SkipTest("iproute2's ip is not installed")
-        probe = f"pdtest-probe-{os.getpid()}"
-        r = subprocess.run(["ip", "netns", "add", probe], stdin=subprocess.DEVNULL,
-                           capture_output=True, text=True, timeout=h.EXIT_WAIT)
-        if r.returncode != 0:
-            raise unittest.SkipTest(f"ip netns add is not permitted here: {r.stderr.strip()!r}")
-        subprocess.run(["ip", "netns", "del", probe], stdin=subprocess.DEVNULL,
-                       capture_output=True, timeout=h.EXIT_WAIT)
+        reason = nh.probe_netns()
+        if reason:
+            raise unittest.SkipTest(reason)
 
     # -- helpers ---------------------------------------------------------------------------------
 
     def remove_leftovers(self, pid):
         """Cleanup safety net, should the script fail to clean up: ends the programs it left
         in this run's namespaces (by pid) and deletes exactly those namespaces."""
-        def remove():
-            for ns in names(pid)["ns"]:
-                if ns not in netns_list():
-                    continue
-                r = subprocess.run(["ip", "netns", "pids", ns], stdin=subprocess.DEVNULL,
-                                   capture_output=True, text=True, timeout=h.EXIT_WAIT)
-                for p in r.stdout.split():
-                    try:
-                        os.kill(int(p), signal.SIGKILL)
-                    except (ProcessLookupError, ValueError):
-                        pass
-                subprocess.run(["ip", "netns", "del", ns], stdin=subprocess.DEVNULL,
-                               capture_output=True, timeout=h.EXIT_WAIT)
-        self.addCleanup(remove)
+        self.addCleanup(nh.remove_namespaces, names(pid)["ns"])
 
     def run_script(self, *args, env=None):
         """Runs the script to its end (bounded); returns (CompletedProcess, pid)."""
-        merged = dict(os.environ)
-        merged.pop("NO_COLOR", None)
-        merged.update(env or {})
-        p = subprocess.Popen([SCRIPT] + [str(a) for a in args], stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=merged)
-        self.remove_leftovers(p.pid)
-        try:
-            out, err = p.communicate(timeout=RUN_WAIT)
-        except subprocess.TimeoutExpired:
-            os.kill(p.pid, signal.SIGTERM)
-            try:
-                out, err = p.communicate(timeout=SIGNAL_WAIT)
-            except subprocess.TimeoutExpired:
-                os.kill(p.pid, signal.SIGKILL)
-                out, err = p.communicate(timeout=h.EXIT_WAIT)
-            self.fail(f"two-hosts.sh did not end within {RUN_WAIT} s; stdout: {out!r}; "
-                      f"stderr: {err!r}")
-        return subprocess.CompletedProcess(p.args, p.returncode, out, err), p.pid
+        return nh.run_script([SCRIPT] + [str(a) for a in args], name="two-hosts.sh",
+                             timeout=RUN_WAIT, env=env, started=self.remove_leftovers)
 
     def assert_nothing_left(self, pid):
         n = names(pid)
-        left = [ns for ns in netns_list() if ns in n["ns"]]
+        left = [ns for ns in nh.netns_list() if ns in n["ns"]]
         self.assertEqual(left, [], f"namespaces of run {pid} left behind")
-        links = root_links()
-        for dev in n["veth"]:
-            self.assertNotRegex(links, rf"\d+: {re.escape(dev)}[@:]",
-                                f"veth {dev} left in this host's namespace")
-        for ns in n["ns"]:
-            self.assertNotIn(ns, links, f"a link mentions {ns} in this host's namespace")
-        addrs = root_addresses()
-        for address in (SERVER_ADDR, CLIENT_ADDR):
-            self.assertNotIn(f"inet {address}/", addrs,
-                             f"{address} appeared in this host's namespace")
+        nh.assert_host_untouched(self, n["veth"], (SERVER_ADDR, CLIENT_ADDR), n["ns"])
 
     def check_json_run(self, result, pid, port, count):
         self.assertEqual(result.returncode, h.EX_OK, result.stdout + result.stderr)
@@ -223,7 +160,7 @@ class TwoHosts(unittest.TestCase):
         self.addCleanup(os.close, master)
         out = self.read_pty(master, time.monotonic() + RUN_WAIT)
         try:
-            rc = p.wait(timeout=SIGNAL_WAIT)
+            rc = p.wait(timeout=nh.SIGNAL_WAIT)
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait(timeout=h.EXIT_WAIT)
@@ -244,20 +181,6 @@ class TwoHosts(unittest.TestCase):
 
     # -- interrupted -------------------------------------------------------------------------
 
-    def programs_in(self, pid):
-        """{pid: command} of the processes in this run's two namespaces."""
-        comms = {}
-        for ns in names(pid)["ns"]:
-            r = subprocess.run(["ip", "netns", "pids", ns], stdin=subprocess.DEVNULL,
-                               capture_output=True, text=True, timeout=h.EXIT_WAIT)
-            for p in r.stdout.split():
-                try:
-                    with open(f"/proc/{p}/comm") as f:
-                        comms[int(p)] = f.read().strip()
-                except OSError:
-                    pass
-        return comms
-
     def interrupt(self, *args, after="ready", client_running=False):
         """Starts the script in JSON mode, waits for the event `after` and for the programs to
         run in the namespaces, sends SIGINT to the script (by its pid) and checks that it ends
@@ -268,23 +191,17 @@ class TwoHosts(unittest.TestCase):
         expected = ["demo-server"] + (["demo-client"] if client_running else [])
         deadline = time.monotonic() + h.START_WAIT
         while True:
-            comms = self.programs_in(proc.pid)
+            comms = nh.programs_in(names(proc.pid)["ns"])
             if all(name in comms.values() for name in expected):
                 break
             self.assertLess(time.monotonic(), deadline,
                             f"{expected} not all running in the namespaces: {comms}")
             time.sleep(0.05)
 
-        rc = proc.terminate(signal.SIGINT, timeout=SIGNAL_WAIT)
+        rc = proc.terminate(signal.SIGINT, timeout=nh.SIGNAL_WAIT)
         self.assertEqual(rc, 130, f"exit code after SIGINT; stderr: {proc.stderr()!r}")
         self.assertIn("interrupted", proc.stderr())
-        for pid, comm in comms.items():
-            try:
-                with open(f"/proc/{pid}/comm") as f:
-                    still = f.read().strip() == comm
-            except OSError:
-                still = False
-            self.assertFalse(still, f"{comm} (pid {pid}) still runs after the script ended")
+        nh.assert_ended(self, comms)
         self.assert_nothing_left(proc.pid)
 
     def test_sigint_while_the_client_runs(self):
@@ -307,25 +224,15 @@ class TwoHosts(unittest.TestCase):
         self.assertEqual(p.returncode, h.EX_UNAVAILABLE, out + err)
         self.assertEqual(out, "")
         self.assertIn(f"{ns} exists already", err)
-        self.assertIn(ns, netns_list(), "the script deleted a namespace that was not its own")
-        self.assertNotIn(f"pd-client-{p.pid}", netns_list())
+        self.assertIn(ns, nh.netns_list(), "the script deleted a namespace that was not its own")
+        self.assertNotIn(f"pd-client-{p.pid}", nh.netns_list())
 
     def test_not_root_exit_77(self):
-        if shutil.which("setpriv") is None:
-            self.skipTest("setpriv (util-linux) is not installed")
-        r = h.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                   "--inh-caps=-all", "bash", SCRIPT, "--json"], timeout=RUN_WAIT)
-        if r.returncode in (126, 127) or "needs root" not in r.stderr:
-            self.skipTest(f"the script cannot be run as nobody here: {r.stderr.strip()!r}")
-        self.assertEqual(r.returncode, h.EX_NOPERM, r.stdout + r.stderr)
-        self.assertEqual(r.stdout, "")
-        self.assertIn("needs root", r.stderr)
-        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        nh.assert_needs_root(self, SCRIPT, RUN_WAIT)
 
     def test_netns_not_permitted_exit_77(self):
         # Root inside a user namespace of its own may not add a namespace to /run/netns.
-        if shutil.which("unshare") is None or h.run(["unshare", "-Ur", "true"]).returncode != 0:
-            self.skipTest("unshare -Ur (a user namespace) is not available here")
+        nh.require_user_namespace(self)
         p = subprocess.Popen(["unshare", "-Ur", SCRIPT, "--json"], stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.remove_leftovers(p.pid)  # unshare execs the script: the same pid
