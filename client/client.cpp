@@ -15,6 +15,7 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "http2.hpp"
 #include "portdemo/asio_adapter.hpp"
 #include "portdemo/deadline.hpp"
 #include "portdemo/limits.hpp"
@@ -212,10 +213,14 @@ asio::awaitable<attempt> connect_once(reporter& out, const options& opts,
       continue;
     }
     connected_event ev = new_event(out, opts, id, {to_endpoint(local), to_endpoint(remote)}, "tcp");
-    co_await ask_server(socket, opts, ev);
+    std::optional<http2_exchanged_event> exchanged;
+    if (opts.http2) exchanged = co_await ask_over_http2(socket, opts, ev);
+    else co_await ask_server(socket, opts, ev);
     if (keep_open(opts)) result.socket.emplace(std::move(socket));
     else socket.close(ec);
     succeed(out, opts, result, std::move(ev));
+    if (exchanged && (opts.count <= max_connections_shown || out.format() == output_format::json))
+      out.emit(std::move(*exchanged));
     co_return result;
   }
   co_return result;

@@ -32,6 +32,8 @@ struct options {
   bool progress = false;                     ///< draw a progress bar on stderr (a terminal, text)
   bool udp = false;                          ///< --udp: one datagram each way instead of a connection
   int proxy_protocol = 0;                    ///< --proxy-protocol v1|v2: a PROXY header first (0: none)
+  bool http2 = false;                        ///< --http2: HTTP/2 by prior knowledge instead of the hello
+  std::uint64_t requests = 3;                ///< --requests: GET /json on streams of one connection (--http2)
 };
 
 /// Makes room for the connections the options hold open at once (--hold, --verify): an

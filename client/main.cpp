@@ -47,6 +47,16 @@ int main(int argc, char** argv) {
                  "or v2 (binary), naming this end as the client, as a proxy\n"
                  "would (like curl --haproxy-protocol)")
       ->check(CLI::IsMember({"v1", "v2"}));
+  bool http2 = false;
+  auto* http2_flag = app.add_flag("--http2", http2,
+               "speak HTTP/2 by prior knowledge (h2c) instead of the hello:\n"
+               "--requests GET /json on streams of one connection, each\n"
+               "answered with the server's view: one client port for all");
+  std::uint64_t requests = 3;
+  app.add_option("--requests", requests, "requests on the one connection, with --http2 (1-100)")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100}))
+      ->capture_default_str()
+      ->needs(http2_flag);
   bool verify = false;
   app.add_flag("--verify", verify,
                "before closing, check each printed tuple against the kernel's\nsocket table (/proc/net/tcp)");
@@ -76,6 +86,13 @@ int main(int argc, char** argv) {
     return exit_code::usage;
   }
   if (!proxy_protocol.empty()) opts.proxy_protocol = proxy_protocol == "v2" ? 2 : 1;
+  if (http2 && (udp || !proxy_protocol.empty())) {
+    std::fprintf(stderr, "--http2: HTTP/2 runs on a TCP connection of its own; leave out %s\n",
+                 udp ? "--udp" : "--proxy-protocol");
+    return exit_code::usage;
+  }
+  opts.http2 = http2;
+  opts.requests = requests;
 
   opts.port = parse_single_port(port, false).ports.front();
   opts.source_port = source_port;

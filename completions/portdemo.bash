@@ -24,7 +24,7 @@ _portdemo_server_options=(
 )
 _portdemo_client_options=(
     -h --help --version -n --count -P --parallel --hold -u --udp --verify -t --timeout
-    -s --source-port --proxy-protocol -4 -6 --format --color
+    -s --source-port --proxy-protocol --http2 --requests -4 -6 --format --color
 )
 
 # Fills COMPREPLY with ports for the word $1: service names, or the table's port numbers once a
@@ -118,7 +118,7 @@ _demo_client() {
     _portdemo_words || return
     _portdemo_common_values && return
     case $prev in
-        -n | --count | -P | --parallel | --hold | -t | --timeout | -s | --source-port)
+        -n | --count | -P | --parallel | --hold | -t | --timeout | -s | --source-port | --requests)
             return # a number
             ;;
         --proxy-protocol)
@@ -135,7 +135,7 @@ _demo_client() {
     local i arguments=0
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
-            -n | --count | -P | --parallel | --hold | -t | --timeout | -s | --source-port | --proxy-protocol | --format | --color)
+            -n | --count | -P | --parallel | --hold | -t | --timeout | -s | --source-port | --proxy-protocol | --requests | --format | --color)
                 [[ ${words[i + 1]-} == = ]] && ((i++)) # --count = 5, as bash splits --count=5
                 ((i++))
                 ;;

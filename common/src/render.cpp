@@ -246,6 +246,23 @@ struct json_visitor {
     out += '}';
     return out;
   }
+  std::string operator()(const http2_exchanged_event& e) const {
+    std::string answers;
+    bool one_port = !e.answers.empty();
+    for (const http2_answer_seen& a : e.answers) {
+      if (!answers.empty()) answers += ',';
+      answers += fmt::format("{{\"stream\":{},\"status\":{},\"server_view\":{},\"server_id\":{},"
+                             "\"server_request\":{},\"server_stream\":{}}}",
+                             a.stream, a.status,
+                             a.server_view ? "{" + json_tuple(*a.server_view) + "}" : std::string("null"),
+                             a.server_id ? std::to_string(*a.server_id) : std::string("null"), a.server_request,
+                             a.server_stream);
+      if (!a.server_view || a.server_view->remote.port != e.tuple.local.port) one_port = false;
+    }
+    return fmt::format("{{\"event\":\"http2_exchanged\",\"id\":{},{},\"answers\":[{}],\"one_port\":{},"
+                       "\"problem\":{}}}",
+                       e.id, json_tuple(e.tuple), answers, one_port ? "true" : "false", json_opt_string(e.problem));
+  }
   std::string operator()(const http2_closed_event& e) const {
     return fmt::format("{{\"event\":\"http2_closed\",\"id\":{},{},\"requests\":{},\"most_at_once\":{},"
                        "\"reason\":{},\"tls\":{}}}",
@@ -900,6 +917,28 @@ struct text_renderer::impl {
     if (!e.tls_version.empty()) detail += ", " + e.tls_version;
     if (!e.note.empty()) detail += "; " + e.note;
     return join(head, "(" + detail + ")", 4);
+  }
+
+  std::string operator()(const http2_exchanged_event& e) const {
+    std::string out = fmt::format("  HTTP/2 (h2c) on this one connection, from local port {}:\n", e.tuple.local.port);
+    bool one_port = !e.answers.empty();
+    for (const http2_answer_seen& a : e.answers) {
+      if (a.server_view)
+        out += fmt::format("    stream {:<3} the server saw {} <- {}  (its request {} on #{})\n", a.stream,
+                           to_string(a.server_view->local), to_string(a.server_view->remote), a.server_request,
+                           a.server_id.value_or(0));
+      else
+        out += fmt::format("    stream {:<3} status {}, no view of the connection in the answer\n", a.stream, a.status);
+      if (!a.server_view || a.server_view->remote.port != e.tuple.local.port) one_port = false;
+    }
+    if (one_port)
+      out += wrap(fmt::format("{} request{}, {} stream{}, one client port ({}): HTTP/2 multiplexes them on one "
+                              "connection, where HTTP/1.1 would take one at a time",
+                              e.answers.size(), e.answers.size() == 1 ? "" : "s", e.answers.size(),
+                              e.answers.size() == 1 ? "" : "s", e.tuple.local.port),
+                  text_width, 4, 2);
+    if (!e.problem.empty()) out += wrap("HTTP/2: " + e.problem, text_width, 4, 2);
+    return out;
   }
 
   std::string operator()(const http2_closed_event& e) const {

@@ -356,6 +356,24 @@ struct connected_event {
   std::string proto = "tcp";                ///< "udp": one datagram each way, no connection
 };
 
+/// One answer demo-client --http2 got, and what the server said it saw.
+struct http2_answer_seen {
+  std::int32_t stream = 0;
+  int status = 0;
+  std::optional<socket_tuple> server_view;  ///< the server's tuple, from its /json answer
+  std::optional<std::uint64_t> server_id;   ///< the server's connection number
+  std::uint64_t server_request = 0;         ///< the request's number on the server's connection
+  std::int64_t server_stream = 0;           ///< the stream the server answered on
+};
+
+/// demo-client --http2: --requests GET /json on streams of one connection (h2c by prior knowledge).
+struct http2_exchanged_event {
+  std::uint64_t id = 0;
+  socket_tuple tuple;                     ///< this end's connection, from the kernel
+  std::vector<http2_answer_seen> answers;  ///< in the order they completed
+  std::string problem;                    ///< why some answers are missing, if they are
+};
+
 /// No address accepted: the client gives up on this connection.
 struct gave_up_event {
   std::string host;
@@ -418,6 +436,6 @@ using event = std::variant<host_facts_event, listening_event, join_event, bind_f
                            accept_resumed_event, privileges_dropped_event, limit_event, busy_event, stopping_event,
                            server_summary_event, resolved_event,
                            resolve_failed_event, connect_failed_event, connected_event,
-                           gave_up_event, verified_event, client_summary_event>;
+                           gave_up_event, verified_event, client_summary_event, http2_exchanged_event>;
 
 }  // namespace portdemo
