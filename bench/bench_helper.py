@@ -2,16 +2,24 @@
 """Helpers of scripts/bench.sh that are easier in Python than in bash.
 
     free-port ADDRESS                  a port the kernel calls free now (bind port 0, close)
-    listen-port --pid PID [--file F --key K] [--timeout S]
+    listen-port --pid PID [--file F --key K [--exclude-key K2]] [--count N] [--timeout S]
                                        the port a server listens on: from its JSON `ready`
-                                       line in F when it prints one (K: ports, raw_port,
-                                       http_port), else from /proc (the pid's listening sockets)
-    run --samples F --workload W --server S --round R --server-pid PID --kind wrk|raw|client
-        --out F -- CMD...              one measured run: the server's CPU (utime+stime) around
+                                       line in F when it prints one (K: ports, tls_ports,
+                                       raw_port, http_port; the first of K not in K2), else
+                                       from /proc (the pid's listening sockets; with --count N,
+                                       once it has N of them, all N, sorted, on one line)
+    run --samples F --workload W --server S --round R --server-pid PID
+        --kind wrk|raw|client|h2load --out F -- CMD...
+                                       one measured run: the server's CPU (utime+stime) around
                                        CMD, the load's own CPU, and how much of the two cores
                                        other processes took (over --max-other percent: repeated,
                                        at most --retries times, then kept and marked disturbed);
-                                       appends one JSON sample line
+                                       appends one JSON sample line. A failed run (h2load:
+                                       failed, errored or timed-out requests, an answer not 2xx,
+                                       none succeeded, no HTTP/2; any kind: the server not
+                                       running) is not repeated and gives no figure: its line
+                                       has "failed" with the reason (--fail REASON: no run,
+                                       only such a line)
     idle --address A --port P --count N --mode http|hold|silent [--hold-max S]
                                        opens N connections and holds them idle; prints one JSON
                                        line when all are open (and answered), then waits for
@@ -114,12 +122,19 @@ def cmd_listen_port(args):
                         continue
                     if isinstance(ev, dict) and ev.get("event") == "ready" and args.key in ev:
                         v = ev[args.key]
-                        print(v[0] if isinstance(v, list) else v)
+                        if not isinstance(v, list):
+                            print(v)
+                            return
+                        left = [p for p in v if p not in (ev.get(args.exclude_key) or [])]
+                        if not left:
+                            sys.exit(f"bench_helper: process {args.pid}'s ready line has no {args.key}"
+                                     + (f" outside {args.exclude_key}" if args.exclude_key else "") + f": {line.strip()}")
+                        print(left[0])
                         return
         if not args.file or time.monotonic() > t0 + args.proc_after:
             ports = listening_ports_of(args.pid)
-            if len(ports) == 1:
-                print(ports[0])
+            if len(ports) == args.count:
+                print(" ".join(str(p) for p in ports))
                 return
         time.sleep(0.01)
     sys.exit(f"bench_helper: process {args.pid} did not report a listening port within {args.timeout} s")
@@ -142,6 +157,62 @@ def parse_wrk(text):
         errors += int(n.group(1))
     return {"requests": requests, "seconds": seconds, "errors": errors,
             "read_errors": int(e.group(2)) if e else 0}
+
+
+def parse_h2load(text, rc):
+    """h2load's summary ("finished in 5.00s, 81234.00 req/s, ...", "requests: N total, N started,
+    N done, N succeeded, N failed, N errored, N timeout", "status codes: N 2xx, ..."). The figure is
+    the succeeded requests over the measured time. A run is failed, with no figure, when h2load
+    reports failed, errored or timed-out requests, an answer that is not 2xx, no succeeded request,
+    a protocol other than h2/h2c (h2load prints "Application protocol: h2" once the server chose h2
+    in ALPN, "h2c" for http:// URIs; with --npn-list=h2 it falls back to nothing), or exits non-zero;
+    h2load itself exits 0 in all of these."""
+    r = {"requests": 0, "seconds": 0.0, "errors": 0}
+    reasons = []
+    fin = re.search(r"^finished in ([\d.]+)(us|ms|s|m)?, ([\d.]+) req/s", text, re.M)
+    req = re.search(r"^requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, "
+                    r"(\d+) errored, (\d+) timeout", text, re.M)
+    st = re.search(r"^status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text, re.M)
+    traffic = re.search(r"^traffic: \S+ \((\d+)\) total", text, re.M)
+    protocols = sorted(set(re.findall(r"^Application protocol: (\S+)", text, re.M)))
+    tls = re.search(r"^TLS Protocol: (\S+)", text, re.M)
+    cipher = re.search(r"^Cipher: (\S+)", text, re.M)
+    if protocols:
+        r["protocol"] = ",".join(protocols)
+    if tls:
+        r["tls"] = tls.group(1) + (f" {cipher.group(1)}" if cipher else "")
+    if rc == "killed":
+        reasons.append("h2load did not end in time and was killed")
+    elif rc != 0:
+        reasons.append(f"h2load exited with {rc}")
+    if not (fin and req):
+        tail = " | ".join(line.strip() for line in text.strip().splitlines()[-4:])
+        reasons.append(f"no result in h2load's output ({tail or 'empty'})")
+        r["errors"] = 1
+        r["failed"] = "; ".join(reasons)
+        return r
+    scale = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[fin.group(2) or "s"]
+    total, started, done, succeeded, failed, errored, timeout = (int(x) for x in req.groups())
+    non2xx = sum(int(x) for x in st.groups()[1:]) if st else 0
+    r.update(requests=succeeded, seconds=float(fin.group(1)) * scale, started=started, done=done,
+             failed_requests=failed, errored=errored, timeouts=timeout, non_2xx=non2xx)
+    r["errors"] = failed + errored + timeout + non2xx
+    if "No supported protocol was negotiated" in text:
+        reasons.append("the server chose no h2 in ALPN (h2load: \"No supported protocol was negotiated\")")
+    elif not protocols:
+        reasons.append("h2load names no application protocol")
+    elif any(p not in ("h2", "h2c") for p in protocols):
+        reasons.append(f"protocol {r['protocol']}, not HTTP/2")
+    if succeeded == 0:
+        reasons.append(f"no request succeeded ({started} started, {done} done"
+                       + (f", {traffic.group(1)} bytes received" if traffic else "") + ")")
+    if failed or errored or timeout:
+        reasons.append(f"{failed} failed, {errored} errored, {timeout} timed out of {total} requests")
+    if non2xx:
+        reasons.append(f"{non2xx} answers not 2xx")
+    if reasons:
+        r["failed"] = "; ".join(reasons)
+    return r
 
 
 def parse_raw(text):
@@ -196,25 +267,50 @@ def cmd_run(args):
     """One measured run: the load command against a server, the server's CPU around it, and
     how much of the two cores went to other processes (a disturbed run is repeated)."""
     tck = os.sysconf("SC_CLK_TCK")
+    if args.fail:  # the script knows already (the server did not start): no run, a failed line
+        record_failed(args, args.fail, tck)
+        return
+    gone = f"the server (pid {args.server_pid}) is not running: it ended before this run"
+    if server_ticks_or_none(args.server_pid) is None:  # a dead server is a failed run, not the end of the script
+        record_failed(args, gone, tck)
+        return
     for attempt in range(args.retries + 1):
         wait_quiet((args.server_cpu, args.load_cpu), args.max_other, args.wait_quiet)
-        s0, c0, l0 = cpu_ticks_of(args.server_pid), core_busy_ticks(args.server_cpu), core_busy_ticks(args.load_cpu)
+        s0, c0, l0 = server_ticks_or_none(args.server_pid), core_busy_ticks(args.server_cpu), core_busy_ticks(args.load_cpu)
+        if s0 is None:
+            record_failed(args, gone, tck)
+            return
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.monotonic()
-        with open(args.out, "w") as out:
-            rc = subprocess.run(args.command, stdout=out, stderr=subprocess.STDOUT, timeout=args.timeout).returncode
+        try:
+            with open(args.out, "w") as out:
+                rc = subprocess.run(args.command, stdout=out, stderr=subprocess.STDOUT, timeout=args.timeout).returncode
+        except subprocess.TimeoutExpired:
+            if args.kind != "h2load":
+                raise
+            rc = "killed"  # subprocess.run has killed it
+            with open(args.out, "a") as out:
+                out.write(f"\nbench_helper: h2load killed after {args.timeout} s\n")
         wall = time.monotonic() - t0
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        s1, c1, l1 = cpu_ticks_of(args.server_pid), core_busy_ticks(args.server_cpu), core_busy_ticks(args.load_cpu)
+        s1, c1, l1 = server_ticks_or_none(args.server_pid), core_busy_ticks(args.server_cpu), core_busy_ticks(args.load_cpu)
         with open(args.out, errors="replace") as f:
             text = f.read()
         if args.kind == "wrk":
             r = parse_wrk(text)
         elif args.kind == "raw":
             r = parse_raw(text)
+        elif args.kind == "h2load":
+            r = parse_h2load(text, rc)
         else:
             r = parse_client(text)
             r["seconds"] = wall
+        if s1 is None:
+            r["failed"] = (r.get("failed", "") + "; " if r.get("failed") else "") + \
+                f"the server (pid {args.server_pid}) ended during the run"
+            s1 = s0
+        if r.get("failed"):  # no figure from it, and nothing to gain from repeating it
+            print(f"  FAILED (no figure): {args.workload}, {args.server}: {r['failed']}", flush=True)
         load_ticks = ((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)) * tck
         server_ticks = s1 - s0
         # Busy time of each core not spent by the process pinned there: other processes
@@ -222,7 +318,7 @@ def cmd_run(args):
         other_server_core = max(0.0, (c1 - c0) - server_ticks) / (wall * tck) * 100
         other_load_core = max(0.0, (l1 - l0) - load_ticks) / (wall * tck) * 100
         disturbed = max(other_server_core, other_load_core) > args.max_other
-        if disturbed and attempt < args.retries:
+        if disturbed and attempt < args.retries and not r.get("failed"):
             print(f"  disturbed: {other_server_core:.0f}% of core {args.server_cpu} and {other_load_core:.0f}% "
                   f"of core {args.load_cpu} went to other processes; repeating", flush=True)
             continue
@@ -232,8 +328,26 @@ def cmd_run(args):
              other_pct_load_core=round(other_load_core, 1), disturbed=disturbed, attempts=attempt + 1,
              exit_code=rc)
     r["rate"] = r["requests"] / r["seconds"] if r["seconds"] > 0 else 0.0
-    if rc != 0 and args.kind != "wrk":
+    if rc != 0 and args.kind not in ("wrk", "h2load"):  # h2load's exit code is in its "failed" reason
         r["errors"] += 1
+    with open(args.samples, "a") as f:
+        f.write(json.dumps(r) + "\n")
+
+
+def server_ticks_or_none(pid):
+    try:
+        return cpu_ticks_of(pid)
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def record_failed(args, reason, tck):
+    """A run that could not take place (the server is gone): one sample line that says so."""
+    print(f"  FAILED (no figure): {args.workload}, {args.server}: {reason}", flush=True)
+    r = {"requests": 0, "seconds": 0.0, "errors": 1, "failed": reason, "workload": args.workload,
+         "server": args.server, "round": args.round, "cpu_ticks": 0, "clk_tck": tck, "load_cpu_seconds": 0.0,
+         "other_pct_server_core": 0.0, "other_pct_load_core": 0.0, "disturbed": False, "attempts": 0,
+         "exit_code": None, "rate": 0.0}
     with open(args.samples, "a") as f:
         f.write(json.dumps(r) + "\n")
 
@@ -518,6 +632,8 @@ WORKLOADS = {
     "b": "HTTP new conn/request (wrk -c50, Connection: close)",
     "c": "raw TCP new conn/report (32 concurrent)",
     "e": "demo-client --count --parallel 32",
+    "g": "HTTP/2 h2c, prior knowledge (h2load -c4 -m32)",
+    "h": "HTTP/2 over TLS, h2 in ALPN (h2load -c4 -m32)",
 }
 
 
@@ -526,7 +642,18 @@ def summarize_samples(samples):
     for s in samples:
         groups.setdefault((s["workload"], s["server"]), []).append(s)
     rows = []
-    for (w, srv), runs in groups.items():
+    for (w, srv), all_runs in groups.items():
+        # A failed run (see `run`) gives no figure; a server whose every run failed gets a row
+        # that says so, with no figures at all.
+        failed = [r for r in all_runs if r.get("failed")]
+        runs = [r for r in all_runs if not r.get("failed")]
+        failures = sorted({r["failed"] for r in failed})
+        if not runs:
+            rows.append({"workload": w, "server": srv, "rounds": len(all_runs), "rate_median": None, "rate_min": None,
+                         "rate_max": None, "cpu_us_per_request": None, "requests": 0,
+                         "errors": sum(r["errors"] for r in all_runs), "disturbed_runs": 0,
+                         "rate_from": "none: every run failed", "failed_runs": len(failed), "failures": failures})
+            continue
         # Requests/s from the undisturbed runs when there are any (another process on a core
         # only ever lowers them); CPU per request from every run (it is the server's own time).
         clean = [r for r in runs if not r.get("disturbed")]
@@ -539,12 +666,25 @@ def summarize_samples(samples):
                "requests": total_requests, "errors": sum(r["errors"] for r in runs)}
         row["disturbed_runs"] = len(runs) - len(clean)
         row["rate_from"] = "undisturbed runs" if clean else "all runs (every one disturbed)"
+        row["rounds"] = len(all_runs)
+        row["failed_runs"] = len(failed)
+        row["failures"] = failures
+        if failed:
+            row["rate_from"] += f", {len(failed)} failed run(s) left out"
+        protocols = sorted({r["protocol"] for r in runs if r.get("protocol")})
+        if protocols:
+            row["protocol"] = ",".join(protocols)
+        tls = sorted({r["tls"] for r in runs if r.get("tls")})
+        if tls:
+            row["tls"] = ", ".join(tls)
         if w == "e":
             row["client_cpu_us_per_connection"] = statistics.median(
                 r["load_cpu_seconds"] * 1e6 / r["requests"] for r in runs if r["requests"])
         rows.append(row)
     by_key = {(r["workload"], r["server"]): r for r in rows}
     for r in rows:
+        if r["rate_median"] is None:
+            continue
         for ref in ("nginx", "epoll"):
             base = by_key.get((r["workload"], ref))
             if base and base is not r and base["rate_median"]:
@@ -600,10 +740,14 @@ def new_vs_old(rows, idle, startup, syscalls):
     out = []
     by_key = {(r["workload"], r["server"]): r for r in rows}
     calls = {(c["workload"], c["server"]): c for c in syscalls}
-    for w in "abce":
+    for w in "abcegh":
         for new, old in OLD_OF.items():
             n, o = by_key.get((w, new)), by_key.get((w, old))
             if not (n and o):
+                continue
+            if n["rate_median"] is None or o["rate_median"] is None:  # every run of one of them failed
+                out.append({"workload": w, "new": new, "old": old, "rate": [n["rate_median"], o["rate_median"]],
+                            "failed_runs": [n["failed_runs"], o["failed_runs"]], "rounds": [n["rounds"], o["rounds"]]})
                 continue
             cn, co = calls.get((w, new)), calls.get((w, old))
             out.append({"workload": w, "new": new, "old": old,
@@ -646,6 +790,10 @@ def print_new_vs_old(cmp):
         elif w == "f":
             print(f"  {'(f) start-up to ready':<56} {'new':<10} vs {'old':<10}  {fmt_x(c['ratio'])} "
                   f"({c['median_ms'][0]} / {c['median_ms'][1]} ms)")
+        elif "failed_runs" in c:
+            text = "no comparison: " + ", ".join(
+                f"{name} failed {f}/{n} runs" for name, f, n in zip((c["new"], c["old"]), c["failed_runs"], c["rounds"]))
+            print(f"  {'(' + w + ') ' + WORKLOADS.get(w, w):<56} {c['new']:<10} vs {c['old']:<10}  {text}")
         else:
             cpu = c["cpu_us_per_request"]
             text = (f"req/s {fmt_x(c['rate_ratio'])} ({c['rate'][0]:.0f} / {c['rate'][1]:.0f}), CPU/req "
@@ -696,19 +844,34 @@ def read_lines(path):
 def cmd_summarize(args):
     samples = read_lines(args.samples)
     rows = summarize_samples(samples)
-    order = {k: i for i, k in enumerate("abce")}
+    order = {k: i for i, k in enumerate("abcegh")}
     rows.sort(key=lambda r: (order.get(r["workload"], 9), r["server"]))
     print()
     print(f"{'workload':<52} {'server':<12} {'median (min-max) req/s':<28} {'CPU us/req':>10}  "
           f"{'vs nginx req/s / CPU':>20}  {'vs epoll req/s / CPU':>20}  errors  disturbed")
     for r in rows:
-        rate = f"{r['rate_median']:.0f} ({r['rate_min']:.0f}-{r['rate_max']:.0f})"
+        if r["rate_median"] is None:
+            rate = f"FAILED ({r['failed_runs']}/{r['rounds']} runs)"
+        else:
+            rate = f"{r['rate_median']:.0f} ({r['rate_min']:.0f}-{r['rate_max']:.0f})"
         cpu = f"{r['cpu_us_per_request']:.1f}" if r["cpu_us_per_request"] is not None else "-"
+        mark = f"  [{r['failed_runs']}/{r['rounds']} runs failed, left out]" if r["failed_runs"] and r["rate_median"] is not None else ""
         print(f"{WORKLOADS.get(r['workload'], r['workload']):<52} {r['server']:<12} {rate:<28} {cpu:>10}  "
-              f"{fmt_ratio(r, 'nginx'):>20}  {fmt_ratio(r, 'epoll'):>20}  {r['errors']:>6}  {r['disturbed_runs']:>9}")
+              f"{fmt_ratio(r, 'nginx'):>20}  {fmt_ratio(r, 'epoll'):>20}  {r['errors']:>6}  {r['disturbed_runs']:>9}{mark}")
     if any(r["disturbed_runs"] for r in rows):
         print("  disturbed: runs in which other processes took over 10% of a core even after two repeats;"
               " req/s leaves them out (unless all were), CPU/req counts them (it is the server's own time)")
+    if any(r["failed_runs"] for r in rows):
+        print("  failed runs give no figure (h2load: failed, errored or timed-out requests, answers not 2xx, none"
+              " succeeded, or no HTTP/2; or the server was not running):")
+        for r in rows:
+            if r["failed_runs"]:
+                shown = r["failures"][:2] + ([f"(and {len(r['failures']) - 2} more)"] if len(r["failures"]) > 2 else [])
+                print(f"    ({r['workload']}) {r['server']}: {r['failed_runs']} of {r['rounds']} runs: " + " / ".join(shown))
+    tls = sorted({r["tls"] for r in rows if r.get("tls")})
+    if tls:
+        print("  (h) TLS as h2load reported it: " + ", ".join(
+            f"{r['server']} {r['tls']}" for r in rows if r.get("tls")))
     if any("client_cpu_us_per_connection" in r for r in rows):
         print("  (e) demo-client's own CPU per connection (user+sys, us): " + ", ".join(
             f"{r['server']} {r['client_cpu_us_per_connection']:.0f}" for r in rows
@@ -767,6 +930,8 @@ def main():
     p.add_argument("--pid", type=int, required=True)
     p.add_argument("--file")
     p.add_argument("--key", default="ports")
+    p.add_argument("--exclude-key", help="with --file: the first port of --key that is not in this key's list")
+    p.add_argument("--count", type=int, default=1, help="from /proc: wait for this many listening ports")
     p.add_argument("--timeout", type=float, default=10)
     p.add_argument("--proc-after", type=float, default=1.0,
                    help="with --file: look in /proc too after this many seconds without a ready line")
@@ -776,7 +941,8 @@ def main():
         p.add_argument(opt, required=True)
     p.add_argument("--round", type=int, required=True)
     p.add_argument("--server-pid", type=int, required=True)
-    p.add_argument("--kind", choices=("wrk", "raw", "client"), required=True)
+    p.add_argument("--kind", choices=("wrk", "raw", "client", "h2load"), required=True)
+    p.add_argument("--fail", help="do not run: record a failed run with this reason")
     add_measured_run_arguments(p)
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("idle")
