@@ -15,6 +15,8 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "http2.hpp"
+#include "http3.hpp"
 #include "portdemo/asio_adapter.hpp"
 #include "portdemo/deadline.hpp"
 #include "portdemo/limits.hpp"
@@ -95,7 +97,7 @@ asio::awaitable<std::optional<std::vector<tcp::endpoint>>> resolve(reporter& out
     co_return std::nullopt;
   }
   std::vector<tcp::endpoint> endpoints;
-  resolved_event resolved{opts.host, opts.port, {}, opts.udp};
+  resolved_event resolved{opts.host, opts.port, {}, opts.udp || opts.http3};
   for (const auto& entry : results) {
     tcp::endpoint ep = entry.endpoint();
     if (std::find(endpoints.begin(), endpoints.end(), ep) != endpoints.end()) continue;
@@ -212,10 +214,14 @@ asio::awaitable<attempt> connect_once(reporter& out, const options& opts,
       continue;
     }
     connected_event ev = new_event(out, opts, id, {to_endpoint(local), to_endpoint(remote)}, "tcp");
-    co_await ask_server(socket, opts, ev);
+    std::optional<http2_exchanged_event> exchanged;
+    if (opts.http2) exchanged = co_await ask_over_http2(socket, opts, ev);
+    else co_await ask_server(socket, opts, ev);
     if (keep_open(opts)) result.socket.emplace(std::move(socket));
     else socket.close(ec);
     succeed(out, opts, result, std::move(ev));
+    if (exchanged && (opts.count <= max_connections_shown || out.format() == output_format::json))
+      out.emit(std::move(*exchanged));
     co_return result;
   }
   co_return result;
@@ -396,7 +402,8 @@ verified_event verify(const std::vector<tcp::socket>& held, const std::vector<co
 
 std::optional<std::string> make_room(const options& opts, const host_facts& facts) {
   // Held connections are open descriptors all at once, and each needs its own ephemeral port.
-  if (opts.hold.count() == 0 && !opts.verify) return std::nullopt;
+  // (--http3 holds one connection, whatever --count: its requests share it.)
+  if ((opts.hold.count() == 0 && !opts.verify) || opts.http3) return std::nullopt;
   if (auto problem = held_ports_problem(opts.count, facts.ephemeral, opts.source_port)) return problem;
   rlimit files{};
   if (::getrlimit(RLIMIT_NOFILE, &files) != 0) return std::nullopt;
@@ -413,6 +420,10 @@ asio::awaitable<int> run(reporter& out, options opts) {
   int code = exit_code::ok;
   auto endpoints = co_await resolve(out, opts, code);
   if (!endpoints) co_return code;
+  if (opts.http3) {
+    code = co_await run_http3(out, opts, *endpoints);
+    co_return code;
+  }
 
   auto ex = co_await asio::this_coro::executor;
   run_state s{out, opts, *endpoints, 1, false, exit_code::ok, {}, {}, progress_bar(opts.progress, opts.count)};

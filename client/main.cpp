@@ -9,6 +9,8 @@
 #include <asio/io_context.hpp>
 
 #include "client.hpp"
+#include "http3.hpp"
+#include "http3_words.hpp"
 #include "portdemo/cli.hpp"
 
 int main(int argc, char** argv) {
@@ -47,6 +49,16 @@ int main(int argc, char** argv) {
                  "or v2 (binary), naming this end as the client, as a proxy\n"
                  "would (like curl --haproxy-protocol)")
       ->check(CLI::IsMember({"v1", "v2"}));
+  bool http2 = false;
+  auto* http2_flag = app.add_flag("--http2", http2,
+               "speak HTTP/2 by prior knowledge (h2c) instead of the hello:\n"
+               "--requests GET /json on streams of one connection, each\n"
+               "answered with the server's view: one client port for all");
+  std::uint64_t requests = 3;
+  app.add_option("--requests", requests, "requests on the one connection, with --http2 (1-100)")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100}))
+      ->capture_default_str()
+      ->needs(http2_flag);
   bool verify = false;
   app.add_flag("--verify", verify,
                "before closing, check each printed tuple against the kernel's\nsocket table (/proc/net/tcp)");
@@ -58,6 +70,18 @@ int main(int argc, char** argv) {
   app.add_option("--source-port,-s", source_port,
                  "pin this end's port instead of letting the kernel choose\nan ephemeral one (1-65535)")
       ->check(CLI::Range(std::uint16_t{1}, std::uint16_t{65535}));
+  app.add_flag("--http3", opts.http3,
+               "HTTP/3 over QUIC (UDP): GET /json on one connection, each\nrequest on a stream of its own; "
+               "shows the QUIC connection IDs\nand the server's view");
+  app.add_flag("--rebind", opts.rebind,
+               "with --http3: after the first request, move to a new UDP\nsocket (a new ephemeral port) and "
+               "ask again on the same\nQUIC connection");
+  app.add_option("--cacert", opts.cacert,
+                 "with --http3: trust the server's certificate from FILE (PEM),\nas demo-server --save-cert FILE "
+                 "wrote it (like curl --cacert)")
+      ->type_name("FILE");
+  app.add_flag("--insecure,-k", opts.insecure,
+               "with --http3: do not verify the server's certificate\n(like curl -k)");
   bool only_v4 = false;
   bool only_v6 = false;
   auto* v4 = app.add_flag("-4", only_v4, "use IPv4 addresses only");
@@ -67,6 +91,17 @@ int main(int argc, char** argv) {
   cli::add_output_options(app, output);
 
   if (int code = cli::parse(app, argc, argv); code >= 0) return code;
+  if (auto problem = client::http3_options_problem({opts.http3, opts.rebind, opts.insecure, !opts.cacert.empty(), udp,
+                                                    !proxy_protocol.empty(), verify, opts.parallel > 1})) {
+    std::fprintf(stderr, "%s\n", problem->c_str());
+    return exit_code::usage;
+  }
+  if (!opts.cacert.empty()) {
+    if (auto problem = client::cacert_problem(opts.cacert)) {
+      std::fprintf(stderr, "%s\n", problem->c_str());
+      return exit_code::usage;
+    }
+  }
   if (auto problem = udp_options_problem(udp, hold_s > 0, verify)) {
     std::fprintf(stderr, "%s\n", problem->c_str());
     return exit_code::usage;
@@ -76,6 +111,13 @@ int main(int argc, char** argv) {
     return exit_code::usage;
   }
   if (!proxy_protocol.empty()) opts.proxy_protocol = proxy_protocol == "v2" ? 2 : 1;
+  if (http2 && (udp || !proxy_protocol.empty())) {
+    std::fprintf(stderr, "--http2: HTTP/2 runs on a TCP connection of its own; leave out %s\n",
+                 udp ? "--udp" : "--proxy-protocol");
+    return exit_code::usage;
+  }
+  opts.http2 = http2;
+  opts.requests = requests;
 
   opts.port = parse_single_port(port, false).ports.front();
   opts.source_port = source_port;

@@ -17,14 +17,15 @@ _portdemo_services=(
 
 # The options of each program, as `--help` lists them (tests/package/test_completion.py checks).
 _portdemo_server_options=(
-    -h --help --version -p --ports -b --bind --udp --tls --proxy-protocol --cert --key --save-cert --strict
+    -h --help --version -p --ports -b --bind --udp --tls --proxy-protocol --quic --cert --key --save-cert --strict
     --max-connections --request-timeout --write-timeout --keep-alive-timeout --shutdown-grace
     --max-line --max-header-bytes --max-header-lines --user --mask-addresses --max-board-subscribers
     -q --quiet --format --color
 )
 _portdemo_client_options=(
     -h --help --version -n --count -P --parallel --hold -u --udp --verify -t --timeout
-    -s --source-port --proxy-protocol -4 -6 --format --color
+    -s --source-port --proxy-protocol --http2 --requests --http3 --rebind --cacert -k --insecure -4 -6 --format
+    --color
 )
 
 # Fills COMPREPLY with ports for the word $1: service names, or the table's port numbers once a
@@ -87,6 +88,15 @@ _demo_server() {
             _portdemo_ports "$cur" list
             return
             ;;
+        --quic)
+            # Its value is optional (alone: every TLS port): ports, or the next option.
+            if [[ $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "${_portdemo_server_options[*]}" -- "$cur"))
+            else
+                _portdemo_ports "$cur" list
+            fi
+            return
+            ;;
         -b | --bind)
             COMPREPLY=($(compgen -W "127.0.0.1 ::1 0.0.0.0 ::" -- "$cur"))
             declare -F __ltrim_colon_completions >/dev/null && __ltrim_colon_completions "$cur"
@@ -118,11 +128,19 @@ _demo_client() {
     _portdemo_words || return
     _portdemo_common_values && return
     case $prev in
-        -n | --count | -P | --parallel | --hold | -t | --timeout | -s | --source-port)
+        -n | --count | -P | --parallel | --hold | -t | --timeout | -s | --source-port | --requests)
             return # a number
             ;;
         --proxy-protocol)
             COMPREPLY=($(compgen -W "v1 v2" -- "$cur"))
+            return
+            ;;
+        --cacert)
+            if declare -F _filedir >/dev/null; then
+                _filedir
+            else
+                COMPREPLY=($(compgen -f -- "$cur"))
+            fi
             return
             ;;
     esac
@@ -135,7 +153,8 @@ _demo_client() {
     local i arguments=0
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
-            -n | --count | -P | --parallel | --hold | -t | --timeout | -s | --source-port | --proxy-protocol | --format | --color)
+            -n | --count | -P | --parallel | --hold | -t | --timeout | -s | --source-port | --proxy-protocol | --requests | \
+                --cacert | --format | --color)
                 [[ ${words[i + 1]-} == = ]] && ((i++)) # --count = 5, as bash splits --count=5
                 ((i++))
                 ;;

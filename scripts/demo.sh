@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The guided demonstration: installs what is missing, builds, then shows in eight chapters how
+# The guided demonstration: installs what is missing, builds, then shows in nine chapters how
 # ports work: the server's fixed port against the client's ephemeral ones, the two ends'
 # mirrored views of one connection, several services on one host and a privileged port
 # refused, many connections and the ephemeral range, UDP, two hosts, NAT (a router between
-# them that rewrites addresses and ports), the packets on the wire, and the classroom board. A lecturer runs one chapter at a time, or all of them.
+# them that rewrites addresses and ports), the packets on the wire, the classroom board, and
+# one page over HTTP/1.1, HTTP/2 and HTTP/3. A lecturer runs one chapter at a time, or all.
 #
 #   scripts/demo.sh           every chapter, one after another
 #   scripts/demo.sh 3         chapter 3 only (several numbers: those chapters, in that order)
@@ -33,6 +34,7 @@ titles=(
   "NAT: when the two views differ"
   "The packets on the wire"
   "The classroom board"
+  "HTTP/1.1, HTTP/2 and HTTP/3: one page, three ways"
 )
 last_chapter=$((${#titles[@]} - 1))
 
@@ -696,6 +698,89 @@ chapter_8() {
   say "In a classroom, demo-server --bind 0.0.0.0 --bind :: prints the URL the students open,"
   say "and a QR code of it for their phones; --mask-addresses hides their addresses."
   stop_server ch8
+}
+
+# "request N: client port P (protocol, stream S)" for each /json answer curl printed.
+json_ports() {
+  local line port req proto stream
+  while IFS= read -r line; do
+    [[ $line == '{"event":"server_view"'* ]] || continue
+    port=$(sed -nE 's/.*"remote":\{"address":"[^"]*","port":([0-9]+)\}.*/\1/p' <<<"$line")
+    req=$(sed -nE 's/.*"request":([0-9]+).*/\1/p' <<<"$line")
+    proto=$(sed -nE 's/.*"protocol":"([^"]*)".*/\1/p' <<<"$line")
+    stream=$(sed -nE 's/.*"stream":([0-9]+).*/\1/p' <<<"$line")
+    say "  request $req on its connection: client port $port  ($proto${stream:+, stream $stream})"
+  done <"$1"
+}
+
+chapter_9() {
+  bold "A browser today rarely speaks HTTP/1.1 alone. HTTP/2 carries every request of a page on"
+  bold "one connection, so one client port; HTTP/3 runs over QUIC, on UDP, and its connection"
+  bold "is named by IDs, not by the four facts, so it survives the client's port changing."
+  local -a extra=()
+  local quic=0
+  if "$server_bin" --help 2>/dev/null | grep -q -- '--quic'; then quic=1; extra=(--quic); fi
+  start_fixed ch9 "$ports" "${extra[@]}"
+  local plain='' tls='' p
+  for p in "${live[@]}"; do
+    if is_tls_port ch9 "$p"; then [[ -n $tls ]] || tls=$p; else [[ -n $plain ]] || plain=$p; fi
+  done
+  if [[ -z $plain ]]; then
+    say "(No plain HTTP port here: a second demo-server takes one the kernel chooses.)"
+    start_fixed ch9plain 0
+    plain=${live[0]:-}
+  fi
+  if [[ -z $plain ]]; then
+    say "The server could not listen on any port; this chapter cannot go on."
+    return 0
+  fi
+  pause 1
+  say ""
+  bold "HTTP/1.1: one request at a time on a connection. Two curl runs, two connections, two ports:"
+  cmd "curl http://localhost:$plain/json; curl http://localhost:$plain/json"
+  local i
+  for i in 1 2; do curl -sS --max-time 10 "http://localhost:$plain/json" </dev/null; done >"$work/h1.txt" 2>&1 || true
+  json_ports "$work/h1.txt" | prefixed "  curl   | "
+  say "Kept alive, one connection carries them one after another, on one port:"
+  cmd "curl http://localhost:$plain/json http://localhost:$plain/json"
+  curl -sS --max-time 10 "http://localhost:$plain/json" "http://localhost:$plain/json" </dev/null >"$work/h1k.txt" 2>&1 || true
+  json_ports "$work/h1k.txt" | prefixed "  curl   | "
+  server_skip ch9
+  [[ -z ${server_pid[ch9plain]:-} ]] || server_skip ch9plain
+  pause 2
+  say ""
+  bold "HTTP/2: many requests at once, each on a stream of its own, all on one connection:"
+  cmd "demo-client localhost $plain --http2 --requests 5"
+  run_tool "  client | " 30 "$client_bin" localhost "$plain" --http2 --requests 5 --color "$color"
+  server_skip ch9
+  [[ -z ${server_pid[ch9plain]:-} ]] || server_skip ch9plain
+  if [[ -n $tls ]]; then
+    say "A browser's way: h2 chosen inside TLS (ALPN), here by curl (-k: a self-signed certificate):"
+    cmd "curl -k --http2 https://localhost:$tls/json (three times, in one run)"
+    curl -sSk --http2 --max-time 10 "https://localhost:$tls/json" "https://localhost:$tls/json" \
+      "https://localhost:$tls/json" </dev/null >"$work/h2.txt" 2>&1 || true
+    json_ports "$work/h2.txt" | prefixed "  curl   | "
+    server_skip ch9
+  fi
+  pause 2
+  say ""
+  if ((quic == 0)); then
+    say "HTTP/3: this demo-server was built without --quic, so the QUIC part is left out."
+  elif [[ -z $tls ]]; then
+    say "HTTP/3: no TLS port listens here, and QUIC needs one's number; left out."
+  else
+    bold "HTTP/3: QUIC on UDP port $tls. --rebind moves the client to a new port mid-connection:"
+    cmd "demo-client localhost $tls --http3 -k --rebind"
+    run_tool "  client | " 30 "$client_bin" localhost "$tls" --http3 -k --rebind --color "$color"
+    server_says ch9
+  fi
+  pause 1
+  say ""
+  say "The server's port stayed fixed throughout; what changed was how many client ports the"
+  say "page needed: one per connection (HTTP/1.1), one for all (HTTP/2), and on QUIC, a port"
+  say "that may even change under a connection that goes on."
+  stop_server ch9
+  [[ -z ${server_pid[ch9plain]:-} ]] || stop_server ch9plain
 }
 
 # --- The run ---------------------------------------------------------------------------------

@@ -29,6 +29,8 @@ declare -A max_len=(
   [fuzz_log_sanitiser]=512    # past the 200 bytes the JSON log keeps
   [fuzz_board]=4096           # dozens of connections and requests, several batches
   [fuzz_proxy_header]=2100    # past the 2048-byte v2 header limit (v1 lines stop at 107)
+  [fuzz_h2_frames]=4096       # dozens of frames: streams, CONTINUATION, SETTINGS, flow control
+  [fuzz_quic_datagrams]=8192  # a few full-size Initials (1200+ bytes) and the records around them
 )
 
 scripts/install-deps.sh >/dev/null

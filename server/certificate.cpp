@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -32,6 +33,25 @@ std::string to_pem(X509* cert) {
   char* data = nullptr;
   long n = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, static_cast<std::size_t>(n));
+}
+
+std::string key_to_pem(EVP_PKEY* key) {
+  if (!key) return {};
+  owned<BIO, BIO_free_all> bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr);
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(n));
+}
+
+// The certificate and the intermediates --cert named after it, as SSL_CTX has them.
+std::string chain_to_pem(SSL_CTX* ctx, X509* cert) {
+  std::string out = to_pem(cert);
+  STACK_OF(X509)* chain = nullptr;
+  if (SSL_CTX_get0_chain_certs(ctx, &chain) == 1 && chain) {
+    for (int i = 0; i < sk_X509_num(chain); ++i) out += to_pem(sk_X509_value(chain, i));
+  }
+  return out;
 }
 
 std::string subject_of(X509* cert) {
@@ -89,7 +109,9 @@ tls_setup make_tls(const std::string& cert_file, const std::string& key_file) {
       return out;
     }
     X509* cert = SSL_CTX_get0_certificate(native);
-    out.info = {cert_file, subject_of(cert), names_of(cert), fingerprint(cert), to_pem(cert)};
+    out.info = {cert_file,    subject_of(cert),           names_of(cert),
+                fingerprint(cert), to_pem(cert), chain_to_pem(native, cert),
+                key_to_pem(SSL_CTX_get0_privatekey(native))};
     out.context.emplace(std::move(ctx));
     return out;
   }
@@ -137,8 +159,8 @@ tls_setup make_tls(const std::string& cert_file, const std::string& key_file) {
     out.error = openssl_error("loading the certificate");
     return out;
   }
-  out.info = {"generated", subject_of(cert.get()), names_of(cert.get()), fingerprint(cert.get()),
-              to_pem(cert.get())};
+  out.info = {"generated",           subject_of(cert.get()), names_of(cert.get()), fingerprint(cert.get()),
+              to_pem(cert.get()),    to_pem(cert.get()),     key_to_pem(key.get())};
   out.context.emplace(std::move(ctx));
   return out;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // The server's certificate for HTTPS ports, generated at start-up (self-signed, for localhost
-// and the loopback addresses) or loaded from files, in an Asio SSL context.
+// and the loopback addresses) or loaded from files, in an Asio SSL context; and the same
+// certificate and key in PEM for HTTP/3 (--quic), whose TLS is GnuTLS's.
 
 #include <optional>
 #include <string>
@@ -16,6 +17,8 @@ struct certificate_info {
   std::string names;        ///< "DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1"
   std::string sha256;       ///< fingerprint, hex with colons
   std::string pem;          ///< the certificate in PEM, to trust it as a CA (curl --cacert)
+  std::string chain_pem;    ///< the certificate and the chain after it (--cert), in PEM, for QUIC
+  std::string key_pem;      ///< the private key in PEM, for QUIC's GnuTLS: never printed, never saved
 };
 
 /// A TLS server context with its certificate, or the reason it could not be made.

@@ -76,7 +76,10 @@ class h2_session {
         break;
       }
       if (!h2_.wants_read() && !h2_.wants_write()) {
-        reason = h2_.peer_went_away() ? "GOAWAY from the client" : goaway_ ? goaway_reason_ : "done";
+        reason = !h2_.error().empty()   ? "protocol error: " + h2_.error()
+                 : h2_.peer_went_away() ? "GOAWAY from the client"
+                 : goaway_              ? goaway_reason_
+                                        : "done";
         break;
       }
       if (wake_->news) {  // news came while writing: look again before waiting

@@ -46,6 +46,13 @@ int main(int argc, char** argv) {
                  "protocol header (v1 or v2, as haproxy's send-proxy sends);\n"
                  "as in --ports, each one of the --ports")
       ->check(cli::port_spec_check(true));
+  std::string quic_ports;
+  app.add_option("--quic", quic_ports,
+                 "also serve HTTP/3 over QUIC, on UDP with the numbers of these\n"
+                 "TLS ports (as in --ports, each one of the TLS ports served);\n"
+                 "alone: every TLS port; browsers learn of it by Alt-Svc")
+      ->expected(0, 1)
+      ->check(cli::port_spec_check(true));
   std::string cert_file;
   std::string key_file;
   auto* cert = app.add_option("--cert", cert_file,
@@ -143,6 +150,40 @@ int main(int argc, char** argv) {
                      "demo-server: --proxy-protocol %u: not one of the TCP ports served (--ports %s); name "
                      "ports that --ports serves\n",
                      static_cast<unsigned>(p), served.empty() ? "none: UDP only" : served.c_str());
+        return exit_code::usage;
+      }
+    }
+  }
+
+  if (app.count("--quic") > 0) {
+    opts.quic = true;
+    if (!quic_ports.empty()) opts.quic_ports = parse_port_spec(quic_ports, true).ports;
+    // As --proxy-protocol: passed sockets' numbers are known only once they are adopted.
+    if (!std::getenv("LISTEN_FDS")) {
+      std::vector<std::uint16_t> tls_served;
+      for (std::uint16_t p : opts.ports) {
+        const bool tls = p == 443 || p == 8443 ||
+                         std::find(opts.tls_ports.begin(), opts.tls_ports.end(), p) != opts.tls_ports.end();
+        if (tls && std::find(tls_served.begin(), tls_served.end(), p) == tls_served.end()) tls_served.push_back(p);
+      }
+      std::string served;
+      for (std::uint16_t s : tls_served) served += (served.empty() ? "" : ",") + std::to_string(s);
+      std::string all;
+      for (std::uint16_t s : opts.ports) all += (all.empty() ? "" : ",") + std::to_string(s);
+      if (opts.quic_ports.empty() && tls_served.empty()) {
+        std::fprintf(stderr,
+                     "demo-server: --quic: no TLS port is served (--ports %s); serve 443 or 8443, or name a "
+                     "port with --tls\n",
+                     all.empty() ? "none: UDP only" : all.c_str());
+        return exit_code::usage;
+      }
+      for (std::uint16_t p : opts.quic_ports) {
+        if (std::find(tls_served.begin(), tls_served.end(), p) != tls_served.end()) continue;
+        std::fprintf(stderr,
+                     "demo-server: --quic %u: not one of the TLS ports served (%s); name ports that --ports "
+                     "serves and that speak HTTPS (443, 8443, or --tls)\n",
+                     static_cast<unsigned>(p),
+                     served.empty() ? "TLS ports: none" : ("TLS ports: " + served).c_str());
         return exit_code::usage;
       }
     }

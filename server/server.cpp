@@ -128,8 +128,10 @@ int server::start() {
     }
   }
   listeners_ = open_listeners(io_, events_, host_, plan);
-  const int listening = listeners_.listening;
-  const int failed = listeners_.failed;
+  int listening = listeners_.listening;
+  int failed = listeners_.failed;
+  int first_failure_code = listeners_.first_failure_code;
+  if (opts_.quic && !setup_quic(listening, failed, first_failure_code)) return exit_code::usage;
 
   if (!listeners_.proxy_ports.empty()) events_.emit(remark_event{proxy_protocol_required{listeners_.proxy_ports}});
   if (listeners_.beyond_loopback()) {
@@ -137,8 +139,9 @@ int server::start() {
   }
   if (opts_.strict && failed > 0) {
     events_.emit(remark_event{strict_refused{failed, failed + listening}});
-    const int code = listeners_.first_failure_code;
+    const int code = first_failure_code;
     listeners_ = listener_set{};
+    quic_.reset();
     events_.emit(ready_event{0, failed, {}, {}, {}});
     return code;
   }
@@ -157,12 +160,40 @@ int server::start() {
     if (std::find(all_ports.begin(), all_ports.end(), p) == all_ports.end()) all_ports.push_back(p);
   events_.emit(ready_event{listening, failed, all_ports, listeners_.tls_ports, listeners_.udp_ports,
                            listeners_.tcp_ports});
-  if (listening == 0) return listeners_.first_failure_code ? listeners_.first_failure_code : exit_code::software;
+  if (listening == 0) return first_failure_code ? first_failure_code : exit_code::software;
 
   for (auto& l : listeners_.tcp) asio::co_spawn(io_, acceptor_.accept_loop(*l), report_coroutine_exception);
   for (auto& u : listeners_.udp) asio::co_spawn(io_, datagram_loop(*u, ctx_), report_coroutine_exception);
+  if (quic_) quic_->start();
   wait_for_signal();
   return -1;
+}
+
+bool server::setup_quic(int& listening, int& failed, int& first_failure_code) {
+  quic_ = std::make_unique<quic_service>(io_, ctx_);
+  // The same certificate as the TCP ports (the start-up report's SHA-256), for GnuTLS.
+  if (std::string error = quic_->use_certificate(tls_.info); !error.empty()) {
+    std::fprintf(stderr, "demo-server: QUIC: %s\n", error.c_str());
+    return false;
+  }
+  // Beside each TLS listener --quic names: the number asked for, or the one the kernel gave a
+  // port asked as 0.
+  const auto asked = [this](std::uint16_t bound) {
+    return std::find(opts_.ports.begin(), opts_.ports.end(), bound) != opts_.ports.end() ? bound : std::uint16_t{0};
+  };
+  std::vector<const tcp_listener*> chosen;
+  for (const auto& l : listeners_.tcp) {
+    if (!l->tls) continue;
+    if (opts_.quic_ports.empty() || named(opts_.quic_ports, asked(l->local.port), l->local.port)) chosen.push_back(l.get());
+  }
+  const quic_service::bound b = quic_->open(chosen, asked);
+  listening += b.listening;
+  failed += b.failed;
+  if (first_failure_code == 0) first_failure_code = b.first_failure_code;
+  // From here on, answers on those TLS ports offer HTTP/3 (Alt-Svc).
+  ctx_.quic_ports = quic_->ports();
+  quic_->on_closed([this] { connection_closed(); });
+  return true;
 }
 
 void server::setup_board() {
@@ -178,6 +209,8 @@ void server::setup_board() {
     const endpoint local = to_endpoint(u->local_endpoint(ec));
     if (!ec) model.add_port({local, "udp", false});
   }
+  if (quic_)
+    for (const endpoint& local : quic_->locals()) model.add_port({local, "udp", true});
   // Beyond loopback, the room can join: the addresses students type (or scan).
   std::vector<std::string> urls = join_urls(host_interface_addresses(), bound);
   if (!urls.empty()) {
@@ -215,11 +248,14 @@ void server::stop(const std::string& signal) {
   listeners_.close();  // new connections are refused from here on
   if (board_) board_->stop();  // the streams say so and end: they are not answers in flight
   const auto grace = ctx_.limits.shutdown_grace;
-  events_.emit(stopping_event{signal, ctx_.table.open(), static_cast<std::uint64_t>(grace.count())});
+  events_.emit(stopping_event{signal, open(), static_cast<std::uint64_t>(grace.count())});
   // Idle connections (between HTTP requests, --hold, a browser's spare, waiting for a client's
   // FIN) have no answer in flight: their wait is cancelled now and they close.
   ctx_.table.close_idle();
-  if (ctx_.table.open() == 0) {
+  // QUIC connections get HTTP/3's GOAWAY; those with no request open close at once
+  // (CONNECTION_CLOSE), the others once their answers are through.
+  if (quic_) quic_->stop();
+  if (open() == 0) {
     finish();
     return;
   }
@@ -232,13 +268,14 @@ void server::stop(const std::string& signal) {
     cut_ += ctx_.table.cut([&](const connection& c) {
       events_.emit(limit_event{c.facts.id, c.facts.tuple, limit_kind::shutdown, grace_ms, 0, false});
     });
-    if (ctx_.table.open() == 0) finish();
+    if (quic_) cut_ += quic_->cut();
+    if (open() == 0) finish();
   });
 }
 
 void server::connection_closed() {
   // Posted: the connection that closed may still be unwinding (a coroutine's frame).
-  if (stopped_ && ctx_.table.open() == 0) asio::post(io_, [this] { finish(); });
+  if (stopped_ && open() == 0) asio::post(io_, [this] { finish(); });
 }
 
 void server::finish() {
@@ -252,6 +289,7 @@ void server::finish() {
   summary.log_dropped = out_.dropped();
   events_.emit(summary);
   out_.flush();
+  if (quic_) quic_->close();
   io_.stop();
 }
 

@@ -22,6 +22,7 @@
 #include "first_bytes.hpp"
 #include "listeners.hpp"
 #include "portdemo/reporter.hpp"
+#include "quic.hpp"
 
 namespace portdemo::server {
 
@@ -33,6 +34,8 @@ struct options {
   std::vector<std::uint16_t> udp_ports;      ///< --udp: UDP ports, beside (or instead of) TCP
   std::vector<std::uint16_t> tls_ports;      ///< --tls: ports (as asked) that speak HTTPS; 0 = every port asked as 0
   std::vector<std::uint16_t> proxy_ports;    ///< --proxy-protocol: ports (as asked) that take a PROXY header first
+  bool quic = false;                         ///< --quic: HTTP/3 over UDP beside TLS ports
+  std::vector<std::uint16_t> quic_ports;     ///< --quic PORTS (as asked; 0 = every TLS port asked as 0); empty: every TLS port
   std::string cert_file;                     ///< --cert, with --key: use these instead of generating
   std::string key_file;
   std::string save_cert;                     ///< --save-cert: write the certificate (PEM) here
@@ -61,8 +64,8 @@ class server {
   /// closed; then the summary, and run() returns. `signal` names the cause ("SIGTERM").
   void stop(const std::string& signal = "SIGTERM");
 
-  /// Connections open right now (for tests).
-  std::uint64_t open() const noexcept { return ctx_.table.open(); }
+  /// Connections open right now (for tests): TCP and QUIC.
+  std::uint64_t open() const noexcept { return ctx_.table.open() + (quic_ ? quic_->open_connections() : 0); }
 
  private:
   /// Sets up the classroom board for the sockets now listening, and reports how to join when
@@ -72,6 +75,9 @@ class server {
   bool setup_tls();
   /// Sets the connection cap from --max-connections and the open-file limit.
   void cap_connections();
+  /// --quic: binds the UDP sockets beside the chosen TLS listeners and reports each; false when
+  /// QUIC's TLS cannot use the certificate.
+  bool setup_quic(int& listening, int& failed, int& first_failure_code);
   /// A connection closed: the last one during a shutdown ends the server.
   void connection_closed();
   /// Prints the summary and stops the event loop.
@@ -89,6 +95,7 @@ class server {
   listener_set listeners_;
   tls_setup tls_;
   std::unique_ptr<board_hub> board_;
+  std::unique_ptr<quic_service> quic_;  ///< --quic only
   asio::signal_set signals_;
   asio::steady_timer grace_;
   bool stopped_ = false;

@@ -4,7 +4,7 @@
 # server's summary (1); HTTP and HTTPS beside each other and the privileged bind (2); 500
 # connections over the ephemeral range, 20 held open and seen by ss, --verify (3); UDP (4);
 # two hosts (5); NAT, both ends naming the router's rewrite (6); the packets on the wire (7); the
-# board's event stream (8). Then one chapter alone (`demo.sh 3`), `--list`,
+# board's event stream (8), one page over HTTP/1.1, HTTP/2 and HTTP/3 (9). Then one chapter alone (`demo.sh 3`), `--list`,
 # and bad chapter numbers (exit 64). stdin is /dev/null throughout: the demo must not wait.
 # Usage: demo_check.sh SOURCE_DIR BINARY_DIR
 set -euo pipefail
@@ -45,10 +45,10 @@ expect() {  # expect COUNT PATTERN: that many lines of $file match (COUNT "+": a
 
 # Every chapter, once, in order, and the closing lines.
 label=headings
-expect 1 '^portdemo: how ports work, in 8 chapters$'
-for n in 1 2 3 4 5 6 7 8; do expect 1 "^Chapter $n of 8: "; done
+expect 1 '^portdemo: how ports work, in 9 chapters$'
+for n in 1 2 3 4 5 6 7 8 9; do expect 1 "^Chapter $n of 9: "; done
 headings=$(grep -oE '^Chapter [0-9]' "$out" | tr -dc '0-9')
-[[ $headings == 12345678 ]] || { echo "chapters out of order: $headings"; fail=1; }
+[[ $headings == 123456789 ]] || { echo "chapters out of order: $headings"; fail=1; }
 expect 1 '^Your turn'
 
 label="chapter 1"
@@ -141,6 +141,24 @@ for cp in $(sed -nE 's/^  client \|   local +127\.0\.0\.1:([0-9]+) .*/\1/p' "$fi
   expect 1 "^  board  \\| connection #[0-9]+  tcp  client 127\\.0\\.0\\.1:$cp  "
 done
 
+label="chapter 9"
+chapter 9 >"$work/9.txt"; file=$work/9.txt
+# HTTP/1.1: two runs, two ports; kept alive, one port for requests 1 and 2.
+expect 4 '^  curl   \|   request [12] on its connection: client port [0-9]+  \(HTTP/1\.1\)$'
+h1=$(sed -nE 's/^  curl   \|   request [12] on its connection: client port ([0-9]+)  \(HTTP\/1\.1\)$/\1/p' "$file" | tail -n 2 | sort -u | wc -l)
+[[ $h1 == 1 ]] || { echo "chapter 9: the kept-alive requests came from $h1 ports"; fail=1; }
+# HTTP/2: demo-client's five streams on one port, each seen so by the server.
+expect 5 '^  client \|     stream (1|3|5|7|9) +the server saw '
+expect 1 '^  client \|   5 requests, 5 streams, one client port \([0-9]+\): HTTP/2 multiplexes them on one$'
+if grep -q 'h2 chosen inside TLS' "$file"; then
+  expect 3 '^  curl   \|   request [123] on its connection: client port [0-9]+  \(HTTP/2, stream [135]\)$'
+fi
+if grep -q -- '--http3 -k --rebind' "$file"; then
+  expect + '^  client \|.*(moved|rebind|new local port)'
+else
+  expect 1 '^HTTP/3: (this demo-server was built without --quic|no TLS port listens here)'
+fi
+
 # Every line the demo prints fits a projector, and NO_COLOR means no colour.
 long=$(awk 'length($0) >= 100' "$out")
 if [[ -n $long ]]; then echo "lines of 100 columns or more:"; echo "$long"; fail=1; fi
@@ -154,8 +172,8 @@ rc=0
 demo 25 3 >"$one" 2>&1 || rc=$?
 file=$one label="demo.sh 3"
 if ((rc != 0)); then echo "demo.sh 3 failed with $rc"; fail=1; fi
-expect 1 '^Chapter 3 of 8: Many connections and the ephemeral range$'
-expect 0 '^Chapter [124-8] of 8'
+expect 1 '^Chapter 3 of 9: Many connections and the ephemeral range$'
+expect 0 '^Chapter [124-9] of 9'
 expect 1 '^  client \| summary: 500 of 500 connections made'
 expect 1 '^established connections to port [0-9]+: 20 '
 expect 1 '^  server \| summary: 521 connections'
@@ -166,19 +184,19 @@ rc=0
 demo 10 --list >"$work/list.txt" 2>&1 || rc=$?
 file=$work/list.txt label="demo.sh --list"
 ((rc == 0)) || { echo "demo.sh --list failed with $rc"; fail=1; }
-expect 8 '^  [1-8]  [A-Z]'
+expect 9 '^  [1-9]  [A-Z]'
 expect 1 '^  4  UDP$'
 expect 1 '^  6  NAT: when the two views differ$'
 
 # Bad chapter numbers: exit 64, a message naming the number and the chapters there are.
-for bad in 9 0 abc; do
+for bad in 10 0 abc; do
   rc=0
   demo 10 "$bad" >"$work/bad.out" 2>"$work/bad.err" || rc=$?
   file=$work/bad.err label="demo.sh $bad"
   ((rc == 64)) || { echo "demo.sh $bad: expected exit 64, got $rc"; fail=1; }
   [[ ! -s $work/bad.out ]] || { echo "demo.sh $bad: printed on stdout"; fail=1; }
-  expect 1 "(chapter $bad;|^demo.sh: $bad is not a chapter).* chapters are 1 to 8"
-  expect 8 '^  [1-8]  [A-Z]'
+  expect 1 "(chapter $bad;|^demo.sh: $bad is not a chapter).* chapters are 1 to 9"
+  expect 9 '^  [1-9]  [A-Z]'
 done
 
 if ((fail)); then

@@ -128,6 +128,27 @@ struct h2_callbacks {
     return 0;
   }
 
+  // The library's own GOAWAY with an error code: a violation it found in what the client sent,
+  // named by the code and the words it put in the frame.
+  static int frame_sent(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    auto& d = *static_cast<impl*>(user);
+    if (frame->hd.type != NGHTTP2_GOAWAY || frame->goaway.error_code == NGHTTP2_NO_ERROR) return 0;
+    if (d.self.error_.empty()) {
+      d.self.error_ = nghttp2_http2_strerror(frame->goaway.error_code);
+      if (frame->goaway.opaque_data_len > 0)
+        d.self.error_ += ": " + std::string(reinterpret_cast<const char*>(frame->goaway.opaque_data),
+                                            frame->goaway.opaque_data_len);
+    }
+    return 0;
+  }
+
+  // A connection error the library found in what the client sent: its words, kept for the log.
+  static int library_error(nghttp2_session*, int, const char* msg, std::size_t len, void* user) {
+    auto& d = *static_cast<impl*>(user);
+    if (d.self.error_.empty()) d.self.error_.assign(msg, len);
+    return 0;
+  }
+
   static ssize_t read_body(nghttp2_session*, std::int32_t stream_id, std::uint8_t* buf, std::size_t length,
                            std::uint32_t* flags, nghttp2_data_source*, void* user) {
     auto& d = *static_cast<impl*>(user);
@@ -161,6 +182,8 @@ h2_connection::h2_connection(h2_limits limits) : impl_(std::make_unique<impl>(*t
   nghttp2_session_callbacks_set_on_header_callback(cb, &h2_callbacks::header);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &h2_callbacks::frame_recv);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, &h2_callbacks::stream_close);
+  nghttp2_session_callbacks_set_error_callback2(cb, &h2_callbacks::library_error);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cb, &h2_callbacks::frame_sent);
   nghttp2_option* opt = nullptr;
   nghttp2_option_new(&opt);
   // The library's own limit on header block size (a CONTINUATION flood) stays; ours is counted
@@ -184,7 +207,7 @@ bool h2_connection::receive(std::string_view bytes) {
                                              bytes.size());
   if (n < 0) {
     impl_->failed = true;
-    error_ = nghttp2_strerror(static_cast<int>(n));
+    if (error_.empty()) error_ = nghttp2_strerror(static_cast<int>(n));
     // The library has queued its GOAWAY for most errors; a bad preface gets one here.
     nghttp2_session_terminate_session(impl_->session, NGHTTP2_PROTOCOL_ERROR);
     return false;
@@ -287,5 +310,119 @@ std::string_view h2_connection::output() {
 
 bool h2_connection::wants_read() const { return !impl_->failed && nghttp2_session_want_read(impl_->session) != 0; }
 bool h2_connection::wants_write() const { return nghttp2_session_want_write(impl_->session) != 0; }
+
+struct h2_client::impl {
+  explicit impl(h2_client& s) : self(s) {}
+  h2_client& self;
+  nghttp2_session* session = nullptr;
+  std::unordered_map<std::int32_t, h2_answer> pending;  // streams whose answer is still coming
+  std::vector<h2_answer> done;
+  std::string out;
+  bool failed = false;
+};
+
+struct h2_client_callbacks {
+  using impl = h2_client::impl;
+  static int header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name, std::size_t namelen,
+                    const std::uint8_t* value, std::size_t valuelen, std::uint8_t, void* user) {
+    auto& d = *static_cast<impl*>(user);
+    if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+    auto it = d.pending.find(frame->hd.stream_id);
+    if (it == d.pending.end()) return 0;
+    if (view(name, namelen) == ":status") {
+      int status = 0;
+      for (char ch : view(value, valuelen)) status = status * 10 + (ch - '0');
+      it->second.status = status;
+    }
+    return 0;
+  }
+  static int data(nghttp2_session*, std::uint8_t, std::int32_t stream, const std::uint8_t* bytes, std::size_t len,
+                  void* user) {
+    auto& d = *static_cast<impl*>(user);
+    auto it = d.pending.find(stream);
+    if (it != d.pending.end() && it->second.body.size() < 1024 * 1024) it->second.body.append(view(bytes, len));
+    return 0;
+  }
+  static int frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    auto& d = *static_cast<impl*>(user);
+    if (frame->hd.type == NGHTTP2_GOAWAY) d.self.goaway_ = nghttp2_http2_strerror(frame->goaway.error_code);
+    return 0;
+  }
+  // The library's GOAWAY with an error: what the server sent was not HTTP/2 as it should be.
+  static int frame_sent(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    auto& d = *static_cast<impl*>(user);
+    if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR && d.self.error_.empty()) {
+      d.self.error_ = nghttp2_http2_strerror(frame->goaway.error_code);
+      if (frame->goaway.opaque_data_len > 0)
+        d.self.error_ += ": " + std::string(reinterpret_cast<const char*>(frame->goaway.opaque_data),
+                                            frame->goaway.opaque_data_len);
+    }
+    return 0;
+  }
+  static int stream_close(nghttp2_session*, std::int32_t stream, std::uint32_t error_code, void* user) {
+    auto& d = *static_cast<impl*>(user);
+    auto it = d.pending.find(stream);
+    if (it == d.pending.end()) return 0;
+    it->second.reset = error_code != NGHTTP2_NO_ERROR;
+    d.done.push_back(std::move(it->second));
+    d.pending.erase(it);
+    return 0;
+  }
+};
+
+h2_client::h2_client() : impl_(std::make_unique<impl>(*this)) {
+  nghttp2_session_callbacks* cb = nullptr;
+  nghttp2_session_callbacks_new(&cb);
+  nghttp2_session_callbacks_set_on_header_callback(cb, &h2_client_callbacks::header);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &h2_client_callbacks::data);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &h2_client_callbacks::frame_recv);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cb, &h2_client_callbacks::stream_close);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cb, &h2_client_callbacks::frame_sent);
+  nghttp2_session_client_new(&impl_->session, cb, impl_.get());
+  nghttp2_session_callbacks_del(cb);
+  nghttp2_submit_settings(impl_->session, NGHTTP2_FLAG_NONE, nullptr, 0);
+}
+
+h2_client::~h2_client() { nghttp2_session_del(impl_->session); }
+
+std::int32_t h2_client::get(std::string_view authority, std::string_view path) {
+  const auto nv_of = [](std::string_view n, std::string_view v) {
+    return nghttp2_nv{const_cast<std::uint8_t*>(reinterpret_cast<const std::uint8_t*>(n.data())),
+                      const_cast<std::uint8_t*>(reinterpret_cast<const std::uint8_t*>(v.data())), n.size(),
+                      v.size(), NGHTTP2_NV_FLAG_NONE};
+  };
+  const nghttp2_nv nv[] = {nv_of(":method", "GET"), nv_of(":scheme", "http"), nv_of(":authority", authority),
+                           nv_of(":path", path), nv_of("user-agent", "demo-client")};
+  const std::int32_t id = nghttp2_submit_request(impl_->session, nullptr, nv, std::size(nv), nullptr, nullptr);
+  if (id > 0) impl_->pending[id].stream = id;
+  return id;
+}
+
+bool h2_client::receive(std::string_view bytes) {
+  if (impl_->failed) return false;
+  const ssize_t n = nghttp2_session_mem_recv(impl_->session, reinterpret_cast<const std::uint8_t*>(bytes.data()),
+                                             bytes.size());
+  if (n < 0) {
+    impl_->failed = true;
+    error_ = nghttp2_strerror(static_cast<int>(n));
+    return false;
+  }
+  return true;
+}
+
+std::string_view h2_client::output() {
+  impl_->out.clear();
+  while (impl_->out.size() < 64 * 1024) {
+    const std::uint8_t* data = nullptr;
+    const ssize_t n = nghttp2_session_mem_send(impl_->session, &data);
+    if (n <= 0) break;
+    impl_->out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
+  }
+  return impl_->out;
+}
+
+const std::vector<h2_answer>& h2_client::answers() const noexcept { return impl_->done; }
+
+void h2_client::finish() { nghttp2_session_terminate_session(impl_->session, NGHTTP2_NO_ERROR); }
 
 }  // namespace portdemo

@@ -15,6 +15,7 @@
 #include "portdemo/qr.hpp"
 #include "portdemo/services.hpp"
 #include "portdemo/translation.hpp"
+#include "portdemo/web.hpp"
 
 namespace portdemo {
 
@@ -246,6 +247,23 @@ struct json_visitor {
     out += '}';
     return out;
   }
+  std::string operator()(const http2_exchanged_event& e) const {
+    std::string answers;
+    bool one_port = !e.answers.empty();
+    for (const http2_answer_seen& a : e.answers) {
+      if (!answers.empty()) answers += ',';
+      answers += fmt::format("{{\"stream\":{},\"status\":{},\"server_view\":{},\"server_id\":{},"
+                             "\"server_request\":{},\"server_stream\":{}}}",
+                             a.stream, a.status,
+                             a.server_view ? "{" + json_tuple(*a.server_view) + "}" : std::string("null"),
+                             a.server_id ? std::to_string(*a.server_id) : std::string("null"), a.server_request,
+                             a.server_stream);
+      if (!a.server_view || a.server_view->remote.port != e.tuple.local.port) one_port = false;
+    }
+    return fmt::format("{{\"event\":\"http2_exchanged\",\"id\":{},{},\"answers\":[{}],\"one_port\":{},"
+                       "\"problem\":{}}}",
+                       e.id, json_tuple(e.tuple), answers, one_port ? "true" : "false", json_opt_string(e.problem));
+  }
   std::string operator()(const http2_closed_event& e) const {
     return fmt::format("{{\"event\":\"http2_closed\",\"id\":{},{},\"requests\":{},\"most_at_once\":{},"
                        "\"reason\":{},\"tls\":{}}}",
@@ -403,6 +421,48 @@ struct json_visitor {
         e.attempted, e.connected, json_list(server_ports), json_list(e.client_ports),
         e.distinct_client_ports, e.in_ephemeral_range, e.mirrored, json_string(e.pinned ? "user" : "kernel"),
         json_distribution(e));
+  }
+  std::string operator()(const http3_connected_event& e) const {
+    return fmt::format(
+        "{{\"event\":\"http3_connected\",\"proto\":\"udp\",{},\"local_port_class\":{},\"in_ephemeral_range\":{},"
+        "\"local_port_chosen_by\":{},\"client_cid\":{},\"server_cid\":{},\"version\":{},\"alpn\":{},"
+        "\"tls_version\":{},\"cipher\":{},\"certificate\":{{\"subject\":{},\"verified_by\":{},\"cacert\":{}}}}}",
+        json_tuple(e.tuple), json_string(to_string(classify(e.tuple.local.port))), json_opt(e.in_ephemeral_range),
+        json_string(e.pinned ? "user" : "kernel"), json_string(e.client_cid), json_string(e.server_cid),
+        json_string(e.version), json_string(e.alpn), json_string(e.tls_version), json_string(e.cipher),
+        json_string(e.certificate), json_string(e.verified_by), json_opt_string(e.cacert));
+  }
+  std::string operator()(const http3_response_event& e) const {
+    std::string view = "null";
+    if (e.server) {
+      std::string quic = "null";
+      if (e.quic)
+        quic = fmt::format("{{\"client_cid\":{},\"server_cid\":{},\"migrations\":{},\"first_remote\":{}}}",
+                           json_string(e.quic->client_cid), json_string(e.quic->server_cid), e.quic->migrations,
+                           e.quic->first_remote ? endpoint_json(*e.quic->first_remote) : std::string("null"));
+      view = fmt::format("{{\"id\":{},{},\"stream\":{},\"quic\":{}}}", e.server->id, json_tuple(e.server->tuple),
+                         json_opt(e.server_stream), quic);
+    }
+    return fmt::format(
+        "{{\"event\":\"http3_response\",\"proto\":\"udp\",\"request\":{},\"stream\":{},\"status\":{},{},"
+        "\"server_view\":{},\"mirror\":{},\"translation\":{},\"ids_match\":{}{}}}",
+        e.request, e.stream, e.status, json_tuple(e.tuple), view,
+        e.server ? (is_mirror(e.tuple, e.server->tuple) ? "true" : "false") : "null",
+        e.server ? json_translation(compare_views(e.tuple, e.server->tuple)) : "null", json_opt(e.ids_match),
+        e.server ? "" : ",\"server_view_problem\":" + json_string(e.server_view_problem));
+  }
+  std::string operator()(const http3_rebound_event& e) const {
+    return fmt::format("{{\"event\":\"http3_rebound\",\"proto\":\"udp\",\"from\":{{{}}},\"to\":{{{}}},"
+                       "\"in_ephemeral_range\":{},\"how\":{},\"server_cid_before\":{},\"server_cid_after\":{}}}",
+                       json_tuple(e.from), json_tuple(e.to), json_opt(e.in_ephemeral_range),
+                       json_string(e.migration ? "migration" : "rebinding"), json_string(e.server_cid_before),
+                       json_string(e.server_cid_after));
+  }
+  std::string operator()(const http3_failed_event& e) const {
+    return fmt::format("{{\"event\":\"http3_failed\",\"proto\":\"udp\",\"code\":{},{},\"detail\":{},"
+                       "\"explanation\":{},\"exit_code\":{}}}",
+                       json_string(e.code), json_tuple(e.tuple), json_opt_string(e.detail),
+                       json_string(to_paragraph(e.why)), e.exit_code);
   }
 };
 
@@ -902,6 +962,28 @@ struct text_renderer::impl {
     return join(head, "(" + detail + ")", 4);
   }
 
+  std::string operator()(const http2_exchanged_event& e) const {
+    std::string out = fmt::format("  HTTP/2 (h2c) on this one connection, from local port {}:\n", e.tuple.local.port);
+    bool one_port = !e.answers.empty();
+    for (const http2_answer_seen& a : e.answers) {
+      if (a.server_view)
+        out += fmt::format("    stream {:<3} the server saw {} <- {}  (its request {} on #{})\n", a.stream,
+                           to_string(a.server_view->local), to_string(a.server_view->remote), a.server_request,
+                           a.server_id.value_or(0));
+      else
+        out += fmt::format("    stream {:<3} status {}, no view of the connection in the answer\n", a.stream, a.status);
+      if (!a.server_view || a.server_view->remote.port != e.tuple.local.port) one_port = false;
+    }
+    if (one_port)
+      out += wrap(fmt::format("{} request{}, {} stream{}, one client port ({}): HTTP/2 multiplexes them on one "
+                              "connection, where HTTP/1.1 would take one at a time",
+                              e.answers.size(), e.answers.size() == 1 ? "" : "s", e.answers.size(),
+                              e.answers.size() == 1 ? "" : "s", e.tuple.local.port),
+                  text_width, 4, 2);
+    if (!e.problem.empty()) out += wrap("HTTP/2: " + e.problem, text_width, 4, 2);
+    return out;
+  }
+
   std::string operator()(const http2_closed_event& e) const {
     return wrap(fmt::format("#{} HTTP/2 connection closed ({}): {} request{} rode this one connection from client port "
                             "{}, up to {} at once, each on a stream of its own",
@@ -915,7 +997,7 @@ struct text_renderer::impl {
     return join(head, "(UDP)", 4) +
            wrap(fmt::format("IDs: the client's {}, the server's {} (QUIC {}, {}): they name this connection, not "
                             "the four facts, so it survives the client's port changing",
-                            e.client_cid, e.server_cid, e.version, e.alpn),
+                            shown_cid(e.client_cid), shown_cid(e.server_cid), e.version, e.alpn),
                 text_width, 4, 4);
   }
 
@@ -1226,6 +1308,99 @@ struct text_renderer::impl {
                                   : std::string("no such socket"));
     }
     return out;
+  }
+
+  // demo-client --http3: the UDP tuple in the columns of a TCP connection's, then the IDs.
+  std::string operator()(const http3_connected_event& e) const {
+    const bool ephemeral = !e.pinned && e.in_ephemeral_range.value_or(true);
+    const std::string local_class = fmt::format("{} port", to_string(classify(e.tuple.local.port)));
+    const std::string local_note = ephemeral   ? fmt::format("chosen by this host's kernel ({})", local_class)
+                                   : e.pinned ? fmt::format("chosen with --source-port ({})", local_class)
+                                              : fmt::format("outside the ephemeral range ({})", local_class);
+    const std::string service = describe_port(e.tuple.remote.port);
+    const std::string checked = e.verified_by == "none"     ? "not verified (-k)"
+                                : e.verified_by == "cacert" ? "verified with --cacert " + e.cacert
+                                                            : "verified by this host's trust store";
+    std::string out = fmt::format("{} over QUIC (HTTP/3 on UDP, {}, {})\n", paint("connected", good_style),
+                                  e.tls_version, e.alpn);
+    out += join("  local   " + ep(e.tuple.local, ephemeral_style, 17),
+                (ephemeral ? paint("ephemeral", ephemeral_style) + "  " : paint("chosen", fixed_style) + "     ") +
+                    local_note,
+                10);
+    out += join("  remote  " + ep(e.tuple.remote, fixed_style, 17),
+                paint("fixed", fixed_style) + "      " +
+                    fmt::format("chosen by the server ({}{}{})", to_string(classify(e.tuple.remote.port)),
+                                service.empty() ? "" : ", ", service),
+                10);
+    out += wrap(fmt::format("IDs: this end's {}, the server's {} (QUIC {}): they name the connection, not the "
+                            "four facts",
+                            e.client_cid, e.server_cid, e.version),
+                text_width, 4, 2);
+    out += wrap(fmt::format("certificate {}: {}", e.certificate, checked), text_width, 4, 2);
+    return out;
+  }
+
+  std::string operator()(const http3_response_event& e) const {
+    std::string out = fmt::format("GET /json -> {} on stream {} (request {} on this QUIC connection, from {})\n",
+                                  e.status, e.stream, e.request, ep(e.tuple.local, ephemeral_style));
+    if (!e.server)
+      return out + wrap(fmt::format("server's view: not reported ({})", e.server_view_problem), text_width, 4, 2);
+    out += join(fmt::format("  server's view (its connection #{}):", e.server->id),
+                fmt::format("local {}  remote {}", ep(e.server->tuple.local, fixed_style),
+                            ep(e.server->tuple.remote, ephemeral_style)),
+                4);
+    if (is_mirror(e.tuple, e.server->tuple)) {
+      out += fmt::format("  mirror image: {}, the two ends see the same four facts\n", paint("yes", good_style));
+    } else {
+      out += wrap(fmt::format("mirror image: {}: the server saw another tuple, so something between the two ends "
+                              "rewrote addresses or ports",
+                              paint("NO", bad_style)),
+                  text_width, 4, 2);
+      for (const auto& line : describe_translation(compare_views(e.tuple, e.server->tuple)))
+        out += wrap(line, text_width, 6, 4);
+    }
+    // Both ends name the connection by the same two IDs, and the request by the same stream.
+    if (e.quic) {
+      const std::string stream = e.server_stream ? std::to_string(*e.server_stream) : std::string("none");
+      out += e.ids_match.value_or(false) && e.server_stream == e.stream
+                 ? fmt::format("  IDs and stream: {}, the server names the same two connection IDs and stream {}\n",
+                               paint("yes", good_style), stream)
+                 : wrap(fmt::format("IDs and stream: {}: the server names IDs {} and {}, stream {}",
+                                    paint("NO", bad_style), e.quic->client_cid, e.quic->server_cid, stream),
+                        text_width, 4, 2);
+    }
+    if (e.quic && e.quic->migrations > 0)
+      out += wrap(fmt::format("the server saw the move: {} change{} of this end's address or port, the connection "
+                              "began from {}",
+                              e.quic->migrations, e.quic->migrations == 1 ? "" : "s",
+                              e.quic->first_remote ? to_string(*e.quic->first_remote) : std::string("an earlier end")),
+                  text_width, 4, 2);
+    return out;
+  }
+
+  std::string operator()(const http3_rebound_event& e) const {
+    const std::string chosen = e.in_ephemeral_range.value_or(true) ? "a new ephemeral port, chosen by this host's kernel"
+                                                                   : "a new port, outside the ephemeral range";
+    std::string out = wrap(fmt::format("{}: this end left {} for a new UDP socket, {} ({}); the QUIC connection goes "
+                                       "on, to the same {}",
+                                       paint("moved", warn_style), ep(e.from.local, ephemeral_style),
+                                       ep(e.to.local, ephemeral_style), chosen, ep(e.to.remote, fixed_style)),
+                           text_width, 4);
+    out += e.migration
+               ? wrap(fmt::format("a migration: QUIC was told, checks the new path and sends to a new ID of the "
+                                  "server's, {} (was {}), so the two paths cannot be linked on the wire",
+                                  e.server_cid_after, e.server_cid_before),
+                      text_width, 4, 2)
+               : wrap("a rebinding, as a NAT does: QUIC was not told; the server finds the new port in the next "
+                      "packet and checks it",
+                      text_width, 4, 2);
+    return out;
+  }
+
+  std::string operator()(const http3_failed_event& e) const {
+    std::string out = join(fmt::format("{}  {}", paint("failed   ", bad_style), ep(e.tuple.remote, dim_style, 17)),
+                           e.detail.empty() ? "HTTP/3" : "HTTP/3: " + e.detail, 11);
+    return out + explanation_lines(e.why);
   }
 };
 

@@ -132,7 +132,7 @@ std::string page(const web_context& c, const std::string& claim_rows) {
     protocol_row += fmt::format("<tr><th>QUIC connection IDs</th><td id=\"quic-ids\">yours <code>{}</code>, the "
                                 "server's <code>{}</code> (version {}): these name the connection, not the four "
                                 "facts</td></tr>",
-                                html_escape(c.quic->client_cid), html_escape(c.quic->server_cid),
+                                html_escape(shown_cid(c.quic->client_cid)), html_escape(shown_cid(c.quic->server_cid)),
                                 html_escape(c.quic->version));
     if (c.quic->first_tuple)
       protocol_row += fmt::format("<tr><th>Path changed</th><td id=\"quic-moved\">began from <code>{}</code>, now "
@@ -255,8 +255,8 @@ std::string text(const web_context& c) {
   append(out, "\n");
   if (c.tls) fmt::format_to(it, FMT_COMPILE("  encrypted: {} with {}\n"), c.tls->version, c.tls->cipher);
   if (c.quic)
-    fmt::format_to(it, FMT_COMPILE("  QUIC connection IDs: yours {}, the server's {} (version {})\n"), c.quic->client_cid,
-                   c.quic->server_cid, c.quic->version);
+    fmt::format_to(it, FMT_COMPILE("  QUIC connection IDs: yours {}, the server's {} (version {})\n"),
+                   shown_cid(c.quic->client_cid), shown_cid(c.quic->server_cid), c.quic->version);
   if (c.proxy) {
     append(out, "  via a proxy: the socket's peer ");
     append(out, to_string(client));
@@ -551,6 +551,8 @@ std::vector<std::pair<std::string_view, std::string>> response_fields(const http
   if (!r.alt_svc.empty()) fields.emplace_back("alt-svc", r.alt_svc);
   return fields;
 }
+
+std::string shown_cid(std::string_view cid) { return cid.empty() ? std::string("(empty)") : std::string(cid); }
 
 std::string_view protocol_name(http_version v) noexcept {
   switch (v) {

@@ -115,6 +115,8 @@ class Completion(unittest.TestCase):
         self.check(["demo-server", "--ports", "8080,http-"], ["8080,http-alt"])
         self.check(["demo-server", "--udp", "dn"], ["dns"])
         self.check(["demo-server", "--tls", "9000-9003,84"], ["9000-9003,8443"])
+        self.check(["demo-server", "--quic", "84"], ["8443"])
+        self.check(["demo-server", "--quic", "--po"], ["--ports"])  # its value is optional
 
     def test_server_values(self):
         self.check(["demo-server", "--bind", "127"], ["127.0.0.1"])

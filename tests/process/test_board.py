@@ -200,6 +200,32 @@ class Stream(unittest.TestCase):
             logged = accepted_by_id(server, [c["id"]])[c["id"]]
             self.assertEqual((c["local"], c["remote"]), (logged["local"], logged["remote"]))
 
+    def test_over_http2_the_board_streams_and_marks_the_protocol(self):
+        """A browser on the TLS port follows the board over h2: the stream is one of many on its
+        connection, and the board says HTTP/2 for the requests that came so."""
+        server = h.start_server(self, "--ports", "0", "--tls", "0")
+        base = f"https://127.0.0.1:{server.port}"
+        stream = h.Proc(self, ["curl", "-skN", "--http2", "--max-time", "30", "-H", "Accept: text/event-stream",
+                               f"{base}/events"])
+        stream.wait_line(lambda l: l.startswith("event: snapshot"), what="the snapshot over h2")
+        own = server.wait_event("http_request", path="/events")
+        self.assertEqual((own["protocol"], own["stream"], own["note"]), ("HTTP/2", 1, "board subscriber"))
+        r = h.run(["curl", "-sk", "--http2", f"{base}/json", f"{base}/json"])
+        ids = {json.loads(l)["id"] for l in r.stdout.splitlines() if l.startswith("{")}
+        self.assertEqual(len(ids), 1, r.stdout)
+        seen = []
+        while len(seen) < 2:
+            stream.wait_line(lambda l: l == "event: request\n", timeout=CONNECT_TO_EVENT, what="a request event")
+            req = json.loads(stream.next_line(CONNECT_TO_EVENT)[len("data: "):])
+            if req["id"] in ids:
+                seen.append(req)
+        self.assertEqual([(q["request"], q["protocol"], q["target"]) for q in seen],
+                         [(1, "HTTP/2", "/json"), (2, "HTTP/2", "/json")])
+        # Stopping ends the stream with a note, inside HTTP/2.
+        self.assertEqual(server.terminate(), 0)
+        rest = "".join(stream.read_rest())
+        self.assertIn('event: note\ndata: {"code":"stopping","message":"the server is stopping"}', rest)
+
     def test_http_requests_say_when_a_connection_is_reused(self):
         server = h.start_server(self)
         events = EventStream(self, server.port)

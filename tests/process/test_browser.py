@@ -133,9 +133,16 @@ class Browser(unittest.TestCase):
         if scheme == "https":
             self.assertTrue(request["tls"] and request["tls"].startswith("TLS"), request)
             self.assertIn('<td id="tls">yes: TLS', dom)
+            # Chromium chose h2 in ALPN: the server's word and the browser's own agree.
+            self.assertEqual(request["protocol"], "HTTP/2", request)
+            self.assertIn(f'<td id="protocol">HTTP/2, stream {request["stream"]}</td>', dom)
+            self.assertIn('<td id="browser-protocol">fetched this page with h2</td>', dom)
         else:
             self.assertIsNone(request["tls"])
             self.assertIn('<td id="tls">none: plain HTTP</td>', dom)
+            self.assertEqual((request["protocol"], request["stream"]), ("HTTP/1.1", None))
+            self.assertIn('<td id="protocol">HTTP/1.1</td>', dom)
+            self.assertIn('<td id="browser-protocol">fetched this page with http/1.1</td>', dom)
 
         # A screenshot for people, in the build directory.
         shot = os.path.join(build_dir(), f"web-{scheme}.png")

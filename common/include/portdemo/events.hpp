@@ -231,6 +231,62 @@ struct quic_closed_event {
   std::string reason;            ///< "idle", "closed by the client", "handshake failed: ...", "server stopping"
 };
 
+/// What a demo-server's /json says of the QUIC connection a request came on (HTTP/3).
+struct http3_server_quic {
+  std::string client_cid;            ///< hex: the ID the client chose (the server sends to it)
+  std::string server_cid;            ///< hex: the ID the server chose (the client sends to it)
+  std::uint32_t migrations = 0;      ///< the client's address or port changes the server saw
+  std::optional<endpoint> first_remote;  ///< after a change: the client's end the connection began on
+};
+
+/// demo-client --http3: the QUIC handshake completed; its UDP tuple and the IDs that name it.
+struct http3_connected_event {
+  socket_tuple tuple;                      ///< UDP: local from getsockname (this end), remote the server's
+  std::optional<bool> in_ephemeral_range;  ///< local port in this host's range; nullopt if unknown
+  bool pinned = false;                     ///< the local port was given with --source-port
+  std::string client_cid;                  ///< hex: the ID this end chose for itself
+  std::string server_cid;                  ///< hex: the ID the server chose (this end sends to it)
+  std::string version;                     ///< "0x00000001"
+  std::string alpn;                        ///< "h3"
+  std::string tls_version;                 ///< "TLSv1.3"
+  std::string cipher;                      ///< "AES-128-GCM"
+  std::string certificate;                 ///< the server certificate's subject, "CN=localhost"
+  std::string verified_by;                 ///< "system" (the trust store), "cacert" or "none" (-k)
+  std::string cacert;                      ///< the --cacert file; empty without it
+};
+
+/// demo-client --http3: one GET /json answered on a stream of the one QUIC connection.
+struct http3_response_event {
+  std::uint64_t request = 1;              ///< 1, 2, ... on this connection
+  std::int64_t stream = 0;                ///< the request's stream: 0, 4, 8, ...
+  int status = 0;                         ///< the HTTP status
+  socket_tuple tuple;                     ///< this end's UDP tuple when the answer came
+  std::optional<server_view> server;      ///< the server's view, if it is a demo-server
+  std::optional<std::int64_t> server_stream;  ///< the stream the server says it answered on
+  std::optional<http3_server_quic> quic;  ///< what the server says of the QUIC connection
+  std::optional<bool> ids_match;          ///< the server names the IDs the handshake gave
+  std::string server_view_problem;        ///< why there is no server view, if there is none
+};
+
+/// demo-client --http3 --rebind: this end moved to a new UDP socket (a new port) mid-connection.
+struct http3_rebound_event {
+  socket_tuple from;                       ///< the old socket's tuple
+  socket_tuple to;                         ///< the new socket's (getsockname after connect)
+  std::optional<bool> in_ephemeral_range;  ///< of to.local.port
+  bool migration = true;                   ///< true: QUIC told (a new path, a new ID); false: a NAT-style rebinding
+  std::string server_cid_before;           ///< hex: the ID this end sent to before the move
+  std::string server_cid_after;            ///< hex: the ID it sends to now
+};
+
+/// demo-client --http3: the connection could not be made or did not carry the requests.
+struct http3_failed_event {
+  std::string code;      ///< "certificate", "alpn", "not_quic", "closed", "timeout", "tls", "internal"
+  socket_tuple tuple;    ///< this end's UDP tuple and the server's end
+  std::string detail;    ///< the library's or the server's own words; may be empty
+  explanation why;
+  int exit_code = 0;
+};
+
 /// A TLS handshake failed: what the library said, and what it means.
 struct tls_failed_event {
   std::uint64_t id = 0;
@@ -356,6 +412,24 @@ struct connected_event {
   std::string proto = "tcp";                ///< "udp": one datagram each way, no connection
 };
 
+/// One answer demo-client --http2 got, and what the server said it saw.
+struct http2_answer_seen {
+  std::int32_t stream = 0;
+  int status = 0;
+  std::optional<socket_tuple> server_view;  ///< the server's tuple, from its /json answer
+  std::optional<std::uint64_t> server_id;   ///< the server's connection number
+  std::uint64_t server_request = 0;         ///< the request's number on the server's connection
+  std::int64_t server_stream = 0;           ///< the stream the server answered on
+};
+
+/// demo-client --http2: --requests GET /json on streams of one connection (h2c by prior knowledge).
+struct http2_exchanged_event {
+  std::uint64_t id = 0;
+  socket_tuple tuple;                     ///< this end's connection, from the kernel
+  std::vector<http2_answer_seen> answers;  ///< in the order they completed
+  std::string problem;                    ///< why some answers are missing, if they are
+};
+
 /// No address accepted: the client gives up on this connection.
 struct gave_up_event {
   std::string host;
@@ -418,6 +492,7 @@ using event = std::variant<host_facts_event, listening_event, join_event, bind_f
                            accept_resumed_event, privileges_dropped_event, limit_event, busy_event, stopping_event,
                            server_summary_event, resolved_event,
                            resolve_failed_event, connect_failed_event, connected_event,
-                           gave_up_event, verified_event, client_summary_event>;
+                           gave_up_event, verified_event, client_summary_event, http2_exchanged_event,
+                           http3_connected_event, http3_response_event, http3_rebound_event, http3_failed_event>;
 
 }  // namespace portdemo

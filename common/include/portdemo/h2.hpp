@@ -87,7 +87,8 @@ class h2_connection {
   std::uint32_t most_at_once() const noexcept { return most_; }
   /// Requests answered.
   std::uint64_t answered() const noexcept { return answered_; }
-  /// Why the connection failed ("" when it did not): nghttp2's words.
+  /// Why the connection failed ("" when it did not): nghttp2's words. Set also when the library
+  /// answered a protocol violation with GOAWAY itself and receive() went on returning true.
   const std::string& error() const noexcept { return error_; }
   /// Whether the client sent a GOAWAY.
   bool peer_went_away() const noexcept { return peer_goaway_; }
@@ -103,6 +104,45 @@ class h2_connection {
   std::string error_;
   bool peer_goaway_ = false;
   friend struct h2_callbacks;
+};
+
+/// One answer an HTTP/2 client received.
+struct h2_answer {
+  std::int32_t stream = 0;
+  int status = 0;
+  std::string body;
+  bool reset = false;  ///< the server reset the stream instead of answering
+};
+
+/// The client side (demo-client --http2): requests out on streams of one connection, answers in.
+class h2_client {
+ public:
+  h2_client();
+  ~h2_client();
+  h2_client(const h2_client&) = delete;
+  h2_client& operator=(const h2_client&) = delete;
+
+  /// Sends GET `path` on a new stream (the preface and SETTINGS go first); its stream id.
+  std::int32_t get(std::string_view authority, std::string_view path);
+  /// Takes bytes from the server; false on a connection error (error() says why).
+  bool receive(std::string_view bytes);
+  /// The bytes to write now; empty when there are none. Valid until the next call.
+  std::string_view output();
+  /// Answers complete so far, in the order they completed.
+  const std::vector<h2_answer>& answers() const noexcept;
+  /// A GOAWAY from the server: its error code's name ("NO_ERROR"), or "" if none came.
+  const std::string& goaway() const noexcept { return goaway_; }
+  const std::string& error() const noexcept { return error_; }
+  /// Tells the server this client is done (GOAWAY, NO_ERROR).
+  void finish();
+
+  struct impl;
+
+ private:
+  std::unique_ptr<impl> impl_;
+  std::string goaway_;
+  std::string error_;
+  friend struct h2_client_callbacks;
 };
 
 }  // namespace portdemo

@@ -33,6 +33,10 @@ struct quic_details {
   std::uint32_t migrations = 0;             ///< how many times the client's address or port changed
 };
 
+/// A connection ID as the text and the page show it: hex, or "(empty)" for a zero-length one
+/// (Chromium asks for none of its own: the server then tells its packets apart by the path).
+std::string shown_cid(std::string_view cid);
+
 /// Everything the page tells about the connection a request came on.
 struct web_context {
   std::uint64_t connection_id = 0;  ///< the server's connection number

@@ -1,0 +1,99 @@
+#pragma once
+// demo-client --http3: the pure part. Which option combinations make sense, what a demo-server's
+// /json says of a QUIC connection, and the words for each way an HTTP/3 attempt can fail, in
+// terms of ports. No sockets, no QUIC or TLS library: tests/unit/http3_test.cpp tests it on values.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "portdemo/events.hpp"
+#include "portdemo/failure.hpp"
+
+namespace portdemo::client {
+
+/// The options --http3 meets, as main() collected them.
+struct http3_flags {
+  bool http3 = false;
+  bool rebind = false;          ///< --rebind
+  bool insecure = false;        ///< -k, --insecure
+  bool cacert = false;          ///< --cacert FILE given
+  bool udp = false;             ///< --udp
+  bool proxy_protocol = false;  ///< --proxy-protocol v1|v2
+  bool verify = false;          ///< --verify
+  bool parallel = false;        ///< --parallel above 1
+};
+
+/// The one sentence for stderr when the combination makes no sense (exit 64), else nullopt.
+std::optional<std::string> http3_options_problem(const http3_flags& flags);
+
+/// How many requests a run makes on its one connection: --count, and with --rebind at least two
+/// (one from each port).
+std::uint64_t http3_requests(std::uint64_t count, bool rebind) noexcept;
+
+/// A demo-server's answer to GET /json over HTTP/3: its view and what it says of the QUIC
+/// connection. nullopt unless the body's first line is a server_view object.
+struct http3_view {
+  server_view view;
+  std::optional<std::int64_t> stream;
+  std::optional<http3_server_quic> quic;
+};
+std::optional<http3_view> parse_http3_view(std::string_view body);
+
+/// Lower-case hex of bytes, as connection IDs are written: "9f3a01".
+std::string hex(std::span<const std::uint8_t> bytes);
+
+/// "0x00000001" for QUIC version 1.
+std::string quic_version_text(std::uint32_t version);
+
+/// The QUIC attempt to `f.ep` got no QUIC answer: refused by ICMP (ECONNREFUSED), silence until
+/// the handshake timeout (ETIMEDOUT), or a kernel error. `datagrams`: datagrams that did come
+/// back, none of them QUIC (then `first_bytes` are the first of them, as received).
+explanation explain_quic_unanswered(const failure& f, std::string_view host);
+
+/// Datagrams came back from the port, none of them QUIC: another UDP service listens there.
+explanation explain_not_quic(const endpoint& server, std::size_t datagrams, std::string_view first_bytes);
+
+/// Why the server's certificate was not trusted, from the verification's findings.
+struct certificate_findings {
+  std::string subject;       ///< "CN=localhost"
+  std::string issuer;        ///< "CN=localhost"
+  std::string sha256;        ///< "3F:9A:...": upper-case hex pairs, as demo-server prints it
+  bool self_signed = false;
+  bool unknown_signer = false;  ///< no trusted certificate signed it
+  bool wrong_name = false;      ///< it does not name the host dialled
+  bool expired = false;
+  bool not_yet_valid = false;
+  std::string library_text;  ///< GnuTLS's own sentence for the status
+  std::string trusted;       ///< what it was checked against: "" (the system store) or the --cacert file
+};
+
+/// The certificate failure: which certificate, why, and --cacert with demo-server --save-cert,
+/// or -k, to try.
+explanation explain_certificate(const certificate_findings& c, std::string_view host, std::uint16_t port);
+
+/// The handshake failed on ALPN: the QUIC server there does not offer HTTP/3 ("h3").
+explanation explain_no_h3(const endpoint& server, std::string_view server_said);
+
+/// The server closed the connection (CONNECTION_CLOSE) with `code` and its reason phrase.
+explanation explain_closed(const endpoint& server, std::uint64_t code, bool application, std::string_view reason,
+                           bool handshake_done);
+
+/// The connection stopped answering after the handshake: a request got no answer within the
+/// timeout, or the idle timeout passed.
+explanation explain_stalled(const endpoint& server, std::chrono::milliseconds timeout, std::int64_t stream);
+
+/// The TLS handshake failed for a reason of its own (GnuTLS's words, a TLS alert number).
+explanation explain_tls(const endpoint& server, std::string_view library_text, int alert);
+
+/// The name of a TLS alert (RFC 8446 section 6), "alert 120" for ones without a name here.
+std::string tls_alert_name(int alert);
+
+/// The name of a QUIC transport error code (RFC 9000 section 20, 0x100-0x1ff: a TLS alert),
+/// or of an HTTP/3 one (RFC 9114 section 8.1) when `application`.
+std::string quic_error_name(std::uint64_t code, bool application);
+
+}  // namespace portdemo::client
