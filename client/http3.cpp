@@ -73,7 +73,7 @@ void random_bytes(std::uint8_t* dest, std::size_t length) {
   if (gnutls_rnd(GNUTLS_RND_RANDOM, dest, length) != 0) throw std::runtime_error("gnutls_rnd failed");
 }
 
-std::string cid_hex(const ngtcp2_cid& cid) { return hex(std::span<const std::uint8_t>(cid.data, cid.datalen)); }
+std::string cid_hex(const ngtcp2_cid& cid) { return to_hex(std::span<const std::uint8_t>(cid.data, cid.datalen)); }
 
 // One UDP socket of this end: the first, and after --rebind the new one. Heap-allocated and kept
 // until the session ends, so that ngtcp2's path user data and pending handlers stay valid.

@@ -12,6 +12,7 @@
 
 #include "portdemo/events.hpp"
 #include "portdemo/failure.hpp"
+#include "portdemo/web.hpp"
 
 namespace portdemo::client {
 
@@ -43,11 +44,8 @@ struct http3_view {
 };
 std::optional<http3_view> parse_http3_view(std::string_view body);
 
-/// Lower-case hex of bytes, as connection IDs are written: "9f3a01".
-std::string hex(std::span<const std::uint8_t> bytes);
-
-/// "0x00000001" for QUIC version 1.
-std::string quic_version_text(std::uint32_t version);
+// to_hex() and quic_version_text(), the words of connection IDs and versions: portdemo/web.hpp,
+// shared with the server.
 
 /// The QUIC attempt to `f.ep` got no QUIC answer: refused by ICMP (ECONNREFUSED), silence until
 /// the handshake timeout (ETIMEDOUT), or a kernel error. `datagrams`: datagrams that did come

@@ -327,11 +327,7 @@ asio::awaitable<void> http2(connection& c, server_context& ctx, http_io& io, std
 }
 
 void serve_h2c(connection_ptr c, server_context& ctx) {
-  if (!c->adopt()) return;
-  c->state = phase::serving;
-  c->idle = false;
-  c->deadline.expired = false;
-  c->non_blocking();
+  if (!start_serving(*c)) return;
   ctx.http_seen.remember(c->facts.tuple.remote.address, clock::now());
   asio::co_spawn(ctx.executor, h2c_connection(std::move(c), ctx), report_coroutine_exception);
 }

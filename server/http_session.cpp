@@ -155,11 +155,7 @@ asio::awaitable<http_end> http(connection& c, server_context& ctx, http_io& io, 
 }
 
 void serve_http(connection_ptr c, server_context& ctx, request_parser parser) {
-  if (!c->adopt()) return;
-  c->state = phase::serving;
-  c->idle = false;
-  c->deadline.expired = false;
-  c->non_blocking();
+  if (!start_serving(*c)) return;
   asio::co_spawn(ctx.executor, plain_http(std::move(c), ctx, std::move(parser)), report_coroutine_exception);
 }
 

@@ -85,18 +85,6 @@ bool udp_address::operator==(const udp_address& other) const noexcept {
   return length == other.length;
 }
 
-std::string to_hex(std::span<const std::uint8_t> bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (std::uint8_t b : bytes) {
-    out += digits[b >> 4];
-    out += digits[b & 0xf];
-  }
-  return out;
-}
-
-std::string quic_version_text(std::uint32_t version) { return fmt::format("0x{:08x}", version); }
 
 namespace {
 

@@ -138,10 +138,6 @@ class quic_core {
   std::string error_;
 };
 
-/// Bytes as lower-case hex ("5a0f..."), as QUIC connection IDs are written.
-std::string to_hex(std::span<const std::uint8_t> bytes);
-
-/// A QUIC version as the events write it: "0x00000001".
-std::string quic_version_text(std::uint32_t version);
+// to_hex() and quic_version_text(): portdemo/web.hpp, shared with demo-client.
 
 }  // namespace portdemo::server

@@ -50,6 +50,15 @@ asio::awaitable<void> send_all(connection& c, server_context& ctx, std::string_v
   ec.clear();
 }
 
+bool start_serving(connection& c) {
+  if (!c.adopt()) return false;
+  c.state = phase::serving;
+  c.idle = false;
+  c.deadline.expired = false;
+  c.non_blocking();
+  return true;
+}
+
 bool go_idle(connection& c, const server_context& ctx) {
   c.idle = true;
   return !ctx.stopping;

@@ -36,6 +36,10 @@ asio::awaitable<std::size_t> receive(connection& c, server_context& ctx, std::er
 /// for room within --write-timeout.
 asio::awaitable<void> send_all(connection& c, server_context& ctx, std::string_view bytes, std::error_code& ec);
 
+/// Hands the connection to a coroutine: adopted by the event loop, serving, not idle, its
+/// deadline fresh, its socket non-blocking. False when it could not be adopted (then it is gone).
+bool start_serving(connection& c);
+
 /// Marks the connection idle (no answer in flight) for the wait that follows; false when the
 /// server is stopping, in which case there is no waiting any more.
 bool go_idle(connection& c, const server_context& ctx);

@@ -110,11 +110,7 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
 void offer_alpn(asio::ssl::context& tls) { SSL_CTX_set_alpn_select_cb(tls.native_handle(), &select_alpn, nullptr); }
 
 void serve_tls(connection_ptr c, server_context& ctx) {
-  if (!c->adopt()) return;
-  c->state = phase::serving;
-  c->idle = false;
-  c->deadline.expired = false;
-  c->non_blocking();
+  if (!start_serving(*c)) return;
   // A handshake is HTTP to come: the address's browser may open spare connections.
   ctx.http_seen.remember(c->facts.tuple.remote.address, clock::now());
   asio::co_spawn(ctx.executor, tls_connection(std::move(c), ctx), report_coroutine_exception);

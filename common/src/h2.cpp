@@ -30,6 +30,13 @@ struct stream_state {
 
 std::string_view view(const std::uint8_t* p, std::size_t n) { return {reinterpret_cast<const char*>(p), n}; }
 
+// A GOAWAY the library sent with an error code: the code's name and the words it put in the frame.
+std::string goaway_words(const nghttp2_goaway& g) {
+  std::string words = nghttp2_http2_strerror(g.error_code);
+  if (g.opaque_data_len > 0) words += ": " + std::string(reinterpret_cast<const char*>(g.opaque_data), g.opaque_data_len);
+  return words;
+}
+
 }  // namespace
 
 struct h2_connection::impl {
@@ -133,12 +140,7 @@ struct h2_callbacks {
   static int frame_sent(nghttp2_session*, const nghttp2_frame* frame, void* user) {
     auto& d = *static_cast<impl*>(user);
     if (frame->hd.type != NGHTTP2_GOAWAY || frame->goaway.error_code == NGHTTP2_NO_ERROR) return 0;
-    if (d.self.error_.empty()) {
-      d.self.error_ = nghttp2_http2_strerror(frame->goaway.error_code);
-      if (frame->goaway.opaque_data_len > 0)
-        d.self.error_ += ": " + std::string(reinterpret_cast<const char*>(frame->goaway.opaque_data),
-                                            frame->goaway.opaque_data_len);
-    }
+    if (d.self.error_.empty()) d.self.error_ = goaway_words(frame->goaway);
     return 0;
   }
 
@@ -351,12 +353,8 @@ struct h2_client_callbacks {
   // The library's GOAWAY with an error: what the server sent was not HTTP/2 as it should be.
   static int frame_sent(nghttp2_session*, const nghttp2_frame* frame, void* user) {
     auto& d = *static_cast<impl*>(user);
-    if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR && d.self.error_.empty()) {
-      d.self.error_ = nghttp2_http2_strerror(frame->goaway.error_code);
-      if (frame->goaway.opaque_data_len > 0)
-        d.self.error_ += ": " + std::string(reinterpret_cast<const char*>(frame->goaway.opaque_data),
-                                            frame->goaway.opaque_data_len);
-    }
+    if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR && d.self.error_.empty())
+      d.self.error_ = goaway_words(frame->goaway);
     return 0;
   }
   static int stream_close(nghttp2_session*, std::int32_t stream, std::uint32_t error_code, void* user) {

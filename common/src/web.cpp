@@ -552,6 +552,19 @@ std::vector<std::pair<std::string_view, std::string>> response_fields(const http
   return fields;
 }
 
+std::string to_hex(std::span<const std::uint8_t> bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (std::uint8_t b : bytes) {
+    out += digits[b >> 4];
+    out += digits[b & 0xf];
+  }
+  return out;
+}
+
+std::string quic_version_text(std::uint32_t version) { return fmt::format("0x{:08x}", version); }
+
 std::string shown_cid(std::string_view cid) { return cid.empty() ? std::string("(empty)") : std::string(cid); }
 
 std::string_view protocol_name(http_version v) noexcept {

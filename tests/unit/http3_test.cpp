@@ -145,8 +145,8 @@ TEST(Http3View, OtherBodiesAreNoView) {
 
 TEST(Http3Words, HexAndVersion) {
   const std::array<std::uint8_t, 4> bytes{0x00, 0x9f, 0xa0, 0xff};
-  EXPECT_EQ(hex(bytes), "009fa0ff");
-  EXPECT_EQ(hex({}), "");
+  EXPECT_EQ(to_hex(bytes), "009fa0ff");
+  EXPECT_EQ(to_hex({}), "");
   EXPECT_EQ(quic_version_text(1), "0x00000001");
   EXPECT_EQ(quic_version_text(0x6b3343cf), "0x6b3343cf");
 }

@@ -240,7 +240,7 @@ class test_client {
   bool ready() const noexcept { return h3_ != nullptr && connected_; }
   int last_error() const noexcept { return last_error_; }
   /// The client's own source ID (hex), as the server names it (client_cid).
-  std::string scid() const { return server::to_hex({scid_.data, scid_.datalen}); }
+  std::string scid() const { return to_hex({scid_.data, scid_.datalen}); }
   /// Where its datagrams seem to come from on the way to the server (a NAT may change it).
   server::udp_address& wire() noexcept { return wire_; }
   ngtcp2_conn* conn() noexcept { return conn_; }

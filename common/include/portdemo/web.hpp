@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -32,6 +33,12 @@ struct quic_details {
   std::optional<socket_tuple> first_tuple;  ///< set once the path changed: the tuple it began on
   std::uint32_t migrations = 0;             ///< how many times the client's address or port changed
 };
+
+/// Bytes as lower-case hex ("5a0f..."), as QUIC connection IDs are written.
+std::string to_hex(std::span<const std::uint8_t> bytes);
+
+/// A QUIC version as the events write it: "0x00000001".
+std::string quic_version_text(std::uint32_t version);
 
 /// A connection ID as the text and the page show it: hex, or "(empty)" for a zero-length one
 /// (Chromium asks for none of its own: the server then tells its packets apart by the path).
