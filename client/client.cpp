@@ -97,7 +97,7 @@ asio::awaitable<std::optional<std::vector<tcp::endpoint>>> resolve(reporter& out
     co_return std::nullopt;
   }
   std::vector<tcp::endpoint> endpoints;
-  resolved_event resolved{opts.host, opts.port, {}, opts.udp || opts.http3};
+  resolved_event resolved{opts.host, opts.port, {}, opts.udp || opts.http3, opts.http3};
   for (const auto& entry : results) {
     tcp::endpoint ep = entry.endpoint();
     if (std::find(endpoints.begin(), endpoints.end(), ep) != endpoints.end()) continue;

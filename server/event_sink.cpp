@@ -66,6 +66,7 @@ void event_sink::emit(proxied_event e) {
 void event_sink::emit(tls_failed_event e) { per_connection(std::move(e)); }
 void event_sink::emit(http2_closed_event e) { per_connection(std::move(e)); }
 void event_sink::emit(quic_connected_event e) {
+  tally_.count(e);
   if (board_) board_->connection(e.id, e.tuple, true, true);
   per_connection(std::move(e));
 }

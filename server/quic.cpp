@@ -71,10 +71,9 @@ quic_service::bound quic_service::open(const std::vector<const tcp_listener*>& t
     if (std::find(ports_.begin(), ports_.end(), ep.port) == ports_.end()) ports_.push_back(ep.port);
     std::string service = describe_port(ep.port);
     service += service.empty() ? "HTTP/3 over QUIC" : ", HTTP/3 over QUIC";
-    // Logged, not tallied: the summary counts datagrams per UDP port (--udp), and these
-    // sockets' datagrams belong to QUIC connections, which it does not count.
-    ctx_.events.log().emit(event(listening_event{ep, requested(ep.port), std::move(service),
-                                                 bind_allowed_because(ctx_.host, ep.port), true, "udp", false}));
+    // Tallied: the summary counts this port's QUIC connections (a UDP socket with TLS).
+    ctx_.events.emit(listening_event{ep, requested(ep.port), std::move(service),
+                                     bind_allowed_because(ctx_.host, ep.port), true, "udp", false});
     sockets_.push_back(std::move(state));
     ++out.listening;
   }

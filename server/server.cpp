@@ -142,7 +142,7 @@ int server::start() {
     const int code = first_failure_code;
     listeners_ = listener_set{};
     quic_.reset();
-    events_.emit(ready_event{0, failed, {}, {}, {}});
+    events_.emit(ready_event{0, failed, {}, {}, {}, {}, {}});
     return code;
   }
   // Bind, then drop: every port is bound, no client has been accepted yet.
@@ -159,7 +159,7 @@ int server::start() {
   for (auto p : listeners_.udp_ports)
     if (std::find(all_ports.begin(), all_ports.end(), p) == all_ports.end()) all_ports.push_back(p);
   events_.emit(ready_event{listening, failed, all_ports, listeners_.tls_ports, listeners_.udp_ports,
-                           listeners_.tcp_ports});
+                           listeners_.tcp_ports, quic_ ? quic_->ports() : std::vector<std::uint16_t>{}});
   if (listening == 0) return first_failure_code ? first_failure_code : exit_code::software;
 
   for (auto& l : listeners_.tcp) asio::co_spawn(io_, acceptor_.accept_loop(*l), report_coroutine_exception);

@@ -179,8 +179,9 @@ struct json_visitor {
   }
   std::string operator()(const ready_event& e) const {
     return fmt::format("{{\"event\":\"ready\",\"listening\":{},\"failed\":{},\"ports\":{},\"tls_ports\":{},"
-                       "\"udp_ports\":{}}}",
-                       e.listening, e.failed, json_list(e.ports), json_list(e.tls_ports), json_list(e.udp_ports));
+                       "\"udp_ports\":{},\"quic_ports\":{}}}",
+                       e.listening, e.failed, json_list(e.ports), json_list(e.tls_ports), json_list(e.udp_ports),
+                       json_list(e.quic_ports));
   }
   std::string operator()(const accepted_event& e) const {
     return fmt::format(
@@ -341,6 +342,8 @@ struct json_visitor {
       const port_count& pc = e.per_port[i];
       if (pc.proto == "udp")
         per_port += fmt::format("{{\"port\":{},\"proto\":\"udp\",\"datagrams\":{}}}", pc.port, pc.connections);
+      else if (pc.proto == "quic")
+        per_port += fmt::format("{{\"port\":{},\"proto\":\"quic\",\"connections\":{}}}", pc.port, pc.connections);
       else
         per_port += fmt::format("{{\"port\":{},\"connections\":{}}}", pc.port, pc.connections);
     }
@@ -874,6 +877,9 @@ struct text_renderer::impl {
     }
     if (!e.udp_ports.empty())
       out += fmt::format("  UDP: demo-client --udp localhost {0}    or:  nc -u localhost {0}\n", e.udp_ports.front());
+    // QUIC answers on UDP ports numbered like the TLS ones: the same number, another port.
+    if (!e.quic_ports.empty())
+      out += fmt::format("  HTTP/3: demo-client --http3 -k localhost {0}  (QUIC on UDP port {0})\n", e.quic_ports.front());
     return out;
   }
 
@@ -1104,9 +1110,12 @@ struct text_renderer::impl {
     std::string per_port;
     for (const auto& pc : e.per_port) {
       if (!per_port.empty()) per_port += ", ";
-      per_port += pc.proto == "udp" ? fmt::format("UDP port {}: {} datagram{}", pc.port, pc.connections,
-                                                  pc.connections == 1 ? "" : "s")
-                                    : fmt::format("port {}: {}", pc.port, pc.connections);
+      if (pc.proto == "udp")
+        per_port += fmt::format("UDP port {}: {} datagram{}", pc.port, pc.connections, pc.connections == 1 ? "" : "s");
+      else if (pc.proto == "quic")
+        per_port += fmt::format("UDP port {} (QUIC): {}", pc.port, pc.connections);
+      else
+        per_port += fmt::format("port {}: {}", pc.port, pc.connections);
     }
     std::string out = fmt::format("summary: {} connection{}{}{}\n", e.connections,
                                   e.connections == 1 ? "" : "s", per_port.empty() ? "" : "; ",
@@ -1135,10 +1144,11 @@ struct text_renderer::impl {
     std::string service = describe_port(e.port);
     std::string port = service.empty() ? fmt::format("port {}", e.port)
                                        : fmt::format("port {} ({})", e.port, service);
-    const char* verb = e.udp ? "sending to UDP" : "connecting to";
+    // QUIC is a connection, made over UDP datagrams; --udp sends bare datagrams.
+    const char* verb = e.quic ? "connecting over QUIC to UDP" : e.udp ? "sending to UDP" : "connecting to";
     if (e.addresses.size() == 1 && e.addresses.front() == e.host)
-      return fmt::format("{} {}, {}\n", e.udp ? "sending to" : "connecting to", e.host,
-                         e.udp ? "UDP " + port : port);
+      return fmt::format("{} {}, {}\n", e.quic ? "connecting over QUIC to" : e.udp ? "sending to" : "connecting to",
+                         e.host, e.udp ? "UDP " + port : port);
     return wrap(fmt::format("resolved {} -> {}; {} {}{}", e.host, addresses, verb, port,
                             e.addresses.size() > 1 ? ", trying each address in turn" : ""),
                 text_width, 2);

@@ -211,6 +211,7 @@ class AgainstGtlsServer(unittest.TestCase):
         self.assertEqual(r.returncode, h.EX_NOPERM)
         h.assert_text_lines(self, r.stdout)
         text = h.flat(r.stdout)
+        self.assertIn(f"resolved localhost -> 127.0.0.1; connecting over QUIC to UDP port {port}", text)
         self.assertIn(f"failed 127.0.0.1:{port} HTTP/3: The certificate is NOT trusted.", text)
         self.assertIn("the server's certificate for localhost is not trusted: it is self-signed and not in this "
                       "host's trust store; no request was sent.", text)

@@ -256,7 +256,7 @@ class ServerFailures(unittest.TestCase):
         self.assertIn(f"port {held}", failed["explanation"])
         self.assertEqual(h.one(self, events, "ready"),
                          {"event": "ready", "listening": 0, "failed": 1, "ports": [],
-                          "tls_ports": [], "udp_ports": []})
+                          "tls_ports": [], "udp_ports": [], "quic_ports": []})
         # Who holds it: this test process's own listener, found in /proc.
         mine = [u for u in failed.get("holders", []) if u.get("pid") == os.getpid()]
         self.assertEqual(len(mine), 1, f"holders must name pid {os.getpid()}: {failed!r}")
@@ -313,7 +313,7 @@ class ServerFailures(unittest.TestCase):
         other = h.one(self, events, "listening")["local"]["port"]
         self.assertNotEqual(other, held)
         self.assertEqual(server.ready, {"event": "ready", "listening": 1, "failed": 1,
-                                        "ports": [other], "tls_ports": [], "udp_ports": []})
+                                        "ports": [other], "tls_ports": [], "udp_ports": [], "quic_ports": []})
         result = h.run_client("127.0.0.1", other)
         self.assertEqual(result.returncode, h.EX_OK, result.stdout + result.stderr)
         self.assertIs(h.one(self, h.json_events(self, result.stdout), "connected")["mirror"], True)

@@ -88,6 +88,9 @@ class Http3Requests(Http3Base):
         port = server.port
         quic_listeners = [e for e in h.of(server.events(), "listening") if e["proto"] == "udp"]
         self.assertIn(h.ep(address, port), [e["local"] for e in quic_listeners])
+        # The ready event names the QUIC ports apart from --udp's bare-datagram ones.
+        self.assertEqual((server.ready["tls_ports"], server.ready["udp_ports"], server.ready["quic_ports"]),
+                         ([port], [], [port]))
         for e in quic_listeners:
             self.assertEqual((e["requested_port"], e["tls"], e["service"]), (0, True, "HTTP/3 over QUIC"), e)
         # Three requests in one gtlsclient run: one QUIC connection, the client's streams 0, 4, 8.
@@ -132,6 +135,12 @@ class Http3Requests(Http3Base):
                       text)
         self.assertTrue(os.path.exists(os.path.join(d, "missing")))
         self.assertEqual(server.terminate(), h.EX_OK)
+        # The summary counts the QUIC connection on its UDP port, beside the TCP port's none.
+        summary = json.loads(server.read_rest()[-1])
+        self.assertEqual((summary["event"], summary["connections"], summary["distinct_client_ports"]),
+                         ("summary", 1, 1))
+        self.assertEqual(summary["per_port"], [{"port": port, "connections": 0},
+                                               {"port": port, "proto": "quic", "connections": 1}])
 
     def test_three_requests_on_one_connection_ipv4(self):
         self.check_one_connection("127.0.0.1")
@@ -166,6 +175,10 @@ class Http3Requests(Http3Base):
         self.assertEqual(closed, "  #1 QUIC connection closed (closed by the client): 1 request, 0 port changes\n")
         listening = [l for l in server.lines if l.startswith("listening  127.0.0.1:")]
         self.assertEqual(len(listening), 2, text)
+        self.assertIn(f"  HTTP/3: demo-client --http3 -k localhost {port}  (QUIC on UDP port {port})\n", text)
+        self.assertEqual(server.terminate(), h.EX_OK)
+        rest = "".join(server.read_rest())
+        self.assertIn(f"summary: 1 connection; port {port}: 0, UDP port {port} (QUIC): 1\n", rest)
         self.assertIn("UDP, registered port, HTTP/3 over QUIC, chosen by the kernel (port 0)", h.flat(text))
 
     def test_alt_svc_offers_http3_on_the_tls_port_only_with_quic(self):
@@ -288,7 +301,7 @@ class Http3Failures(Http3Base):
                 self.skipTest(f"TCP port {port} is taken too")
         server = h.start_server(self, "--ports", str(port), "--tls", str(port), "--quic", "--bind", "127.0.0.1")
         self.assertEqual(server.ready, {"event": "ready", "listening": 1, "failed": 1, "ports": [port],
-                                        "tls_ports": [port], "udp_ports": []})
+                                        "tls_ports": [port], "udp_ports": [], "quic_ports": []})
         failed = h.one(self, server.events(), "bind_failed")
         self.assertEqual((failed["proto"], failed["local"], failed["step"], failed["errno"]),
                          ("udp", h.ep("127.0.0.1", port), "bind", "EADDRINUSE"))

@@ -71,7 +71,7 @@ class Localhost(unittest.TestCase):
         server = h.start_server(self, "--ports", "0", "--bind", "127.0.0.1")
         port = server.port
         self.assertEqual(server.ready, {"event": "ready", "listening": 1, "failed": 0,
-                                        "ports": [port], "tls_ports": [], "udp_ports": []})
+                                        "ports": [port], "tls_ports": [], "udp_ports": [], "quic_ports": []})
         result = self.client(port)
         self.assertEqual(result.returncode, h.EX_OK, result.stdout + result.stderr)
         events = h.json_events(self, result.stdout)

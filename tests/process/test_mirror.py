@@ -84,7 +84,7 @@ class JsonMirror(unittest.TestCase):
             self.assertIsNone(e["privileged_allowed_by"])
             self.assertIs(e["tls"], False)
         self.assertEqual(server.ready, {"event": "ready", "listening": 2, "failed": 0,
-                                        "ports": [port], "tls_ports": [], "udp_ports": []})
+                                        "ports": [port], "tls_ports": [], "udp_ports": [], "quic_ports": []})
         cert = h.one(self, events, "tls_certificate")
         self.assertEqual((cert["source"], cert["saved_to"]), ("generated", None))
         self.assertEqual(h.one(self, events, "host_facts")["role"], "server")

@@ -48,7 +48,7 @@ class WithoutCapability(unittest.TestCase):
 
         other = h.one(self, events, "listening")["local"]["port"]
         self.assertEqual(server.ready, {"event": "ready", "listening": 1, "failed": 1,
-                                        "ports": [other], "tls_ports": [], "udp_ports": []})
+                                        "ports": [other], "tls_ports": [], "udp_ports": [], "quic_ports": []})
         result = h.run_client("127.0.0.1", other)
         self.assertEqual(result.returncode, h.EX_OK, result.stdout + result.stderr)
         conn = h.one(self, h.json_events(self, result.stdout), "connected")
@@ -106,7 +106,7 @@ class AsRoot(unittest.TestCase):
                                      "service": "HTTP", "requested_port": 80,
                                      "privileged_allowed_by": "root", "tls": False, "bound_by": "self"})
         self.assertEqual(server.ready, {"event": "ready", "listening": 1, "failed": 0,
-                                        "ports": [80], "tls_ports": [], "udp_ports": []})
+                                        "ports": [80], "tls_ports": [], "udp_ports": [], "quic_ports": []})
         result = h.run_client("127.0.0.1", 80)
         self.assertEqual(result.returncode, h.EX_OK, result.stdout + result.stderr)
         self.assertEqual(server.terminate(), h.EX_OK, server.stderr())

@@ -170,7 +170,7 @@ class UdpServerSockets(unittest.TestCase):
         self.assertEqual([e["event"] for e in events], ["host_facts", "listening", "listening", "ready"])
         port = server.ready["udp_ports"][0]
         self.assertEqual(server.ready, {"event": "ready", "listening": 2, "failed": 0, "ports": [port],
-                                        "tls_ports": [], "udp_ports": [port]})
+                                        "tls_ports": [], "udp_ports": [port], "quic_ports": []})
         for e, address in zip(h.of(events, "listening"), ("127.0.0.1", "::1")):
             self.assertEqual(e, {"event": "listening", "proto": "udp", "local": h.ep(address, port),
                                  "port_class": h.port_class(port), "service": h.describe_port(port) or None,
@@ -187,7 +187,7 @@ class UdpServerSockets(unittest.TestCase):
         tcp_port, udp_port = server.ready["ports"][0], server.ready["udp_ports"][0]
         ports = [tcp_port] + ([udp_port] if udp_port != tcp_port else [])
         self.assertEqual(server.ready, {"event": "ready", "listening": 4, "failed": 0, "ports": ports,
-                                        "tls_ports": [], "udp_ports": [udp_port]})
+                                        "tls_ports": [], "udp_ports": [udp_port], "quic_ports": []})
         self.assertEqual([(e["proto"], e["local"], e["requested_port"]) for e in h.of(events, "listening")],
                          [("tcp", h.ep("127.0.0.1", tcp_port), 0), ("tcp", h.ep("::1", tcp_port), 0),
                           ("udp", h.ep("127.0.0.1", udp_port), 0), ("udp", h.ep("::1", udp_port), 0)])
@@ -207,7 +207,7 @@ class UdpServerSockets(unittest.TestCase):
         for e in listening:
             self.assertEqual((e["requested_port"], e["port_class"], e["tls"]), (port, h.port_class(port), False))
         self.assertEqual(server.ready, {"event": "ready", "listening": 4, "failed": 0, "ports": [port],
-                                        "tls_ports": [], "udp_ports": [port]})
+                                        "tls_ports": [], "udp_ports": [port], "quic_ports": []})
         table = kernel_sockets(server.pid)
         if table is not None:
             self.assertEqual(table, [("tcp", 4, port, TCP_LISTEN), ("tcp", 6, port, TCP_LISTEN),
@@ -650,7 +650,7 @@ class UdpFailures(unittest.TestCase):
         holder, port = self.udp_port_held()
         server = h.start_server(self, "--ports", str(port), "--udp", str(port), "--bind", "127.0.0.1")
         self.assertEqual(server.ready, {"event": "ready", "listening": 1, "failed": 1, "ports": [port],
-                                        "tls_ports": [], "udp_ports": []})
+                                        "tls_ports": [], "udp_ports": [], "quic_ports": []})
         self.assertEqual([e["proto"] for e in h.of(server.events(), "listening")], ["tcp"])
         failed = h.one(self, server.events(), "bind_failed")
         self.assertEqual((failed["proto"], failed["local"], failed["step"], failed["errno"]),
@@ -674,7 +674,7 @@ class UdpFailures(unittest.TestCase):
         port = holder.getsockname()[1]
         server = h.start_server(self, "--udp", str(port), "--bind", "127.0.0.1")
         self.assertEqual(server.ready, {"event": "ready", "listening": 0, "failed": 1, "ports": [],
-                                        "tls_ports": [], "udp_ports": []})
+                                        "tls_ports": [], "udp_ports": [], "quic_ports": []})
         self.assertEqual(server.wait(), h.EX_UNAVAILABLE, server.stderr())
         self.assertEqual(h.one(self, server.events(), "bind_failed")["errno"], "EADDRINUSE")
 

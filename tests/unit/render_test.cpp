@@ -10,6 +10,7 @@
 #include "portdemo/failure.hpp"
 #include "portdemo/json.hpp"
 #include "portdemo/render.hpp"
+#include "portdemo/tally.hpp"
 
 namespace portdemo {
 namespace {
@@ -246,10 +247,10 @@ TEST(RenderJson, Join) {
 
 TEST(RenderJson, Ready) {
   EXPECT_EQ(render_json(ready_event{2, 1, {8080, 8443}}),
-            R"({"event":"ready","listening":2,"failed":1,"ports":[8080,8443],"tls_ports":[],"udp_ports":[]})"
+            R"({"event":"ready","listening":2,"failed":1,"ports":[8080,8443],"tls_ports":[],"udp_ports":[],"quic_ports":[]})"
             "\n");
   EXPECT_EQ(render_json(ready_event{0, 2, {}}),
-            R"({"event":"ready","listening":0,"failed":2,"ports":[],"tls_ports":[],"udp_ports":[]})"
+            R"({"event":"ready","listening":0,"failed":2,"ports":[],"tls_ports":[],"udp_ports":[],"quic_ports":[]})"
             "\n");
 }
 
@@ -623,6 +624,16 @@ TEST(RenderText, Resolved) {
       "  each address in turn\n");
   EXPECT_EQ(text_of(resolved_event{"localhost", 8443, {"127.0.0.1"}}),
             "resolved localhost -> 127.0.0.1; connecting to port 8443 (HTTPS alternate)\n");
+}
+
+TEST(RenderText, ResolvedForQuic) {
+  // --http3: a connection, over UDP datagrams; --udp sends bare datagrams.
+  EXPECT_EQ(text_of(resolved_event{"localhost", 8443, {"127.0.0.1"}, true, true}),
+            "resolved localhost -> 127.0.0.1; connecting over QUIC to UDP port 8443 (HTTPS alternate)\n");
+  EXPECT_EQ(text_of(resolved_event{"127.0.0.1", 8443, {"127.0.0.1"}, true, true}),
+            "connecting over QUIC to 127.0.0.1, UDP port 8443 (HTTPS alternate)\n");
+  EXPECT_EQ(text_of(resolved_event{"127.0.0.1", 8443, {"127.0.0.1"}, true, false}),
+            "sending to 127.0.0.1, UDP port 8443 (HTTPS alternate)\n");
 }
 
 TEST(RenderText, ResolvedAnAddress) {
@@ -1369,8 +1380,46 @@ TEST(RenderJson, ListeningOnATlsPort) {
 
 TEST(RenderJson, ReadyWithTlsPorts) {
   EXPECT_EQ(render_json(ready_event{4, 0, {8080, 8443}, {8443}}),
-            R"({"event":"ready","listening":4,"failed":0,"ports":[8080,8443],"tls_ports":[8443],"udp_ports":[]})"
+            R"({"event":"ready","listening":4,"failed":0,"ports":[8080,8443],"tls_ports":[8443],"udp_ports":[],"quic_ports":[]})"
             "\n");
+}
+
+TEST(RenderJson, ReadyWithQuicPorts) {
+  EXPECT_EQ(render_json(ready_event{4, 0, {8443}, {8443}, {}, {8443}, {8443}}),
+            R"({"event":"ready","listening":4,"failed":0,"ports":[8443],"tls_ports":[8443],"udp_ports":[],"quic_ports":[8443]})"
+            "\n");
+}
+
+TEST(RenderText, ReadyWithQuicPorts) {
+  EXPECT_EQ(text_of(ready_event{4, 0, {8443}, {8443}, {}, {8443}, {8443}}),
+            "ready: 4 sockets listening on port 8443\n"
+            "  try it: demo-client localhost 8443    or:  nc localhost 8443\n"
+            "  in a browser: https://localhost:8443/\n"
+            "  the board:    https://localhost:8443/board  (every connection, live)\n"
+            "  HTTP/3: demo-client --http3 -k localhost 8443  (QUIC on UDP port 8443)\n");
+}
+
+TEST(RenderJson, ServerSummaryWithQuic) {
+  server_tally t;
+  t.count(listening_event{{"127.0.0.1", 8443}, 8443, "", std::nullopt, true, "tcp", false});
+  t.count(listening_event{{"127.0.0.1", 8443}, 8443, "", std::nullopt, true, "udp", false});
+  t.count(listening_event{{"127.0.0.1", 9000}, 9000, "", std::nullopt, false, "udp", false});
+  t.count(accepted_event{1, {{"127.0.0.1", 8443}, {"127.0.0.1", 40000}}, true});
+  t.count(quic_connected_event{2, {{"127.0.0.1", 8443}, {"127.0.0.1", 40001}}, "aa", "bb", "0x00000001", "h3"});
+  t.count(quic_connected_event{3, {{"127.0.0.1", 8443}, {"127.0.0.1", 40002}}, "cc", "dd", "0x00000001", "h3"});
+  t.count(datagram_event{4, {{"127.0.0.1", 9000}, {"127.0.0.1", 40003}}, 5, true});
+  const server_summary_event s = t.summary();
+  // A QUIC connection is a connection (counted in the total), on a UDP port of its own.
+  EXPECT_EQ(s.connections, 3u);
+  EXPECT_EQ(s.distinct_client_ports, 4u);
+  EXPECT_EQ(render_json(s),
+            R"({"event":"summary","role":"server","connections":3,"per_port":[{"port":8443,"connections":1},)"
+            R"({"port":9000,"proto":"udp","datagrams":1},{"port":8443,"proto":"quic","connections":2}],)"
+            R"("distinct_client_ports":4,"lowest_client_port":40000,"highest_client_port":40003,"peak_open":0,)"
+            R"("busy":0,"limited":0,"cut_at_shutdown":0,"log_dropped":0})"
+            "\n");
+  EXPECT_EQ(text_of(s).substr(0, text_of(s).find('\n') + 1),
+            "summary: 3 connections; port 8443: 1, UDP port 9000: 1 datagram, UDP port 8443 (QUIC): 2\n");
 }
 
 TEST(RenderText, ListeningOnATlsPort) {

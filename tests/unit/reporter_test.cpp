@@ -80,7 +80,7 @@ TEST(Reporter, JsonIsOneLinePerEvent) {
     r.emit(note_event{"k", "m"});
   }
   EXPECT_EQ(contents(f),
-            "{\"event\":\"ready\",\"listening\":1,\"failed\":0,\"ports\":[8080],\"tls_ports\":[],\"udp_ports\":[]}\n"
+            "{\"event\":\"ready\",\"listening\":1,\"failed\":0,\"ports\":[8080],\"tls_ports\":[],\"udp_ports\":[],\"quic_ports\":[]}\n"
             "{\"event\":\"note\",\"code\":\"k\",\"message\":\"m\"}\n");
   std::fclose(f);
 }

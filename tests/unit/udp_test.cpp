@@ -199,11 +199,11 @@ TEST(UdpText, Listening) {
 TEST(UdpJson, ReadyWithUdpPorts) {
   EXPECT_EQ(render_json(ready_event{4, 0, {8080, 40123}, {}, {40123}}),
             R"({"event":"ready","listening":4,"failed":0,"ports":[8080,40123],"tls_ports":[],)"
-            R"("udp_ports":[40123]})"
+            R"("udp_ports":[40123],"quic_ports":[]})"
             "\n");
   EXPECT_EQ(render_json(ready_event{4, 0, {8080, 8443}, {8443}, {8080}}),
             R"({"event":"ready","listening":4,"failed":0,"ports":[8080,8443],"tls_ports":[8443],)"
-            R"("udp_ports":[8080]})"
+            R"("udp_ports":[8080],"quic_ports":[]})"
             "\n");
 }
 

@@ -134,6 +134,7 @@ struct ready_event {
   std::vector<std::uint16_t> tls_ports = {};  ///< those of them that speak HTTPS
   std::vector<std::uint16_t> udp_ports = {};  ///< UDP ports bound (--udp)
   std::vector<std::uint16_t> tcp_ports = {};  ///< TCP ports listening (for the text's hints)
+  std::vector<std::uint16_t> quic_ports = {};  ///< UDP ports serving HTTP/3 over QUIC (--quic)
 };
 
 /// The server accepted a connection. `tuple.local` is the server's fixed port.
@@ -353,8 +354,8 @@ struct stopping_event {
 /// Per-port count in the server's summary.
 struct port_count {
   std::uint16_t port = 0;
-  std::uint64_t connections = 0;  ///< connections (TCP) or datagrams (UDP)
-  std::string proto = "tcp";
+  std::uint64_t connections = 0;  ///< connections (TCP, QUIC) or datagrams (UDP)
+  std::string proto = "tcp";     ///< "tcp", "udp" (--udp) or "quic" (--quic: a UDP port)
 };
 
 /// A UDP datagram arrived and was answered: no connection, just the sender's address and port.
@@ -384,7 +385,8 @@ struct resolved_event {
   std::string host;
   std::uint16_t port = 0;
   std::vector<std::string> addresses;  ///< in the order they will be tried
-  bool udp = false;                    ///< datagrams will be sent, no connection made
+  bool udp = false;                    ///< to a UDP port: datagrams, or QUIC's connection over them
+  bool quic = false;                   ///< --http3: a QUIC connection over UDP, not bare datagrams
 };
 
 /// The name could not be resolved: no port was tried.
