@@ -214,14 +214,19 @@ asio::awaitable<attempt> connect_once(reporter& out, const options& opts,
       continue;
     }
     connected_event ev = new_event(out, opts, id, {to_endpoint(local), to_endpoint(remote)}, "tcp");
-    std::optional<http2_exchanged_event> exchanged;
-    if (opts.http2) exchanged = co_await ask_over_http2(socket, opts, ev);
+    http2_outcome h2;
+    if (opts.http2) h2 = co_await ask_over_http2(socket, opts, ev);
     else co_await ask_server(socket, opts, ev);
     if (keep_open(opts)) result.socket.emplace(std::move(socket));
     else socket.close(ec);
     succeed(out, opts, result, std::move(ev));
-    if (exchanged && (opts.count <= max_connections_shown || out.format() == output_format::json))
-      out.emit(std::move(*exchanged));
+    const bool shown = opts.count <= max_connections_shown || out.format() == output_format::json;
+    if (h2.exchanged && shown) out.emit(std::move(*h2.exchanged));
+    // --tls: the TCP connection stood (its tuple is shown) and TLS did not carry HTTP/2 on it.
+    if (h2.failed) {
+      result.exit_code = h2.failed->exit_code;
+      if (shown) out.emit(std::move(*h2.failed));
+    }
     co_return result;
   }
   co_return result;
@@ -374,6 +379,13 @@ asio::awaitable<void> worker(run_state& s) {
     s.made.push_back(std::move(*a.connected));
     if (a.socket) s.held.push_back(std::move(*a.socket));
     s.bar.update(s.made.size());
+    // Connected, but what was to ride on it failed (--http2 --tls: a certificate, no h2): the
+    // next connection would meet the same server, so the run stops with that failure's code.
+    if (a.exit_code != exit_code::ok) {
+      if (s.code == exit_code::ok) s.code = a.exit_code;
+      s.stopped = true;
+      co_return;
+    }
   }
 }
 

@@ -33,6 +33,7 @@ struct options {
   bool udp = false;                          ///< --udp: one datagram each way instead of a connection
   int proxy_protocol = 0;                    ///< --proxy-protocol v1|v2: a PROXY header first (0: none)
   bool http2 = false;                        ///< --http2: HTTP/2 by prior knowledge instead of the hello
+  bool tls = false;                          ///< --tls: with --http2, inside TLS (ALPN h2), as https://
   std::uint64_t requests = 3;                ///< --requests: GET /json on streams of one connection (--http2)
   bool http3 = false;                        ///< --http3: HTTP/3 over QUIC, GET /json (client/http3.hpp)
   bool rebind = false;                       ///< --rebind: move to a new UDP socket after the first request

@@ -6,6 +6,7 @@
 
 #include "http3.hpp"
 
+#include <arpa/inet.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -150,6 +151,20 @@ certificate_findings peer_certificate(gnutls_session_t session) {
       for (std::size_t i = 0; i < size; ++i) f.sha256 += fmt::format("{}{:02X}", i ? ":" : "", digest[i]);
     }
     f.self_signed = gnutls_x509_crt_check_issuer(crt, crt) == 1;
+    // Its subjectAltName's DNS names and addresses, as portdemo::x509_names() gives them.
+    for (unsigned int seq = 0; seq < 64; ++seq) {
+      std::array<char, 256> name{};
+      std::size_t length = name.size();
+      const int type = gnutls_x509_crt_get_subject_alt_name(crt, seq, name.data(), &length, nullptr);
+      if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) break;
+      if (type == GNUTLS_SAN_DNSNAME) {
+        f.names.emplace_back(name.data(), length);
+      } else if (type == GNUTLS_SAN_IPADDRESS && (length == 4 || length == 16)) {
+        std::array<char, INET6_ADDRSTRLEN> text{};
+        if (::inet_ntop(length == 4 ? AF_INET : AF_INET6, name.data(), text.data(), text.size()))
+          f.names.emplace_back(text.data());
+      }
+    }
   }
   gnutls_x509_crt_deinit(crt);
   return f;
@@ -941,7 +956,7 @@ void report_no_handshake(reporter& out, const options& opts, const quic_session&
   };
   if (s.certificate_failure()) {
     const certificate_findings& c = *s.certificate_failure();
-    out.emit(failed(s, "certificate", c.library_text, explain_certificate(c, opts.host, opts.port), exit_code::no_perm));
+    out.emit(failed(s, "certificate", c.library_text, explain_certificate(c, opts.host, opts.port, tls_use::http3), exit_code::no_perm));
     r.code = exit_code::no_perm;
     r.try_next = false;
   } else if (s.socket_error()) {

@@ -16,10 +16,13 @@ namespace portdemo::client {
 std::optional<std::string> http3_options_problem(const http3_flags& f) {
   if (!f.http3) {
     if (f.rebind) return "--rebind moves a QUIC connection to a new port: it needs --http3";
-    if (f.cacert || f.insecure)
-      return "--cacert and -k/--insecure concern the server's TLS certificate: they need --http3";
+    if ((f.cacert || f.insecure) && !f.tls)
+      return "--cacert and -k/--insecure concern the server's TLS certificate: they need --http3 or --http2 --tls";
+    if (f.cacert && f.insecure)
+      return "--cacert FILE verifies the server's certificate and -k/--insecure does not: give one of them";
     return std::nullopt;
   }
+  if (f.tls) return "--tls is for --http2 (HTTP/2 inside TLS on TCP); HTTP/3 runs inside TLS already: leave out --tls";
   if (f.udp) return "--http3 runs over UDP already (QUIC); leave out --udp";
   if (f.proxy_protocol)
     return "--http3: a PROXY header begins a TCP stream, and QUIC runs over UDP; leave out --proxy-protocol";
@@ -156,43 +159,6 @@ explanation explain_not_quic(const endpoint& server, std::size_t datagrams, std:
   return e;
 }
 
-explanation explain_certificate(const certificate_findings& c, std::string_view host, std::uint16_t port) {
-  explanation e;
-  const std::string store = c.trusted.empty() ? "this host's trust store" : "--cacert " + c.trusted;
-  std::vector<std::string> reasons;
-  if (c.unknown_signer)
-    reasons.push_back(c.self_signed ? fmt::format("it is self-signed and not in {}", store)
-                                    : fmt::format("its signer is not in {}", store));
-  if (c.wrong_name) reasons.push_back(fmt::format("it does not name {}", host));
-  if (c.expired) reasons.push_back("it has expired");
-  if (c.not_yet_valid) reasons.push_back("it is not valid yet");
-  if (reasons.empty()) reasons.push_back(c.library_text.empty() ? "it did not verify" : c.library_text);
-  std::string why_not;
-  for (std::size_t i = 0; i < reasons.size(); ++i) {
-    if (i) why_not += i + 1 == reasons.size() ? " and " : ", ";
-    why_not += reasons[i];
-  }
-  e.what = fmt::format("the server's certificate for {} is not trusted: {}; no request was sent.", host, why_not);
-  e.why = fmt::format("HTTP/3 always runs inside TLS 1.3, and demo-client checks the certificate as curl and "
-                      "browsers do. This one is {} (issued by {}, SHA-256 {}).",
-                      c.subject.empty() ? "without a subject" : c.subject,
-                      c.self_signed ? "itself" : (c.issuer.empty() ? "an unnamed issuer" : c.issuer),
-                      // The first half, as demo-server's start-up line shows it: a line's width.
-                      c.sha256.size() > 47 ? c.sha256.substr(0, 47) + ":..." : c.sha256);
-  const std::string target =
-      fmt::format("{} {}", host.find(':') != std::string_view::npos ? "[" + std::string(host) + "]" : std::string(host),
-                  port);
-  if (c.wrong_name && !c.unknown_signer) {
-    e.tries = {{"dial it by a name the certificate holds, such as", "localhost"},
-               {"or skip the check, like curl -k:", fmt::format("demo-client --http3 -k {}", target)}};
-  } else {
-    e.tries = {{"trust that server's own certificate: save it with", "demo-server --save-cert FILE"},
-               {"and give it here:", fmt::format("demo-client --http3 --cacert FILE {}", target)},
-               {"or skip the check, like curl -k:", fmt::format("demo-client --http3 -k {}", target)}};
-  }
-  return e;
-}
-
 explanation explain_no_h3(const endpoint& server, std::string_view server_said) {
   explanation e;
   e.what = fmt::format("{} speaks QUIC but not HTTP/3: the TLS handshake found no common application protocol "
@@ -237,32 +203,6 @@ explanation explain_tls(const endpoint& server, std::string_view library_text, i
   e.why = "QUIC's handshake is a TLS 1.3 handshake: until it completes, no request can be sent.";
   e.tries = {{"see the server's log for this connection's client port", ""}};
   return e;
-}
-
-std::string tls_alert_name(int alert) {
-  switch (alert) {
-    case 0: return "close_notify";
-    case 10: return "unexpected_message";
-    case 20: return "bad_record_mac";
-    case 40: return "handshake_failure";
-    case 42: return "bad_certificate";
-    case 43: return "unsupported_certificate";
-    case 44: return "certificate_revoked";
-    case 45: return "certificate_expired";
-    case 46: return "certificate_unknown";
-    case 47: return "illegal_parameter";
-    case 48: return "unknown_ca";
-    case 50: return "decode_error";
-    case 51: return "decrypt_error";
-    case 70: return "protocol_version";
-    case 80: return "internal_error";
-    case 109: return "missing_extension";
-    case 110: return "unsupported_extension";
-    case 112: return "unrecognized_name";
-    case 116: return "certificate_required";
-    case 120: return "no_application_protocol";
-    default: return fmt::format("alert {}", alert);
-  }
 }
 
 std::string quic_error_name(std::uint64_t code, bool application) {

@@ -13,6 +13,7 @@
 #include "portdemo/events.hpp"
 #include "portdemo/failure.hpp"
 #include "portdemo/web.hpp"
+#include "tls_words.hpp"
 
 namespace portdemo::client {
 
@@ -26,6 +27,7 @@ struct http3_flags {
   bool proxy_protocol = false;  ///< --proxy-protocol v1|v2
   bool verify = false;          ///< --verify
   bool parallel = false;        ///< --parallel above 1
+  bool tls = false;             ///< --tls (with --http2): a certificate to check there too
 };
 
 /// The one sentence for stderr when the combination makes no sense (exit 64), else nullopt.
@@ -55,24 +57,6 @@ explanation explain_quic_unanswered(const failure& f, std::string_view host);
 /// Datagrams came back from the port, none of them QUIC: another UDP service listens there.
 explanation explain_not_quic(const endpoint& server, std::size_t datagrams, std::string_view first_bytes);
 
-/// Why the server's certificate was not trusted, from the verification's findings.
-struct certificate_findings {
-  std::string subject;       ///< "CN=localhost"
-  std::string issuer;        ///< "CN=localhost"
-  std::string sha256;        ///< "3F:9A:...": upper-case hex pairs, as demo-server prints it
-  bool self_signed = false;
-  bool unknown_signer = false;  ///< no trusted certificate signed it
-  bool wrong_name = false;      ///< it does not name the host dialled
-  bool expired = false;
-  bool not_yet_valid = false;
-  std::string library_text;  ///< GnuTLS's own sentence for the status
-  std::string trusted;       ///< what it was checked against: "" (the system store) or the --cacert file
-};
-
-/// The certificate failure: which certificate, why, and --cacert with demo-server --save-cert,
-/// or -k, to try.
-explanation explain_certificate(const certificate_findings& c, std::string_view host, std::uint16_t port);
-
 /// The handshake failed on ALPN: the QUIC server there does not offer HTTP/3 ("h3").
 explanation explain_no_h3(const endpoint& server, std::string_view server_said);
 
@@ -86,9 +70,6 @@ explanation explain_stalled(const endpoint& server, std::chrono::milliseconds ti
 
 /// The TLS handshake failed for a reason of its own (GnuTLS's words, a TLS alert number).
 explanation explain_tls(const endpoint& server, std::string_view library_text, int alert);
-
-/// The name of a TLS alert (RFC 8446 section 6), "alert 120" for ones without a name here.
-std::string tls_alert_name(int alert);
 
 /// The name of a QUIC transport error code (RFC 9000 section 20, 0x100-0x1ff: a TLS alert),
 /// or of an HTTP/3 one (RFC 9114 section 8.1) when `application`.

@@ -51,9 +51,13 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"v1", "v2"}));
   bool http2 = false;
   auto* http2_flag = app.add_flag("--http2", http2,
-               "speak HTTP/2 by prior knowledge (h2c) instead of the hello:\n"
-               "--requests GET /json on streams of one connection, each\n"
-               "answered with the server's view: one client port for all");
+               "speak HTTP/2 instead of the hello (h2c by prior knowledge, or\n"
+               "h2 inside TLS with --tls): --requests GET /json on streams of\n"
+               "one connection, each answered with the server's view: one\nclient port for all");
+  bool tls = false;
+  app.add_flag("--tls", tls,
+                                "with --http2: inside TLS, offering h2 in ALPN, as a browser\n"
+                                "does on https://; the certificate is checked (--cacert, -k)");
   std::uint64_t requests = 3;
   app.add_option("--requests", requests, "requests on the one connection, with --http2 (1-100)")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100}))
@@ -77,11 +81,11 @@ int main(int argc, char** argv) {
                "with --http3: after the first request, move to a new UDP\nsocket (a new ephemeral port) and "
                "ask again on the same\nQUIC connection");
   app.add_option("--cacert", opts.cacert,
-                 "with --http3: trust the server's certificate from FILE (PEM),\nas demo-server --save-cert FILE "
-                 "wrote it (like curl --cacert)")
+                 "with --http3 or --tls: trust the server's certificate from\nFILE (PEM), as demo-server --save-cert "
+                 "FILE wrote it\n(like curl --cacert)")
       ->type_name("FILE");
   app.add_flag("--insecure,-k", opts.insecure,
-               "with --http3: do not verify the server's certificate\n(like curl -k)");
+               "with --http3 or --tls: do not verify the server's\ncertificate (like curl -k)");
   bool only_v4 = false;
   bool only_v6 = false;
   auto* v4 = app.add_flag("-4", only_v4, "use IPv4 addresses only");
@@ -92,8 +96,13 @@ int main(int argc, char** argv) {
 
   if (int code = cli::parse(app, argc, argv); code >= 0) return code;
   if (auto problem = client::http3_options_problem({opts.http3, opts.rebind, opts.insecure, !opts.cacert.empty(), udp,
-                                                    !proxy_protocol.empty(), verify, opts.parallel > 1})) {
+                                                    !proxy_protocol.empty(), verify, opts.parallel > 1, tls})) {
     std::fprintf(stderr, "%s\n", problem->c_str());
+    return exit_code::usage;
+  }
+  if (tls && !http2) {
+    std::fprintf(stderr, "--tls puts HTTP/2 inside TLS, as https:// does: it needs --http2 "
+                         "(demo-client --http2 --tls HOST PORT)\n");
     return exit_code::usage;
   }
   if (!opts.cacert.empty()) {
@@ -117,6 +126,7 @@ int main(int argc, char** argv) {
     return exit_code::usage;
   }
   opts.http2 = http2;
+  opts.tls = tls;
   opts.requests = requests;
 
   opts.port = parse_single_port(port, false).ports.front();

@@ -24,8 +24,8 @@ _portdemo_server_options=(
 )
 _portdemo_client_options=(
     -h --help --version -n --count -P --parallel --hold -u --udp --verify -t --timeout
-    -s --source-port --proxy-protocol --http2 --requests --http3 --rebind --cacert -k --insecure -4 -6 --format
-    --color
+    -s --source-port --proxy-protocol --http2 --tls --requests --http3 --rebind --cacert -k --insecure -4 -6
+    --format --color
 )
 
 # Fills COMPREPLY with ports for the word $1: service names, or the table's port numbers once a

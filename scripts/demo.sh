@@ -761,6 +761,12 @@ chapter_9() {
       "https://localhost:$tls/json" </dev/null >"$work/h2.txt" 2>&1 || true
     json_ports "$work/h2.txt" | prefixed "  curl   | "
     server_skip ch9
+    if "$client_bin" --help 2>/dev/null | grep -q -- '--tls'; then
+      say "The same with demo-client, which shows both ends and what TLS chose:"
+      cmd "demo-client localhost $tls --http2 --tls -k --requests 3"
+      run_tool "  client | " 30 "$client_bin" localhost "$tls" --http2 --tls -k --requests 3 --color "$color"
+      server_skip ch9
+    fi
   fi
   pause 2
   say ""

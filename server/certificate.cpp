@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "portdemo/x509.hpp"
+
 #include <memory>
 
 namespace portdemo::server {
@@ -17,15 +19,6 @@ namespace {
 
 template <typename T, void (*Free)(T*)>
 using owned = std::unique_ptr<T, decltype([](T* p) { Free(p); })>;
-
-std::string fingerprint(X509* cert) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  X509_digest(cert, EVP_sha256(), md, &n);
-  std::string out;
-  for (unsigned int i = 0; i < n; ++i) out += fmt::format("{}{:02X}", i ? ":" : "", md[i]);
-  return out;
-}
 
 std::string to_pem(X509* cert) {
   owned<BIO, BIO_free_all> bio(BIO_new(BIO_s_mem()));
@@ -52,14 +45,6 @@ std::string chain_to_pem(SSL_CTX* ctx, X509* cert) {
     for (int i = 0; i < sk_X509_num(chain); ++i) out += to_pem(sk_X509_value(chain, i));
   }
   return out;
-}
-
-std::string subject_of(X509* cert) {
-  owned<BIO, BIO_free_all> bio(BIO_new(BIO_s_mem()));
-  X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<std::size_t>(n));
 }
 
 std::string names_of(X509* cert) {
@@ -109,8 +94,8 @@ tls_setup make_tls(const std::string& cert_file, const std::string& key_file) {
       return out;
     }
     X509* cert = SSL_CTX_get0_certificate(native);
-    out.info = {cert_file,    subject_of(cert),           names_of(cert),
-                fingerprint(cert), to_pem(cert), chain_to_pem(native, cert),
+    out.info = {cert_file,    x509_subject(cert),           names_of(cert),
+                x509_sha256(cert), to_pem(cert), chain_to_pem(native, cert),
                 key_to_pem(SSL_CTX_get0_privatekey(native))};
     out.context.emplace(std::move(ctx));
     return out;
@@ -159,7 +144,7 @@ tls_setup make_tls(const std::string& cert_file, const std::string& key_file) {
     out.error = openssl_error("loading the certificate");
     return out;
   }
-  out.info = {"generated",           subject_of(cert.get()), names_of(cert.get()), fingerprint(cert.get()),
+  out.info = {"generated",           x509_subject(cert.get()), names_of(cert.get()), x509_sha256(cert.get()),
               to_pem(cert.get()),    to_pem(cert.get()),     key_to_pem(key.get())};
   out.context.emplace(std::move(ctx));
   return out;

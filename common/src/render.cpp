@@ -261,9 +261,19 @@ struct json_visitor {
                              a.server_stream);
       if (!a.server_view || a.server_view->remote.port != e.tuple.local.port) one_port = false;
     }
+    const std::string tls = e.tls ? fmt::format("{{\"version\":{},\"cipher\":{},\"alpn\":{},\"verification\":{}}}",
+                                                json_string(e.tls->version), json_string(e.tls->cipher),
+                                                json_string(e.tls->alpn), json_string(e.tls->verification))
+                                  : "null";
     return fmt::format("{{\"event\":\"http2_exchanged\",\"id\":{},{},\"answers\":[{}],\"one_port\":{},"
-                       "\"problem\":{}}}",
-                       e.id, json_tuple(e.tuple), answers, one_port ? "true" : "false", json_opt_string(e.problem));
+                       "\"problem\":{},\"tls\":{}}}",
+                       e.id, json_tuple(e.tuple), answers, one_port ? "true" : "false", json_opt_string(e.problem), tls);
+  }
+  std::string operator()(const http2_failed_event& e) const {
+    return fmt::format("{{\"event\":\"http2_failed\",\"proto\":\"tcp\",\"code\":{},{},\"detail\":{},"
+                       "\"explanation\":{},\"exit_code\":{}}}",
+                       json_string(e.code), json_tuple(e.tuple), json_opt_string(e.detail),
+                       json_string(to_paragraph(e.why)), e.exit_code);
   }
   std::string operator()(const http2_closed_event& e) const {
     return fmt::format("{{\"event\":\"http2_closed\",\"id\":{},{},\"requests\":{},\"most_at_once\":{},"
@@ -969,7 +979,10 @@ struct text_renderer::impl {
   }
 
   std::string operator()(const http2_exchanged_event& e) const {
-    std::string out = fmt::format("  HTTP/2 (h2c) on this one connection, from local port {}:\n", e.tuple.local.port);
+    std::string out =
+        e.tls ? fmt::format("  HTTP/2 ({}, chosen in TLS's ALPN) on this one connection, from local port {}:\n",
+                            e.tls->alpn, e.tuple.local.port)
+              : fmt::format("  HTTP/2 (h2c) on this one connection, from local port {}:\n", e.tuple.local.port);
     bool one_port = !e.answers.empty();
     for (const http2_answer_seen& a : e.answers) {
       if (a.server_view)
@@ -986,8 +999,17 @@ struct text_renderer::impl {
                               e.answers.size(), e.answers.size() == 1 ? "" : "s", e.answers.size(),
                               e.answers.size() == 1 ? "" : "s", e.tuple.local.port),
                   text_width, 4, 2);
+    if (e.tls)
+      out += wrap(fmt::format("TLS: {}, {}, certificate {}", e.tls->version, e.tls->cipher, e.tls->verification),
+                  text_width, 4, 2);
     if (!e.problem.empty()) out += wrap("HTTP/2: " + e.problem, text_width, 4, 2);
     return out;
+  }
+
+  std::string operator()(const http2_failed_event& e) const {
+    std::string out = join(fmt::format("{}  {}", paint("failed   ", bad_style), ep(e.tuple.remote, dim_style, 17)),
+                           e.detail.empty() ? "HTTP/2 over TLS" : "HTTP/2 over TLS: " + e.detail, 11);
+    return out + explanation_lines(e.why);
   }
 
   std::string operator()(const http2_closed_event& e) const {

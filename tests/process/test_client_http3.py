@@ -243,8 +243,10 @@ class AgainstGtlsServer(unittest.TestCase):
         self.assertEqual(r.returncode, h.EX_NOPERM, r.stdout + r.stderr)
         failed = h.one(self, h.json_events(self, r.stdout), "http3_failed")
         self.assertTrue(failed["explanation"].startswith(
-            "the server's certificate for 127.0.0.1 is not trusted: it does not name 127.0.0.1; no request was "
-            "sent."), failed["explanation"])
+            "the server's certificate for 127.0.0.1 is not trusted: it does not name 127.0.0.1 (it names "
+            "elsewhere.example); no request was sent."), failed["explanation"])
+        self.assertIn(f"Try: dial it by a name the certificate holds: demo-client --http3 --cacert {cert} "
+                      f"elsewhere.example {port};", failed["explanation"])
 
     def test_the_printed_port_is_the_socket_ss_shows(self):
         if shutil.which("ss") is None:
@@ -419,9 +421,9 @@ class Options(unittest.TestCase):
         self.refused(["--rebind", "localhost", "4433"],
                      "--rebind moves a QUIC connection to a new port: it needs --http3")
         self.refused(["-k", "localhost", "4433"],
-                     "--cacert and -k/--insecure concern the server's TLS certificate: they need --http3")
+                     "--cacert and -k/--insecure concern the server's TLS certificate: they need --http3 or --http2 --tls")
         self.refused(["--cacert", "/etc/hostname", "localhost", "4433"],
-                     "--cacert and -k/--insecure concern the server's TLS certificate: they need --http3")
+                     "--cacert and -k/--insecure concern the server's TLS certificate: they need --http3 or --http2 --tls")
 
     def test_an_unreadable_cacert(self):
         missing = os.path.join(tempfile.gettempdir(), f"portdemo-missing-{os.getpid()}.pem")

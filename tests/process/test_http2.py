@@ -11,12 +11,14 @@ import shutil
 import signal
 import socket
 import struct
+import tempfile
 import threading
 import subprocess
 import time
 import unittest
 
 import harness as h
+from test_client_http3 import fingerprint_half, make_certificate, paragraph
 
 CURL = shutil.which("curl")
 NGHTTP = shutil.which("nghttp")
@@ -302,7 +304,7 @@ class Http2Client(unittest.TestCase):
         ex = h.one(self, h.json_events(self, r.stdout), "http2_exchanged")
         self.assertEqual(ex["answers"], [])
         self.assertTrue(ex["problem"].startswith("the answer was not HTTP/2 ("), ex)
-        self.assertIn("does not speak HTTP/2 by prior knowledge (h2c); a TLS port needs https", ex["problem"])
+        self.assertIn("does not speak HTTP/2 by prior knowledge (h2c); a TLS port needs --tls", ex["problem"])
 
     def test_bad_combinations_exit_64(self):
         for args, message in ((["--http2", "--udp"], "--http2: HTTP/2 runs on a TCP connection of its own; leave out --udp"),
@@ -313,6 +315,205 @@ class Http2Client(unittest.TestCase):
             r = h.run_client("127.0.0.1", 9, *args, fmt=None)
             self.assertEqual(r.returncode, 64, (args, r.stderr))
             self.assertIn(message, r.stderr, args)
+
+
+class Http2ClientTls(unittest.TestCase):
+    """demo-client --http2 --tls: HTTP/2 inside TLS as https:// does it (ALPN h2), the server's
+    certificate checked as curl checks it; each failure (an untrusted or misnamed certificate,
+    a port that does not speak TLS, a TLS server without h2) named, with its exit code."""
+    maxDiff = None
+
+    @classmethod
+    def setUpClass(cls):
+        h.require_binaries(cls)
+        if shutil.which("openssl") is None:
+            raise unittest.SkipTest("the openssl command is not installed, so no certificate can be made")
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="portdemo-h2tls-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.cert = os.path.join(self.dir, "server.pem")
+
+    def server(self, *extra):
+        return h.start_server(self, "--ports", "0", "--tls", "0", "--save-cert", self.cert, *extra)
+
+    def test_cacert_verifies_and_every_stream_rides_one_port(self):
+        server = self.server()
+        r = h.run_client("localhost", server.port, "--http2", "--tls", "--cacert", self.cert, "--requests", "4")
+        self.assertEqual(r.returncode, h.EX_OK, r.stdout + r.stderr)
+        events = h.json_events(self, r.stdout)
+        connected = h.one(self, events, "connected")
+        self.assertTrue(connected["mirror"], connected)
+        ex = h.one(self, events, "http2_exchanged")
+        self.assertEqual(h.of(events, "http2_failed"), [])
+        self.assertEqual(ex["local"], connected["local"])
+        self.assertEqual([a["stream"] for a in ex["answers"]], [1, 3, 5, 7])
+        self.assertEqual(sorted(a["server_request"] for a in ex["answers"]), [1, 2, 3, 4])
+        for a in ex["answers"]:
+            self.assertEqual(a["status"], 200)
+            self.assertEqual(a["server_view"], {"local": connected["remote"], "remote": connected["local"]})
+        self.assertTrue(ex["one_port"])
+        self.assertIsNone(ex["problem"])
+        tls = ex["tls"]
+        self.assertRegex(tls.pop("cipher"), r"^TLS_[A-Z0-9_]+$")
+        self.assertEqual(tls, {"version": "TLSv1.3", "alpn": "h2", "verification": f"verified with --cacert {self.cert}"})
+        # The server's side of the same connection: HTTP/2 inside TLS, from the client's port.
+        port = connected["local"]["port"]
+        requests = [server.wait_event("http_request", request=n) for n in (1, 2, 3, 4)]
+        for req in requests:
+            self.assertEqual((req["protocol"], req["tls"], req["remote"]["port"], req["status"]),
+                             ("HTTP/2", "TLSv1.3", port, 200))
+        self.assertEqual(sorted(req["stream"] for req in requests), [1, 3, 5, 7])
+        closed = server.wait_event("http2_closed", id=ex["answers"][0]["server_id"])
+        self.assertEqual((closed["requests"], closed["tls"], closed["reason"]), (4, True, "GOAWAY from the client"))
+
+    def test_text_names_tls_alpn_and_the_check(self):
+        server = self.server()
+        r = h.run_client("localhost", server.port, "--http2", "--tls", "--cacert", self.cert, "--requests", "2",
+                         fmt="text")
+        self.assertEqual(r.returncode, h.EX_OK, r.stdout + r.stderr)
+        h.assert_text_lines(self, r.stdout)
+        m = re.search(r"HTTP/2 \(h2, chosen in TLS's ALPN\) on this one connection, from local port (\d+):",
+                      r.stdout)
+        self.assertTrue(m, r.stdout)
+        port = m.group(1)
+        self.assertIn(f"    stream 1   the server saw 127.0.0.1:{server.port} <- 127.0.0.1:{port}  (its request 1 on #1)",
+                      r.stdout)
+        text = h.flat(r.stdout)
+        self.assertIn(f"2 requests, 2 streams, one client port ({port}): HTTP/2 multiplexes them", text)
+        self.assertRegex(text, rf"TLS: TLSv1\.3, TLS_[A-Z0-9_]+, certificate verified with --cacert {re.escape(self.cert)}")
+
+    def test_k_skips_the_check(self):
+        server = self.server()
+        for flag in ("-k", "--insecure"):
+            r = h.run_client("localhost", server.port, "--http2", "--tls", flag, "--requests", "1")
+            self.assertEqual(r.returncode, h.EX_OK, r.stdout + r.stderr)
+            ex = h.one(self, h.json_events(self, r.stdout), "http2_exchanged")
+            self.assertEqual((ex["tls"]["alpn"], ex["tls"]["verification"]), ("h2", "not verified (-k)"))
+            self.assertEqual(ex["answers"][0]["status"], 200)
+
+    def test_an_untrusted_certificate_stops_before_any_request(self):
+        server = self.server()
+        port = server.port
+        r = h.run_client("localhost", port, "--http2", "--tls")
+        self.assertEqual(r.returncode, h.EX_NOPERM, r.stdout + r.stderr)
+        events = h.json_events(self, r.stdout)
+        self.assertEqual(h.of(events, "http2_exchanged"), [])
+        connected = h.one(self, events, "connected")
+        self.assertEqual(connected["server_view_problem"], "TLS: self-signed certificate")
+        failed = h.one(self, events, "http2_failed")
+        self.assertEqual((failed["code"], failed["exit_code"], failed["proto"]), ("certificate", h.EX_NOPERM, "tcp"))
+        self.assertEqual((failed["local"], failed["remote"]), (connected["local"], connected["remote"]))
+        self.assertEqual(failed["detail"], "self-signed certificate")
+        self.assertEqual(failed["explanation"], paragraph(
+            "the server's certificate for localhost is not trusted: it is self-signed and not in this host's "
+            "trust store; no request was sent.",
+            "https:// is HTTP inside TLS, and demo-client checks the certificate as curl and browsers do. "
+            f"This one is CN=localhost,O=portdemo (issued by itself, SHA-256 {fingerprint_half(self.cert)}).",
+            [("trust that server's own certificate: save it with", "demo-server --save-cert FILE"),
+             ("and give it here:", f"demo-client --http2 --tls --cacert FILE localhost {port}"),
+             ("or skip the check, like curl -k:", f"demo-client --http2 --tls -k localhost {port}")]))
+        # No stream reached the server: it saw a TLS handshake end in an alert, no request.
+        r = h.run_client("localhost", port, "--http2", "--tls", fmt="text")
+        self.assertEqual(r.returncode, h.EX_NOPERM)
+        self.assertEqual(r.stderr, "")
+        h.assert_text_lines(self, r.stdout)
+        text = h.flat(r.stdout)
+        self.assertIn(f"failed 127.0.0.1:{port} HTTP/2 over TLS: self-signed certificate", text)
+        self.assertIn(f"or skip the check, like curl -k: demo-client --http2 --tls -k localhost {port}", text)
+        server.terminate()
+        server.read_rest()
+        self.assertEqual([e for e in server.events() if e["event"] == "http_request"], [])
+
+    def test_a_name_the_certificate_lacks_fails(self):
+        key, cert = make_certificate(self.dir, "elsewhere", subject="/CN=elsewhere",
+                                     names="DNS:elsewhere.example")
+        server = h.start_server(self, "--ports", "0", "--tls", "0", "--cert", cert, "--key", key)
+        r = h.run_client("localhost", server.port, "--http2", "--tls", "--cacert", cert)
+        self.assertEqual(r.returncode, h.EX_NOPERM, r.stdout + r.stderr)
+        failed = h.one(self, h.json_events(self, r.stdout), "http2_failed")
+        self.assertEqual(failed["code"], "certificate")
+        port = server.port
+        self.assertEqual(failed["explanation"], paragraph(
+            "the server's certificate for localhost is not trusted: it does not name localhost (it names "
+            "elsewhere.example); no request was sent.",
+            "https:// is HTTP inside TLS, and demo-client checks the certificate as curl and browsers do. "
+            f"This one is CN=elsewhere (issued by itself, SHA-256 {fingerprint_half(cert)}).",
+            [("dial it by a name the certificate holds:",
+              f"demo-client --http2 --tls --cacert {cert} elsewhere.example {port}"),
+             ("or skip the check, like curl -k:", f"demo-client --http2 --tls -k localhost {port}")]))
+
+    def test_another_certificate_in_cacert_fails(self):
+        _, other = make_certificate(self.dir, "other", subject="/CN=other")
+        server = self.server()
+        r = h.run_client("127.0.0.1", server.port, "--http2", "--tls", "--cacert", other)
+        self.assertEqual(r.returncode, h.EX_NOPERM, r.stdout + r.stderr)
+        failed = h.one(self, h.json_events(self, r.stdout), "http2_failed")
+        self.assertTrue(failed["explanation"].startswith(
+            f"the server's certificate for 127.0.0.1 is not trusted: it is self-signed and not in --cacert "
+            f"{other}; no request was sent."), failed["explanation"])
+
+    def test_a_port_that_does_not_speak_tls(self):
+        # Something that talks first in plain bytes, as an SSH server does.
+        listener = h.listen_on(self)
+        port = listener.getsockname()[1]
+        def answer():
+            c, _ = listener.accept()
+            c.settimeout(h.EVENT_WAIT)
+            c.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+            try:
+                while c.recv(65536):
+                    pass
+            except OSError:
+                pass
+            c.close()
+        threading.Thread(target=answer, daemon=True).start()
+        r = h.run_client("127.0.0.1", port, "--http2", "--tls")
+        self.assertEqual(r.returncode, h.EX_UNAVAILABLE, r.stdout + r.stderr)
+        failed = h.one(self, h.json_events(self, r.stdout), "http2_failed")
+        self.assertEqual((failed["code"], failed["exit_code"]), ("not_tls", h.EX_UNAVAILABLE))
+        self.assertEqual(failed["explanation"], paragraph(
+            f"127.0.0.1:{port} does not speak TLS: its first answer was not a TLS record ({failed['detail']}).",
+            "The TCP connection was made, so something listens on the port, but it expects plain bytes: a port "
+            "serves TLS only where the server says so (demo-server: 443, 8443 or --tls).",
+            [("ask it in the clear (h2c):", f"demo-client --http2 127.0.0.1 {port}")]))
+
+    def test_a_tls_server_without_h2(self):
+        # openssl's own test server, choosing http/1.1 in ALPN: TLS works, HTTP/2 is not offered.
+        port = h.free_port()
+        key, cert = make_certificate(self.dir, "s_server")
+        proc = h.Proc(self, ["openssl", "s_server", "-quiet", "-www", "-accept", f"127.0.0.1:{port}",
+                             "-cert", cert, "-key", key, "-alpn", "http/1.1"])
+        deadline = time.monotonic() + h.START_WAIT
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                self.assertTrue(proc.running() and time.monotonic() < deadline, "openssl s_server did not listen")
+                time.sleep(0.05)
+        r = h.run_client("localhost", port, "--http2", "--tls", "--cacert", cert)
+        self.assertEqual(r.returncode, h.EX_UNAVAILABLE, r.stdout + r.stderr)
+        failed = h.one(self, h.json_events(self, r.stdout), "http2_failed")
+        self.assertEqual((failed["code"], failed["detail"]), ("alpn", "the server chose http/1.1"))
+        self.assertTrue(failed["explanation"].startswith(
+            f'127.0.0.1:{port} speaks TLS but not HTTP/2: its ALPN answer was "http/1.1" (we offered "h2" and '
+            f'"http/1.1").'), failed["explanation"])
+
+    def test_bad_combinations_exit_64(self):
+        for args, message in (
+                (["--tls"], "--tls puts HTTP/2 inside TLS, as https:// does: it needs --http2 "
+                            "(demo-client --http2 --tls HOST PORT)"),
+                (["--http3", "--tls"], "--tls is for --http2 (HTTP/2 inside TLS on TCP); HTTP/3 runs inside TLS "
+                                       "already: leave out --tls"),
+                (["--http2", "-k"], "--cacert and -k/--insecure concern the server's TLS certificate: they need "
+                                    "--http3 or --http2 --tls"),
+                (["--http2", "--tls", "-k", "--cacert", "/etc/hostname"],
+                 "--cacert FILE verifies the server's certificate and -k/--insecure does not: give one of them")):
+            r = h.run_client("127.0.0.1", 9, *args, fmt=None)
+            self.assertEqual(r.returncode, h.EX_USAGE, (args, r.stderr))
+            self.assertIn(message, r.stderr, args)
+            self.assertEqual(r.stdout, "", args)
 
 
 class Http2Limits(unittest.TestCase):

@@ -70,11 +70,11 @@ TEST(Http3Options, Http3OnlyOptionsNeedIt) {
   f = http3_flags{};
   f.insecure = true;
   EXPECT_EQ(http3_options_problem(f),
-            "--cacert and -k/--insecure concern the server's TLS certificate: they need --http3");
+            "--cacert and -k/--insecure concern the server's TLS certificate: they need --http3 or --http2 --tls");
   f = http3_flags{};
   f.cacert = true;
   EXPECT_EQ(http3_options_problem(f),
-            "--cacert and -k/--insecure concern the server's TLS certificate: they need --http3");
+            "--cacert and -k/--insecure concern the server's TLS certificate: they need --http3 or --http2 --tls");
 }
 
 TEST(Http3Options, RebindMakesAtLeastTwoRequests) {
@@ -233,7 +233,7 @@ certificate_findings self_signed() {
 }
 
 TEST(Http3Explain, SelfSignedCertificateSuggestsCacertAndK) {
-  const explanation e = explain_certificate(self_signed(), "localhost", 4433);
+  const explanation e = explain_certificate(self_signed(), "localhost", 4433, tls_use::http3);
   EXPECT_EQ(e.what,
             "the server's certificate for localhost is not trusted: it is self-signed and not in this host's trust "
             "store; no request was sent.");
@@ -249,7 +249,7 @@ TEST(Http3Explain, SelfSignedCertificateSuggestsCacertAndK) {
 TEST(Http3Explain, TheFingerprintsFirstHalfAsTheServerPrintsIt) {
   certificate_findings c = self_signed();
   c.sha256 = "DB:BC:A3:A3:32:4E:28:08:67:81:A4:4A:3B:99:73:FF:DD:69:F0:E9:64:03:6C:F1:44:7F:66:42:51:38:88:EF";
-  EXPECT_EQ(explain_certificate(c, "localhost", 4433).why,
+  EXPECT_EQ(explain_certificate(c, "localhost", 4433, tls_use::http3).why,
             "HTTP/3 always runs inside TLS 1.3, and demo-client checks the certificate as curl and browsers do. "
             "This one is CN=localhost (issued by itself, SHA-256 DB:BC:A3:A3:32:4E:28:08:67:81:A4:4A:3B:99:73:FF:...).");
 }
@@ -258,15 +258,94 @@ TEST(Http3Explain, CertificateAgainstCacertAndTheWrongName) {
   certificate_findings c = self_signed();
   c.trusted = "/tmp/other.pem";
   c.wrong_name = true;
-  EXPECT_EQ(explain_certificate(c, "::1", 4433).what,
+  EXPECT_EQ(explain_certificate(c, "::1", 4433, tls_use::http3).what,
             "the server's certificate for ::1 is not trusted: it is self-signed and not in --cacert /tmp/other.pem "
-            "and it does not name ::1; no request was sent.");
-  EXPECT_EQ(explain_certificate(c, "::1", 4433).tries[2].command, "demo-client --http3 -k [::1] 4433");
+            "and it does not name ::1 (it names no host at all); no request was sent.");
+  EXPECT_EQ(explain_certificate(c, "::1", 4433, tls_use::http3).tries[2].command, "demo-client --http3 -k [::1] 4433");
   c.unknown_signer = false;
-  const explanation name_only = explain_certificate(c, "127.0.0.2", 4433);
+  const explanation no_names = explain_certificate(c, "127.0.0.2", 4433, tls_use::http3);
+  EXPECT_EQ(no_names.tries[0],
+            (suggestion{"give the server a certificate that names the host you dial (demo-server --cert, --key)", ""}));
+  // With names: the first one, in the same command with the same --cacert.
+  c.names = {"::1", "localhost", "127.0.0.1", "a.example", "b.example"};
+  const explanation name_only = explain_certificate(c, "127.0.0.2", 4433, tls_use::http3);
   EXPECT_EQ(name_only.what,
-            "the server's certificate for 127.0.0.2 is not trusted: it does not name 127.0.0.2; no request was sent.");
-  EXPECT_EQ(name_only.tries[0], (suggestion{"dial it by a name the certificate holds, such as", "localhost"}));
+            "the server's certificate for 127.0.0.2 is not trusted: it does not name 127.0.0.2 (it names ::1, "
+            "localhost, 127.0.0.1, a.example, ...); no request was sent.");
+  ASSERT_EQ(name_only.tries.size(), 2u);
+  EXPECT_EQ(name_only.tries[0], (suggestion{"dial it by a name the certificate holds:",
+                                            "demo-client --http3 --cacert /tmp/other.pem [::1] 4433"}));
+  EXPECT_EQ(name_only.tries[1], (suggestion{"or skip the check, like curl -k:", "demo-client --http3 -k 127.0.0.2 4433"}));
+  // From the trust store: no --cacert in the command.
+  c.trusted.clear();
+  c.names = {"elsewhere.example"};
+  EXPECT_EQ(explain_certificate(c, "localhost", 443, tls_use::http2_tls).tries[0],
+            (suggestion{"dial it by a name the certificate holds:", "demo-client --http2 --tls elsewhere.example 443"}));
+}
+
+// ---- --http2 --tls: the same certificate words, its own flags, and its two failures of its own
+
+TEST(TlsWords, SelfSignedOverHttp2SuggestsItsOwnFlags) {
+  const explanation e = explain_certificate(self_signed(), "localhost", 8443, tls_use::http2_tls);
+  EXPECT_EQ(e.what,
+            "the server's certificate for localhost is not trusted: it is self-signed and not in this host's trust "
+            "store; no request was sent.");
+  EXPECT_EQ(e.why,
+            "https:// is HTTP inside TLS, and demo-client checks the certificate as curl and browsers do. "
+            "This one is CN=localhost (issued by itself, SHA-256 3F:9A).");
+  ASSERT_EQ(e.tries.size(), 3u);
+  EXPECT_EQ(e.tries[1], (suggestion{"and give it here:", "demo-client --http2 --tls --cacert FILE localhost 8443"}));
+  EXPECT_EQ(e.tries[2], (suggestion{"or skip the check, like curl -k:", "demo-client --http2 --tls -k localhost 8443"}));
+  EXPECT_EQ(tls_use_flags(tls_use::http2_tls), "--http2 --tls");
+  EXPECT_EQ(tls_use_flags(tls_use::http3), "--http3");
+}
+
+TEST(TlsWords, ExpiredAndNotYetValidAreNamed) {
+  certificate_findings c = self_signed();
+  c.unknown_signer = false;
+  c.expired = true;
+  EXPECT_EQ(explain_certificate(c, "localhost", 8443, tls_use::http2_tls).what,
+            "the server's certificate for localhost is not trusted: it has expired; no request was sent.");
+  c.expired = false;
+  c.library_text = "certificate signature failure";
+  EXPECT_EQ(explain_certificate(c, "localhost", 8443, tls_use::http2_tls).what,
+            "the server's certificate for localhost is not trusted: certificate signature failure; no request was "
+            "sent.");
+}
+
+TEST(TlsWords, NoH2NamesWhatTheServerChose) {
+  const explanation e = explain_no_h2({"127.0.0.1", 8443}, "http/1.1");
+  EXPECT_EQ(e.what,
+            "127.0.0.1:8443 speaks TLS but not HTTP/2: its ALPN answer was \"http/1.1\" (we offered \"h2\" and "
+            "\"http/1.1\").");
+  EXPECT_EQ(e.tries.at(0), (suggestion{"ask it over HTTP/1.1 instead:", "curl -k https://127.0.0.1:8443/"}));
+  EXPECT_EQ(explain_no_h2({"::1", 8443}, "").what,
+            "[::1]:8443 speaks TLS but not HTTP/2: its ALPN answer was none (we offered \"h2\" and \"http/1.1\").");
+}
+
+TEST(TlsWords, NotTlsAndAFailedHandshake) {
+  const explanation plain = explain_tls_on_tcp({"::1", 22}, "wrong version number", -1, true);
+  EXPECT_EQ(plain.what, "[::1]:22 does not speak TLS: its first answer was not a TLS record (wrong version number).");
+  EXPECT_EQ(plain.tries.at(0), (suggestion{"ask it in the clear (h2c):", "demo-client --http2 [::1] 22"}));
+  const explanation alert = explain_tls_on_tcp({"127.0.0.1", 8443}, "tlsv1 alert protocol version", 70, false);
+  EXPECT_EQ(alert.what,
+            "the TLS handshake with 127.0.0.1:8443 failed: tlsv1 alert protocol version (TLS alert 70, "
+            "protocol_version).");
+}
+
+TEST(Http3Options, TlsIsForHttp2) {
+  http3_flags f;
+  f.http3 = true;
+  f.tls = true;
+  EXPECT_EQ(http3_options_problem(f),
+            "--tls is for --http2 (HTTP/2 inside TLS on TCP); HTTP/3 runs inside TLS already: leave out --tls");
+  f = http3_flags{};
+  f.tls = true;
+  f.cacert = true;
+  EXPECT_EQ(http3_options_problem(f), std::nullopt);
+  f.insecure = true;
+  EXPECT_EQ(http3_options_problem(f),
+            "--cacert FILE verifies the server's certificate and -k/--insecure does not: give one of them");
 }
 
 TEST(Http3Explain, NoH3AndClosed) {
@@ -397,7 +476,7 @@ TEST(Http3Render, Rebound) {
 
 TEST(Http3Render, FailedCarriesTheExplanationAndExitCode) {
   http3_failed_event e{"certificate", {{"127.0.0.1", 52764}, {"127.0.0.1", 4433}}, "",
-                       explain_certificate(self_signed(), "localhost", 4433), 77};
+                       explain_certificate(self_signed(), "localhost", 4433, tls_use::http3), 77};
   const std::string json = render_json(e);
   EXPECT_EQ(json.rfind("{\"event\":\"http3_failed\",\"proto\":\"udp\",\"code\":\"certificate\",\"local\":", 0), 0u);
   EXPECT_NE(json.find("\"detail\":null,\"explanation\":\"the server's certificate for localhost is not trusted"),
@@ -406,6 +485,72 @@ TEST(Http3Render, FailedCarriesTheExplanationAndExitCode) {
   text_renderer r(linux_facts(), false);
   const std::string text = r.render(e);
   EXPECT_EQ(text.substr(0, text.find('\n') + 1), "failed     127.0.0.1:4433    HTTP/3\n");
+}
+
+
+// ---- --http2 --tls rendering ----------------------------------------------------------------
+
+http2_exchanged_event exchanged_over_tls() {
+  http2_exchanged_event e;
+  e.id = 1;
+  e.tuple = {{"127.0.0.1", 51234}, {"127.0.0.1", 8443}};
+  for (std::int32_t stream : {1, 3}) {
+    http2_answer_seen a;
+    a.stream = stream;
+    a.status = 200;
+    a.server_view = socket_tuple{{"127.0.0.1", 8443}, {"127.0.0.1", 51234}};
+    a.server_id = 4;
+    a.server_request = static_cast<std::uint64_t>((stream + 1) / 2);
+    a.server_stream = stream;
+    e.answers.push_back(a);
+  }
+  e.tls = http2_tls_facts{"TLSv1.3", "TLS_AES_256_GCM_SHA384", "h2", "verified with --cacert /tmp/pd.pem"};
+  return e;
+}
+
+TEST(Http2TlsRender, ExchangedJsonCarriesTheTls) {
+  const std::string json = render_json(exchanged_over_tls());
+  EXPECT_NE(json.find(",\"one_port\":true,\"problem\":null,\"tls\":{\"version\":\"TLSv1.3\",\"cipher\":"
+                      "\"TLS_AES_256_GCM_SHA384\",\"alpn\":\"h2\",\"verification\":\"verified with --cacert "
+                      "/tmp/pd.pem\"}}\n"),
+            std::string::npos)
+      << json;
+  http2_exchanged_event cleartext = exchanged_over_tls();
+  cleartext.tls.reset();
+  EXPECT_NE(render_json(cleartext).find(",\"tls\":null}\n"), std::string::npos);
+}
+
+TEST(Http2TlsRender, ExchangedTextNamesTlsAndAlpn) {
+  text_renderer r(linux_facts(), false);
+  EXPECT_EQ(r.render(exchanged_over_tls()),
+            "  HTTP/2 (h2, chosen in TLS's ALPN) on this one connection, from local port 51234:\n"
+            "    stream 1   the server saw 127.0.0.1:8443 <- 127.0.0.1:51234  (its request 1 on #4)\n"
+            "    stream 3   the server saw 127.0.0.1:8443 <- 127.0.0.1:51234  (its request 2 on #4)\n"
+            "  2 requests, 2 streams, one client port (51234): HTTP/2 multiplexes them on one\n"
+            "    connection, where HTTP/1.1 would take one at a time\n"
+            "  TLS: TLSv1.3, TLS_AES_256_GCM_SHA384, certificate verified with --cacert /tmp/pd.pem\n");
+}
+
+TEST(Http2TlsRender, FailedCarriesTheExplanationAndExitCode) {
+  http2_failed_event e{"alpn",
+                       {{"127.0.0.1", 51234}, {"127.0.0.1", 8443}},
+                       "the server chose http/1.1",
+                       explain_no_h2({"127.0.0.1", 8443}, "http/1.1"),
+                       69};
+  EXPECT_EQ(render_json(e),
+            "{\"event\":\"http2_failed\",\"proto\":\"tcp\",\"code\":\"alpn\",\"local\":{\"address\":\"127.0.0.1\","
+            "\"port\":51234},\"remote\":{\"address\":\"127.0.0.1\",\"port\":8443},\"detail\":\"the server chose "
+            "http/1.1\",\"explanation\":\"127.0.0.1:8443 speaks TLS but not HTTP/2: its ALPN answer was \\\"http/1.1\\\" "
+            "(we offered \\\"h2\\\" and \\\"http/1.1\\\"). Over TLS, client and server agree on HTTP/2 in the "
+            "handshake (ALPN), before any request; a server that does not choose \\\"h2\\\" speaks HTTP/1.1 there, "
+            "one request at a time per connection. Try: ask it over HTTP/1.1 instead: curl -k "
+            "https://127.0.0.1:8443/.\",\"exit_code\":69}\n");
+  text_renderer r(linux_facts(), false);
+  const std::string text = r.render(e);
+  EXPECT_EQ(text.substr(0, text.find('\n') + 1),
+            "failed     127.0.0.1:8443    HTTP/2 over TLS: the server chose http/1.1\n");
+  EXPECT_NE(text.find("  try: ask it over HTTP/1.1 instead:  curl -k https://127.0.0.1:8443/\n"), std::string::npos)
+      << text;
 }
 
 }  // namespace

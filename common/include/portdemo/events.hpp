@@ -424,12 +424,31 @@ struct http2_answer_seen {
   std::int64_t server_stream = 0;           ///< the stream the server answered on
 };
 
-/// demo-client --http2: --requests GET /json on streams of one connection (h2c by prior knowledge).
+/// demo-client --http2 --tls: the TLS the HTTP/2 connection ran inside, as the handshake ended.
+struct http2_tls_facts {
+  std::string version;       ///< "TLSv1.3"
+  std::string cipher;        ///< "TLS_AES_256_GCM_SHA384"
+  std::string alpn;          ///< "h2": what the server chose of the client's offer
+  std::string verification;  ///< "verified (this host's trust store)", "verified with --cacert F", "not verified (-k)"
+};
+
+/// demo-client --http2: --requests GET /json on streams of one connection (h2c by prior
+/// knowledge, or h2 inside TLS with --tls).
 struct http2_exchanged_event {
   std::uint64_t id = 0;
   socket_tuple tuple;                     ///< this end's connection, from the kernel
   std::vector<http2_answer_seen> answers;  ///< in the order they completed
   std::string problem;                    ///< why some answers are missing, if they are
+  std::optional<http2_tls_facts> tls = std::nullopt;  ///< --tls: the handshake's outcome
+};
+
+/// demo-client --http2 --tls: the TCP connection stood, but TLS did not carry HTTP/2 on it.
+struct http2_failed_event {
+  std::string code;      ///< "certificate", "alpn", "not_tls", "tls"
+  socket_tuple tuple;    ///< this end's TCP connection, from the kernel
+  std::string detail;    ///< the library's own words; may be empty
+  explanation why;
+  int exit_code = 0;
 };
 
 /// No address accepted: the client gives up on this connection.
@@ -494,7 +513,7 @@ using event = std::variant<host_facts_event, listening_event, join_event, bind_f
                            accept_resumed_event, privileges_dropped_event, limit_event, busy_event, stopping_event,
                            server_summary_event, resolved_event,
                            resolve_failed_event, connect_failed_event, connected_event,
-                           gave_up_event, verified_event, client_summary_event, http2_exchanged_event,
+                           gave_up_event, verified_event, client_summary_event, http2_exchanged_event, http2_failed_event,
                            http3_connected_event, http3_response_event, http3_rebound_event, http3_failed_event>;
 
 }  // namespace portdemo
