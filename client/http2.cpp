@@ -100,11 +100,19 @@ std::optional<http2_failed_event> tls_outcome(const tls_client& tls, const optio
     f.detail = c->library_text;
     f.why = explain_certificate(*c, opts.host, opts.port, tls_use::http2_tls);
     f.exit_code = exit_code::no_perm;
+  } else if (ec == asio::error::timed_out) {
+    f.code = "timeout";
+    f.detail = fmt::format("no TLS answer within {:g} s", std::chrono::duration<double>(opts.timeout).count());
+    f.why = explain_tls_silent(server, opts.timeout);
+    f.exit_code = exit_code::temp_fail;
+  } else if (ec == asio::error::eof || ec == asio::error::connection_reset) {
+    f.code = "closed";
+    const char* how = ec == asio::error::eof ? "FIN" : "RST";
+    f.detail = fmt::format("the server closed the connection during the handshake ({})", how);
+    f.why = explain_tls_closed(server, how);
   } else if (ec) {
     f.code = "tls";
-    f.detail = ec == asio::error::timed_out
-                   ? fmt::format("no handshake within {:.3g} s", std::chrono::duration<double>(opts.timeout).count())
-                   : fmt::format("the connection ended during the handshake: {}", ec.message());
+    f.detail = fmt::format("the connection failed during the handshake: {}", ec.message());
     f.why = explain_tls_on_tcp(server, f.detail, -1, false);
   } else {
     f.code = tls.not_tls() ? "not_tls" : "tls";

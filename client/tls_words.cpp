@@ -104,10 +104,19 @@ explanation explain_no_h2(const endpoint& server, std::string_view chosen) {
   return e;
 }
 
+namespace {
+
+// "127.0.0.1 8443" or "[::1] 8443": demo-client's own HOST PORT for a server.
+std::string with_port(const endpoint& server) {
+  return server.is_v6() ? fmt::format("[{}] {}", server.address, server.port)
+                        : fmt::format("{} {}", server.address, server.port);
+}
+
+}  // namespace
+
 explanation explain_tls_on_tcp(const endpoint& server, std::string_view library_text, int alert, bool plain) {
   explanation e;
-  const std::string target =
-      server.is_v6() ? fmt::format("[{}] {}", server.address, server.port) : fmt::format("{} {}", server.address, server.port);
+  const std::string target = with_port(server);
   if (plain) {
     e.what = fmt::format("{} does not speak TLS: its first answer was not a TLS record ({}).", to_string(server),
                          library_text.empty() ? "no reason given" : library_text);
@@ -121,6 +130,29 @@ explanation explain_tls_on_tcp(const endpoint& server, std::string_view library_
                        alert >= 0 ? fmt::format(" (TLS alert {}, {})", alert, tls_alert_name(alert)) : "");
   e.why = "Over TLS nothing is sent until the handshake completes: the TCP connection stood, but no request rode it.";
   e.tries = {{"see the server's log for this connection's client port", ""}};
+  return e;
+}
+
+explanation explain_tls_silent(const endpoint& server, std::chrono::milliseconds timeout) {
+  explanation e;
+  e.what = fmt::format("no TLS answer from {} within {:g} s: the TCP connection was accepted, but nothing came back "
+                       "to our ClientHello.",
+                       to_string(server), static_cast<double>(timeout.count()) / 1000.0);
+  e.why = "The port's listener took the connection, so something serves it; a TLS server answers a ClientHello at "
+          "once, so this one waits for other bytes (a plain-text protocol whose client speaks first) or is stuck.";
+  e.tries = {{"ask it in the clear (h2c):", fmt::format("demo-client --http2 {}", with_port(server))},
+             {"or wait longer:", "--timeout SECONDS"}};
+  return e;
+}
+
+explanation explain_tls_closed(const endpoint& server, std::string_view how) {
+  explanation e;
+  e.what = fmt::format("{} closed the connection during the TLS handshake ({}), before any request.",
+                       to_string(server), how);
+  e.why = "The TCP connection was accepted and then ended by the server: it may not speak TLS on this port and "
+          "gave up on our ClientHello, or it refuses this client (a connection limit, an access rule).";
+  e.tries = {{"ask it in the clear (h2c):", fmt::format("demo-client --http2 {}", with_port(server))},
+             {"see the server's log for this connection's client port", ""}};
   return e;
 }
 

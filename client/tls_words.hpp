@@ -4,6 +4,7 @@
 // names of TLS alerts. Pure: tests/unit/http3_test.cpp and tls_client_test.cpp test it on values.
 
 #include <cstdint>
+#include <chrono>
 #include <string>
 #include <vector>
 #include <string_view>
@@ -52,5 +53,13 @@ explanation explain_no_h2(const endpoint& server, std::string_view chosen);
 /// (OpenSSL's words; `alert`: the server's TLS alert, or -1). `plain`: what came back did not
 /// look like TLS at all.
 explanation explain_tls_on_tcp(const endpoint& server, std::string_view library_text, int alert, bool plain);
+
+/// --http2 --tls: the TCP connection was accepted and nothing came back to the ClientHello
+/// within `timeout`: a service that waits for plain bytes first, or one that is stuck.
+explanation explain_tls_silent(const endpoint& server, std::chrono::milliseconds timeout);
+
+/// --http2 --tls: the server closed the TCP connection (FIN or RST: `how`) before the TLS
+/// handshake was over.
+explanation explain_tls_closed(const endpoint& server, std::string_view how);
 
 }  // namespace portdemo::client

@@ -478,6 +478,50 @@ class Http2ClientTls(unittest.TestCase):
             "serves TLS only where the server says so (demo-server: 443, 8443 or --tls).",
             [("ask it in the clear (h2c):", f"demo-client --http2 127.0.0.1 {port}")]))
 
+    def silent_listener(self, close_at_once):
+        """A listener that takes one connection and closes it at once, or says nothing to it."""
+        listener = h.listen_on(self)
+        stop = threading.Event()
+        self.addCleanup(stop.set)
+        def serve():
+            c, _ = listener.accept()
+            if not close_at_once:
+                stop.wait(h.EVENT_WAIT)
+            c.close()
+        threading.Thread(target=serve, daemon=True).start()
+        return listener.getsockname()[1]
+
+    def test_a_server_that_closes_during_the_handshake(self):
+        port = self.silent_listener(close_at_once=True)
+        r = h.run_client("127.0.0.1", port, "--http2", "--tls")
+        self.assertEqual(r.returncode, h.EX_UNAVAILABLE, r.stdout + r.stderr)
+        failed = h.one(self, h.json_events(self, r.stdout), "http2_failed")
+        self.assertEqual((failed["code"], failed["exit_code"]), ("closed", h.EX_UNAVAILABLE))
+        self.assertIn(failed["detail"], ("the server closed the connection during the handshake (FIN)",
+                                         "the server closed the connection during the handshake (RST)"))
+        how = failed["detail"][-4:-1]
+        self.assertTrue(failed["explanation"].startswith(
+            f"127.0.0.1:{port} closed the connection during the TLS handshake ({how}), before any request."),
+            failed["explanation"])
+
+    def test_a_server_that_never_answers_the_client_hello(self):
+        port = self.silent_listener(close_at_once=False)
+        started = time.monotonic()
+        r = h.run_client("127.0.0.1", port, "--http2", "--tls", "--timeout", "0.5")
+        self.assertLess(time.monotonic() - started, h.CLIENT_WAIT)
+        self.assertEqual(r.returncode, h.EX_TEMPFAIL, r.stdout + r.stderr)
+        failed = h.one(self, h.json_events(self, r.stdout), "http2_failed")
+        self.assertEqual((failed["code"], failed["detail"], failed["exit_code"]),
+                         ("timeout", "no TLS answer within 0.5 s", h.EX_TEMPFAIL))
+        self.assertEqual(failed["explanation"], paragraph(
+            f"no TLS answer from 127.0.0.1:{port} within 0.5 s: the TCP connection was accepted, but nothing came "
+            "back to our ClientHello.",
+            "The port's listener took the connection, so something serves it; a TLS server answers a ClientHello "
+            "at once, so this one waits for other bytes (a plain-text protocol whose client speaks first) or is "
+            "stuck.",
+            [("ask it in the clear (h2c):", f"demo-client --http2 127.0.0.1 {port}"),
+             ("or wait longer:", "--timeout SECONDS")]))
+
     def test_a_tls_server_without_h2(self):
         # openssl's own test server, choosing http/1.1 in ALPN: TLS works, HTTP/2 is not offered.
         port = h.free_port()

@@ -333,6 +333,16 @@ TEST(TlsWords, NotTlsAndAFailedHandshake) {
             "protocol_version).");
 }
 
+TEST(TlsWords, SilenceAndAClose) {
+  const explanation silent = explain_tls_silent({"::1", 8443}, 2500ms);
+  EXPECT_EQ(silent.what,
+            "no TLS answer from [::1]:8443 within 2.5 s: the TCP connection was accepted, but nothing came back to "
+            "our ClientHello.");
+  EXPECT_EQ(silent.tries.at(0), (suggestion{"ask it in the clear (h2c):", "demo-client --http2 [::1] 8443"}));
+  EXPECT_EQ(explain_tls_closed({"127.0.0.1", 8443}, "RST").what,
+            "127.0.0.1:8443 closed the connection during the TLS handshake (RST), before any request.");
+}
+
 TEST(Http3Options, TlsIsForHttp2) {
   http3_flags f;
   f.http3 = true;
