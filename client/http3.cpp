@@ -975,13 +975,13 @@ void report_no_handshake(reporter& out, const options& opts, const quic_session&
     const int alert = s.tls_alert();
     const bool alpn = alert == 120;
     out.emit(failed(s, alpn ? "alpn" : "tls", fmt::format("TLS alert {} ({})", alert, tls_alert_name(alert)),
-                    alpn ? explain_no_h3(server, "") : explain_tls(server, ngtcp2_strerror(s.liberr()), alert),
+                    alpn ? explain_no_h3(server, "") : explain_handshake(server, ngtcp2_strerror(s.liberr()), alert, tls_use::http3),
                     exit_code::unavailable));
     r.code = exit_code::unavailable;
     r.try_next = false;
   } else if (s.liberr() != 0 || !s.internal().empty()) {
     const std::string why = s.internal().empty() ? ngtcp2_strerror(s.liberr()) : s.internal();
-    out.emit(failed(s, "internal", why, explain_tls(server, why, -1), exit_code::software));
+    out.emit(failed(s, "internal", why, explain_handshake(server, why, -1, tls_use::http3), exit_code::software));
     r.code = exit_code::software;
     r.try_next = false;
   } else if (s.datagrams() > 0 && !s.quic_seen()) {

@@ -195,16 +195,6 @@ explanation explain_stalled(const endpoint& server, std::chrono::milliseconds ti
   return e;
 }
 
-explanation explain_tls(const endpoint& server, std::string_view library_text, int alert) {
-  explanation e;
-  e.what = fmt::format("the TLS handshake inside QUIC with {} failed: {}{}.", to_string(server),
-                       library_text.empty() ? "no reason given" : library_text,
-                       alert >= 0 ? fmt::format(" (TLS alert {}, {})", alert, tls_alert_name(alert)) : "");
-  e.why = "QUIC's handshake is a TLS 1.3 handshake: until it completes, no request can be sent.";
-  e.tries = {{"see the server's log for this connection's client port", ""}};
-  return e;
-}
-
 std::string quic_error_name(std::uint64_t code, bool application) {
   if (application) {
     switch (code) {

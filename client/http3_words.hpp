@@ -68,9 +68,6 @@ explanation explain_closed(const endpoint& server, std::uint64_t code, bool appl
 /// timeout, or the idle timeout passed.
 explanation explain_stalled(const endpoint& server, std::chrono::milliseconds timeout, std::int64_t stream);
 
-/// The TLS handshake failed for a reason of its own (GnuTLS's words, a TLS alert number).
-explanation explain_tls(const endpoint& server, std::string_view library_text, int alert);
-
 /// The name of a QUIC transport error code (RFC 9000 section 20, 0x100-0x1ff: a TLS alert),
 /// or of an HTTP/3 one (RFC 9114 section 8.1) when `application`.
 std::string quic_error_name(std::uint64_t code, bool application);

@@ -125,10 +125,18 @@ explanation explain_tls_on_tcp(const endpoint& server, std::string_view library_
     e.tries = {{"ask it in the clear (h2c):", fmt::format("demo-client --http2 {}", target)}};
     return e;
   }
-  e.what = fmt::format("the TLS handshake with {} failed: {}{}.", to_string(server),
-                       library_text.empty() ? "no reason given" : library_text,
+  return explain_handshake(server, library_text, alert, tls_use::http2_tls);
+}
+
+explanation explain_handshake(const endpoint& server, std::string_view library_text, int alert, tls_use use) {
+  explanation e;
+  e.what = fmt::format("the TLS handshake {}with {} failed: {}{}.", use == tls_use::http3 ? "inside QUIC " : "",
+                       to_string(server), library_text.empty() ? "no reason given" : library_text,
                        alert >= 0 ? fmt::format(" (TLS alert {}, {})", alert, tls_alert_name(alert)) : "");
-  e.why = "Over TLS nothing is sent until the handshake completes: the TCP connection stood, but no request rode it.";
+  e.why = use == tls_use::http3
+              ? "QUIC's handshake is a TLS 1.3 handshake: until it completes, no request can be sent."
+              : "Over TLS nothing is sent until the handshake completes: the TCP connection stood, but no request "
+                "rode it.";
   e.tries = {{"see the server's log for this connection's client port", ""}};
   return e;
 }

@@ -45,13 +45,16 @@ explanation explain_certificate(const certificate_findings& c, std::string_view 
 /// The name of a TLS alert (RFC 8446 section 6), "alert 120" for ones without a name here.
 std::string tls_alert_name(int alert);
 
+/// The TLS handshake failed for a reason of its own (the library's words; `alert`: the TLS
+/// alert the server sent, or -1): inside QUIC for --http3, on the TCP connection for --tls.
+explanation explain_handshake(const endpoint& server, std::string_view library_text, int alert, tls_use use);
+
 /// --http2 --tls: the server finished the TLS handshake without choosing "h2" in ALPN
 /// (`chosen`: what it chose, empty for nothing): it serves HTTP/1.1 only over TLS.
 explanation explain_no_h2(const endpoint& server, std::string_view chosen);
 
-/// --http2 --tls: the TLS handshake on the TCP connection failed for a reason of its own
-/// (OpenSSL's words; `alert`: the server's TLS alert, or -1). `plain`: what came back did not
-/// look like TLS at all.
+/// --http2 --tls: the TLS handshake on the TCP connection failed (OpenSSL's words; `alert`:
+/// the server's TLS alert, or -1); `plain`: what came back did not look like TLS at all.
 explanation explain_tls_on_tcp(const endpoint& server, std::string_view library_text, int alert, bool plain);
 
 /// --http2 --tls: the TCP connection was accepted and nothing came back to the ClientHello

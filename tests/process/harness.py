@@ -522,6 +522,37 @@ def listen_on(case, address="127.0.0.1", port=0, backlog=8):
     return sock
 
 
+def serve_once(case, reply, read_first=False, address="127.0.0.1"):
+    """A listener of this test process that answers one connection as a service that is not
+    demo-server would: `reply` (after reading the client's first bytes with `read_first`, as a
+    line protocol does; before, as an SSH server's banner is), then reads until the client
+    closes, so that no unread bytes turn the close into a reset. Returns the port."""
+    listener = listen_on(case, address)
+
+    def serve():
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(EVENT_WAIT)
+            try:
+                if read_first:
+                    conn.recv(65536)
+                conn.sendall(reply)
+                if read_first:
+                    conn.shutdown(socket.SHUT_WR)
+                while conn.recv(65536):
+                    pass
+            except OSError:
+                pass
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    case.addCleanup(t.join, EVENT_WAIT + 1)
+    return listener.getsockname()[1]
+
+
 def own_comm():
     """This process's command name as the kernel has it (/proc/self/comm), e.g. python3."""
     with open("/proc/self/comm") as f:

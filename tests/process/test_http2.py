@@ -285,21 +285,7 @@ class Http2Client(unittest.TestCase):
 
     def test_a_server_that_does_not_speak_h2(self):
         # A plain TCP listener that answers a line: not HTTP/2.
-        listener = h.listen_on(self)
-        port = listener.getsockname()[1]
-        def answer():
-            c, _ = listener.accept()
-            c.settimeout(h.EVENT_WAIT)
-            c.recv(65536)
-            c.sendall(b"hello there, this is not HTTP/2\n")
-            c.shutdown(socket.SHUT_WR)
-            try:
-                while c.recv(65536):  # until the client closes: no reset from unread bytes
-                    pass
-            except OSError:
-                pass
-            c.close()
-        threading.Thread(target=answer, daemon=True).start()
+        port = h.serve_once(self, b"hello there, this is not HTTP/2\n", read_first=True)
         r = h.run_client("127.0.0.1", port, "--http2")
         ex = h.one(self, h.json_events(self, r.stdout), "http2_exchanged")
         self.assertEqual(ex["answers"], [])
@@ -455,19 +441,7 @@ class Http2ClientTls(unittest.TestCase):
 
     def test_a_port_that_does_not_speak_tls(self):
         # Something that talks first in plain bytes, as an SSH server does.
-        listener = h.listen_on(self)
-        port = listener.getsockname()[1]
-        def answer():
-            c, _ = listener.accept()
-            c.settimeout(h.EVENT_WAIT)
-            c.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
-            try:
-                while c.recv(65536):
-                    pass
-            except OSError:
-                pass
-            c.close()
-        threading.Thread(target=answer, daemon=True).start()
+        port = h.serve_once(self, b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
         r = h.run_client("127.0.0.1", port, "--http2", "--tls")
         self.assertEqual(r.returncode, h.EX_UNAVAILABLE, r.stdout + r.stderr)
         failed = h.one(self, h.json_events(self, r.stdout), "http2_failed")

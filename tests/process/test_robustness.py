@@ -197,26 +197,7 @@ class NotADemoServer(unittest.TestCase):
         self.assertEqual(conn["remote"], h.ep("127.0.0.1", port))
 
     def test_banner_server_text(self):
-        listener = self.listener()
-        port = listener.getsockname()[1]
-
-        def serve():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(h.EVENT_WAIT)
-                conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
-                try:
-                    while conn.recv(1024):
-                        pass
-                except OSError:
-                    pass
-
-        t = threading.Thread(target=serve, daemon=True)
-        t.start()
-        self.addCleanup(t.join, h.EVENT_WAIT + 1)
+        port = h.serve_once(self, b"SSH-2.0-OpenSSH_9.6\r\n")
         result = h.run_client("127.0.0.1", port, "--timeout", "2", fmt="text")
         self.assertEqual(result.returncode, h.EX_OK, result.stdout + result.stderr)
         h.assert_text_lines(self, result.stdout, "client text")

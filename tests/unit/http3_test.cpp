@@ -333,6 +333,15 @@ TEST(TlsWords, NotTlsAndAFailedHandshake) {
             "protocol_version).");
 }
 
+TEST(TlsWords, AFailedHandshakeInsideQuic) {
+  const explanation e = explain_handshake({"127.0.0.1", 4433}, "ERR_CRYPTO", 40, tls_use::http3);
+  EXPECT_EQ(e.what,
+            "the TLS handshake inside QUIC with 127.0.0.1:4433 failed: ERR_CRYPTO (TLS alert 40, handshake_failure).");
+  EXPECT_EQ(e.why, "QUIC's handshake is a TLS 1.3 handshake: until it completes, no request can be sent.");
+  EXPECT_EQ(explain_handshake({"127.0.0.1", 8443}, "", -1, tls_use::http2_tls).what,
+            "the TLS handshake with 127.0.0.1:8443 failed: no reason given.");
+}
+
 TEST(TlsWords, SilenceAndAClose) {
   const explanation silent = explain_tls_silent({"::1", 8443}, 2500ms);
   EXPECT_EQ(silent.what,
