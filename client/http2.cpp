@@ -160,7 +160,7 @@ asio::awaitable<http2_outcome> ask_over_http2(asio::ip::tcp::socket& socket, con
                                                             : fmt::format("{}:{}", opts.host, opts.port))
       : ev.tuple.remote.is_v6() ? fmt::format("[{}]:{}", ev.tuple.remote.address, ev.tuple.remote.port)
                                 : fmt::format("{}:{}", ev.tuple.remote.address, ev.tuple.remote.port);
-  h2_client h2;
+  h2_client h2(tls.has_value());
   for (std::uint64_t i = 0; i < opts.requests; ++i) h2.get(authority, "/json");
   // Plaintext that came with the handshake's last flight (the server's SETTINGS).
   if (tls) h2.receive(tls->read());

@@ -30,6 +30,7 @@ declare -A max_len=(
   [fuzz_board]=4096           # dozens of connections and requests, several batches
   [fuzz_proxy_header]=2100    # past the 2048-byte v2 header limit (v1 lines stop at 107)
   [fuzz_h2_frames]=4096       # dozens of frames: streams, CONTINUATION, SETTINGS, flow control
+  [fuzz_h2_client]=4096       # a server's SETTINGS, HEADERS, DATA, RST_STREAM, GOAWAY, PUSH_PROMISE
   [fuzz_quic_datagrams]=8192  # a few full-size Initials (1200+ bytes) and the records around them
 )
 

@@ -321,6 +321,7 @@ struct h2_client::impl {
   std::vector<h2_answer> done;
   std::string out;
   bool failed = false;
+  std::string_view scheme = "http";
 };
 
 struct h2_client_callbacks {
@@ -368,7 +369,8 @@ struct h2_client_callbacks {
   }
 };
 
-h2_client::h2_client() : impl_(std::make_unique<impl>(*this)) {
+h2_client::h2_client(bool over_tls) : impl_(std::make_unique<impl>(*this)) {
+  if (over_tls) impl_->scheme = "https";
   nghttp2_session_callbacks* cb = nullptr;
   nghttp2_session_callbacks_new(&cb);
   nghttp2_session_callbacks_set_on_header_callback(cb, &h2_client_callbacks::header);
@@ -389,7 +391,7 @@ std::int32_t h2_client::get(std::string_view authority, std::string_view path) {
                       const_cast<std::uint8_t*>(reinterpret_cast<const std::uint8_t*>(v.data())), n.size(),
                       v.size(), NGHTTP2_NV_FLAG_NONE};
   };
-  const nghttp2_nv nv[] = {nv_of(":method", "GET"), nv_of(":scheme", "http"), nv_of(":authority", authority),
+  const nghttp2_nv nv[] = {nv_of(":method", "GET"), nv_of(":scheme", impl_->scheme), nv_of(":authority", authority),
                            nv_of(":path", path), nv_of("user-agent", "demo-client")};
   const std::int32_t id = nghttp2_submit_request(impl_->session, nullptr, nv, std::size(nv), nullptr, nullptr);
   if (id > 0) impl_->pending[id].stream = id;

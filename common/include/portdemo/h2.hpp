@@ -117,14 +117,17 @@ struct h2_answer {
 /// The client side (demo-client --http2): requests out on streams of one connection, answers in.
 class h2_client {
  public:
-  h2_client();
+  /// `over_tls`: the requests' :scheme is https (h2 inside TLS), else http (h2c).
+  explicit h2_client(bool over_tls = false);
   ~h2_client();
   h2_client(const h2_client&) = delete;
   h2_client& operator=(const h2_client&) = delete;
 
   /// Sends GET `path` on a new stream (the preface and SETTINGS go first); its stream id.
   std::int32_t get(std::string_view authority, std::string_view path);
-  /// Takes bytes from the server; false on a connection error (error() says why).
+  /// Takes bytes from the server; false when the library cannot go on. Bytes that break the
+  /// protocol are taken and answered with a GOAWAY of the library's own: error() names it once
+  /// output() has taken it out.
   bool receive(std::string_view bytes);
   /// The bytes to write now; empty when there are none. Valid until the next call.
   std::string_view output();
