@@ -518,6 +518,72 @@ class Http2ClientTls(unittest.TestCase):
             f'127.0.0.1:{port} speaks TLS but not HTTP/2: its ALPN answer was "http/1.1" (we offered "h2" and '
             f'"http/1.1").'), failed["explanation"])
 
+    def test_nginx_over_tls_and_in_the_clear_sees_the_one_port_too(self):
+        # A server no one here wrote: nginx (Debian's 1.22, `listen ... ssl http2` and h2c by
+        # prior knowledge), answering each request with the client's address and port as it
+        # sees them. It is not a demo-server, so the client says so, quoting nginx's first
+        # answer: its words name this end's port, as the kernel gave it to the client.
+        nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+        if nginx is None:
+            self.skipTest("nginx is not installed (scripts/install-deps.sh installs it)")
+        key, cert = make_certificate(self.dir, "nginx")
+        tls_port, plain_port = h.free_port(), h.free_port()
+        while plain_port == tls_port:
+            plain_port = h.free_port()
+        conf = os.path.join(self.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""daemon off;
+master_process off;
+pid {self.dir}/nginx.pid;
+error_log {self.dir}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {self.dir}/body;
+  proxy_temp_path {self.dir}/proxy;
+  fastcgi_temp_path {self.dir}/fastcgi;
+  uwsgi_temp_path {self.dir}/uwsgi;
+  scgi_temp_path {self.dir}/scgi;
+  server {{
+    listen 127.0.0.1:{tls_port} ssl http2;
+    listen 127.0.0.1:{plain_port} http2;
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    default_type text/plain;
+    location / {{ return 200 "$remote_addr:$remote_port -> $server_addr:$server_port $scheme\\n"; }}
+  }}
+}}
+""")
+        proc = h.Proc(self, [nginx, "-e", os.path.join(self.dir, "error.log"), "-p", self.dir, "-c", conf])
+        deadline = time.monotonic() + h.START_WAIT
+        for port in (tls_port, plain_port):
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    self.assertTrue(proc.running() and time.monotonic() < deadline,
+                                    f"nginx did not listen: {proc.stderr()!r}")
+                    time.sleep(0.05)
+        for port, args, scheme in ((tls_port, ["--tls", "--cacert", cert], "https"), (plain_port, [], "http")):
+            r = h.run_client("localhost", port, "--http2", *args, "--requests", "3")
+            self.assertEqual(r.returncode, h.EX_OK, r.stdout + r.stderr)
+            events = h.json_events(self, r.stdout)
+            connected = h.one(self, events, "connected")
+            self.assertIsNone(connected["server_view"])
+            ex = h.one(self, events, "http2_exchanged")
+            self.assertEqual([a["stream"] for a in ex["answers"]], [1, 3, 5])
+            self.assertEqual([a["status"] for a in ex["answers"]], [200, 200, 200])
+            mine = connected["local"]["port"]
+            self.assertEqual(ex["problem"],
+                             f'the server answered over HTTP/2, but not as demo-server does (status 200: '
+                             f'"127.0.0.1:{mine} -> 127.0.0.1:{port} {scheme}")')
+            if args:
+                self.assertEqual((ex["tls"]["alpn"], ex["tls"]["verification"]), ("h2", f"verified with --cacert {cert}"))
+            else:
+                self.assertIsNone(ex["tls"])
+
     def test_bad_combinations_exit_64(self):
         for args, message in (
                 (["--tls"], "--tls puts HTTP/2 inside TLS, as https:// does: it needs --http2 "
