@@ -17,7 +17,7 @@ bool board_hub::subscribe(board_subscriber& s) {
     for (board_subscriber* p = first_; p;) {
       board_subscriber* next = p->next;  // unsubscribe() unlinks p
       char byte = 0;
-      if (!p->dropped && ::recv(p->socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
+      if (!p->dropped && p->socket && ::recv(p->socket->native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
         p->dropped = true;
         p->wake.cancel();
         unsubscribe(*p);
@@ -72,7 +72,7 @@ void board_hub::drop(board_subscriber& s) {
   s.pending.shrink_to_fit();
   // Its write may be blocked on a full socket: cancelling ends it now.
   std::error_code ignored;
-  s.socket.cancel(ignored);
+  if (s.socket) s.socket->cancel(ignored);
   s.wake.cancel();
   events_.emit(board_subscriber_dropped_event{s.id, s.tuple, true, pending_limit});
 }

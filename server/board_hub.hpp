@@ -21,13 +21,16 @@ class event_sink;
 
 namespace portdemo::server {
 
-/// One GET /events connection. Owned by its stream's coroutine (board_stream.hpp); the hub only
-/// links it.
+/// One GET /events stream. Owned by what feeds it (board_stream.hpp over HTTP/1.1, the HTTP/2
+/// session, the QUIC service); the hub only links it.
 struct board_subscriber {
   board_subscriber(const asio::any_io_executor& executor, asio::ip::tcp::socket& s, std::uint64_t connection,
                    socket_tuple t)
-      : socket(s), id(connection), tuple(std::move(t)), wake(executor) {}
-  asio::ip::tcp::socket& socket;
+      : socket(&s), id(connection), tuple(std::move(t)), wake(executor) {}
+  /// Over HTTP/3: no socket of its own (the QUIC connection's UDP socket is shared).
+  board_subscriber(const asio::any_io_executor& executor, std::uint64_t connection, socket_tuple t)
+      : id(connection), tuple(std::move(t)), wake(executor) {}
+  asio::ip::tcp::socket* socket = nullptr;  ///< its TCP connection's; null over HTTP/3
   std::uint64_t id = 0;
   socket_tuple tuple;
   std::string pending;          ///< events not yet written

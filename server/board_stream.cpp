@@ -47,7 +47,7 @@ asio::awaitable<void> stream_board(connection& c, server_context& ctx, http_io& 
   c.socket.async_wait(asio::ip::tcp::socket::wait_read, [owned](const std::error_code& error) {
     if (error || owned->finished) return;  // cancelled: the socket is closing, or the stream ended
     char byte = 0;
-    const ssize_t n = ::recv(owned->socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    const ssize_t n = ::recv(owned->socket->native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
       owned->dropped = true;
       owned->wake.cancel();

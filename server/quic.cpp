@@ -10,9 +10,11 @@
 #include <utility>
 #include <variant>
 
+#include "board_hub.hpp"
 #include "context.hpp"
 #include "portdemo/asio_adapter.hpp"
 #include "portdemo/services.hpp"
+#include "portdemo/sse.hpp"
 
 namespace portdemo::server {
 
@@ -80,6 +82,16 @@ quic_service::bound quic_service::open(const std::vector<const tcp_listener*>& t
   return out;
 }
 
+// One GET /events stream over HTTP/3: the board's subscriber, fed into the stream by the core.
+struct quic_service::board_feed {
+  std::uint64_t id = 0;
+  std::int64_t stream = 0;
+  std::shared_ptr<board_subscriber> sub;
+  bool waiting = false;   // a wait on the subscriber's timer is pending
+  bool beat_due = false;  // the heartbeat interval passed with nothing sent
+  bool gone = false;      // the stream or its connection ended (hooks.unfollowed)
+};
+
 std::string quic_service::use_certificate(const certificate_info& cert) {
   quic_limits limits;
   limits.head = ctx_.limits.http;
@@ -91,6 +103,14 @@ std::string quic_service::use_certificate(const certificate_info& cert) {
       [this](quic_event e) { report(std::move(e)); },
       [this](std::uint64_t id, std::optional<quic_time> at) { set_timer(id, at); },
       [this] { return ctx_.next_id++; },
+      [this](const quic_request& request) { return follow(request); },
+      [this](std::uint64_t id, std::int64_t stream) {
+        // Inside the core: the feed only takes note, and ends on its next wake-up.
+        if (auto it = feeds_.find({id, stream}); it != feeds_.end()) {
+          it->second->gone = true;
+          it->second->sub->wake.cancel();
+        }
+      },
   };
   core_ = std::make_unique<quic_core>(cert.chain_pem, cert.key_pem, limits, std::move(hooks));
   std::string error = core_->error();
@@ -224,13 +244,6 @@ http_response quic_service::respond(const quic_request& request) {
   std::string note;
   if (request.error) {
     response = error_response(*request.error);
-  } else if (is_event_stream(request.head)) {
-    // The board's event stream follows a TCP socket (board_hub.hpp); over HTTP/3 it is refused
-    // with the address to use.
-    response.status = 503;
-    response.body = "503 Service Unavailable: the board's event stream (GET /events) is served over HTTP/1.1 "
-                    "and HTTP/2 only; open the board at http:// or https:// over TCP.\n";
-    note = "event stream not served over HTTP/3";
   } else {
     response = portdemo::respond(request.head, context);
   }
@@ -240,6 +253,89 @@ http_response quic_service::respond(const quic_request& request) {
                                       response.status, request.number, request.tls.version, std::move(note),
                                       http_version::h3, request.stream});
   return response;
+}
+
+// GET /events: the board's snapshot, then its batches, as over HTTP/1.1 and HTTP/2
+// (board_stream.cpp, http2_session.cpp), until the stream or its connection ends.
+std::optional<quic_answer> quic_service::follow(const quic_request& request) {
+  if (!ctx_.board || !is_event_stream(request.head)) return std::nullopt;
+  ctx_.http_seen.remember(request.tuple.remote.address, clock::now());
+  board_hub& hub = *ctx_.board;
+  auto sub = std::make_shared<board_subscriber>(io_.get_executor(), request.id, request.tuple);
+  const bool admitted = hub.subscribe(*sub);
+  // A browser's EventSource cannot read a 503: it is told in the stream instead.
+  const bool event_source = request.head.wants_event_stream();
+  ctx_.events.emit(http_request_event{request.id, request.tuple, request.head.method, request.head.target,
+                                      admitted || event_source ? 200 : 503, request.number, request.tls.version,
+                                      admitted ? "board subscriber" : "board full", http_version::h3,
+                                      request.stream});
+  quic_answer answer;
+  if (!admitted) {
+    if (event_source) {
+      answer.response.content_type = "text/event-stream";
+      answer.response.body = board_full_stream(hub.model().max_subscribers());
+      // board_full_stream() is a whole HTTP/1.1 answer: only its body goes on a stream.
+      if (auto blank = answer.response.body.find("\r\n\r\n"); blank != std::string::npos)
+        answer.response.body.erase(0, blank + 4);
+    } else {
+      answer.response = board_full_response(hub.model().max_subscribers());
+    }
+    return answer;
+  }
+  answer.goes_on = true;
+  answer.response.content_type = "text/event-stream";
+  sse::retry(answer.response.body, 2000);
+  answer.response.body += hub.model().snapshot();
+  auto f = std::make_shared<board_feed>(board_feed{request.id, request.stream, std::move(sub)});
+  feeds_[{request.id, request.stream}] = f;
+  arm_wake(f);
+  return answer;
+}
+
+// The subscriber's timer wakes the feed: news (the hub cancels it), the stream gone, the
+// server stopping, or a heartbeat due.
+void quic_service::arm_wake(const std::shared_ptr<board_feed>& f) {
+  if (f->waiting) return;
+  f->waiting = true;
+  f->sub->wake.expires_after(board_hub::heartbeat);
+  f->sub->wake.async_wait([this, f](const std::error_code& ec) {
+    f->waiting = false;
+    if (!ec) f->beat_due = true;
+    feed(f);
+  });
+}
+
+void quic_service::feed(const std::shared_ptr<board_feed>& f) {
+  board_subscriber& sub = *f->sub;
+  if (f->gone || sub.dropped || sub.ended || !core_) {
+    if (!f->gone && core_) {
+      if (sub.ended) {
+        std::string out;
+        sse::event(out, "note", R"({"code":"stopping","message":"the server is stopping"})");
+        core_->send_body(f->id, f->stream, std::move(out), now());
+      }
+      core_->end_body(f->id, f->stream, now());
+    }
+    if (ctx_.board) ctx_.board->unsubscribe(sub);
+    sub.finished = true;
+    feeds_.erase({f->id, f->stream});
+    return;
+  }
+  // Handed to the stream only when the client has acknowledged the last: the hub's limit on a
+  // subscriber's pending bytes then holds for one that does not read.
+  if (core_->unacked(f->id, f->stream) == 0) {
+    if (!sub.pending.empty()) {
+      std::string out;
+      out.swap(sub.pending);
+      core_->send_body(f->id, f->stream, std::move(out), now());
+    } else if (f->beat_due) {
+      std::string beat;
+      sse::comment(beat, "heartbeat");
+      core_->send_body(f->id, f->stream, std::move(beat), now());
+    }
+    f->beat_due = false;
+  }
+  arm_wake(f);
 }
 
 void quic_service::report(quic_event e) {

@@ -9,9 +9,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
+#include <utility>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -80,6 +82,10 @@ class quic_service {
   void send(const quic_path& path, std::span<const std::uint8_t> bytes);
   void set_timer(std::uint64_t id, std::optional<quic_time> at);
   http_response respond(const quic_request& request);
+  std::optional<quic_answer> follow(const quic_request& request);
+  struct board_feed;
+  void arm_wake(const std::shared_ptr<board_feed>& f);
+  void feed(const std::shared_ptr<board_feed>& f);
   void report(quic_event e);
   static quic_time now();
 
@@ -90,6 +96,8 @@ class quic_service {
   std::unique_ptr<quic_core> core_;
   std::unordered_map<std::uint64_t, std::unique_ptr<asio::steady_timer>> timers_;
   std::function<void()> closed_;
+  /// GET /events streams over HTTP/3, by connection and stream.
+  std::map<std::pair<std::uint64_t, std::int64_t>, std::shared_ptr<board_feed>> feeds_;
   std::uint64_t send_failures_ = 0;
 };
 

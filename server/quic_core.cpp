@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <deque>
 #include <limits>
 #include <string_view>
 #include <unordered_map>
@@ -156,6 +157,15 @@ struct stream_state {
   bool have_path = false;
   bool answered = false;
   std::string body;
+  // A body that goes on (hooks.follow: the board's event stream) until end_body(): pieces
+  // handed to nghttp3 stay put until the client acknowledges them (a deque moves none of
+  // them when it grows at its ends), then are let go.
+  bool open_ended = false;
+  bool eof = false;                 // end_body(): the last piece is in
+  std::deque<std::string> pieces;   // given to nghttp3 (the first `given`) or waiting
+  std::size_t given = 0;
+  std::uint64_t acked_in_front = 0;  // bytes of pieces.front() acknowledged
+  std::uint64_t unacked = 0;        // bytes in pieces, sent or not
 };
 
 }  // namespace
@@ -236,6 +246,8 @@ struct quic_core::impl {
   void after(quic_connection& c, quic_time now);
   int setup_h3(quic_connection& c);
   void answer(quic_connection& c, stream_state& s);
+  void unfollow(quic_connection& c, std::int64_t stream);
+  stream_state* followed(std::uint64_t id, std::int64_t stream);
   void send(const ngtcp2_path& path, const std::uint8_t* data, std::size_t length) {
     hooks.send(from_ngtcp2(path), {data, length});
   }
@@ -441,6 +453,8 @@ struct quic_callbacks {
 
   static int h3_stream_close(nghttp3_conn*, std::int64_t stream_id, std::uint64_t, void* user_data, void*) {
     quic_connection& c = of(user_data);
+    if (auto it = c.streams.find(stream_id); it != c.streams.end() && it->second->open_ended)
+      c.core.unfollow(c, stream_id);
     c.streams.erase(stream_id);
     if (ngtcp2_is_bidi_stream(stream_id)) ngtcp2_conn_extend_max_streams_bidi(c.conn, 1);
     return 0;
@@ -470,6 +484,36 @@ struct quic_callbacks {
 
   static int reset_stream(nghttp3_conn*, std::int64_t stream_id, std::uint64_t app_error, void* user_data, void*) {
     ngtcp2_conn_shutdown_stream_write(of(user_data).conn, stream_id, app_error);
+    return 0;
+  }
+
+  static nghttp3_ssize read_more(nghttp3_conn*, std::int64_t, nghttp3_vec* vec, std::size_t veccnt,
+                                 std::uint32_t* flags, void*, void* stream_user_data) {
+    auto* s = static_cast<stream_state*>(stream_user_data);
+    if (!s) return NGHTTP3_ERR_CALLBACK_FAILURE;
+    std::size_t n = 0;
+    for (; n < veccnt && s->given < s->pieces.size(); ++n, ++s->given) {
+      std::string& piece = s->pieces[s->given];
+      vec[n].base = reinterpret_cast<std::uint8_t*>(piece.data());
+      vec[n].len = piece.size();
+    }
+    if (s->eof && s->given == s->pieces.size()) *flags |= NGHTTP3_DATA_FLAG_EOF;
+    else if (n == 0) return NGHTTP3_ERR_WOULDBLOCK;  // end_body() or send_body() resumes it
+    return static_cast<nghttp3_ssize>(n);
+  }
+
+  // The client acknowledged `length` more bytes of a stream's body: pieces wholly acknowledged
+  // are let go (those of an answer in one piece go with the stream).
+  static int acked_body(nghttp3_conn*, std::int64_t, std::uint64_t length, void*, void* stream_user_data) {
+    auto* s = static_cast<stream_state*>(stream_user_data);
+    if (!s || !s->open_ended) return 0;
+    s->unacked -= std::min(s->unacked, length);
+    s->acked_in_front += length;
+    while (!s->pieces.empty() && s->given > 0 && s->acked_in_front >= s->pieces.front().size()) {
+      s->acked_in_front -= s->pieces.front().size();
+      s->pieces.pop_front();
+      --s->given;
+    }
     return 0;
   }
 
@@ -513,6 +557,7 @@ int quic_core::impl::setup_h3(quic_connection& c) {
   }
   nghttp3_callbacks callbacks{};
   callbacks.stream_close = &quic_callbacks::h3_stream_close;
+  callbacks.acked_stream_data = &quic_callbacks::acked_body;
   callbacks.recv_data = &quic_callbacks::recv_data;
   callbacks.deferred_consume = &quic_callbacks::deferred_consume;
   callbacks.begin_headers = &quic_callbacks::begin_headers;
@@ -559,10 +604,22 @@ void quic_core::impl::answer(quic_connection& c, stream_state& s) {
   if (!request.error && (!s.have_method || !s.have_path)) request.error = http_error::bad_request;
   request.tls.version = "TLSv1.3";
   if (const char* suite = gnutls_ciphersuite_get(c.session)) request.tls.cipher = suite;
-  const http_response response = hooks.respond(request);
+  std::optional<quic_answer> followed;
+  if (hooks.follow && !request.error) followed = hooks.follow(request);
+  const http_response response = followed ? std::move(followed->response) : hooks.respond(request);
   const bool head_only = s.head.method == "HEAD";
-  if (!head_only) s.body = response.body;
-  const auto fields = response_fields(response);
+  if (followed && followed->goes_on) {
+    s.open_ended = true;
+    if (!response.body.empty()) {
+      s.unacked += response.body.size();
+      s.pieces.push_back(response.body);
+    }
+  } else if (!head_only) {
+    s.body = response.body;
+  }
+  auto fields = response_fields(response);
+  // No content-length for a body that goes on: the body's end is the stream's.
+  if (s.open_ended) std::erase_if(fields, [](const auto& f) { return f.first == "content-length"; });
   std::vector<nghttp3_nv> nv;
   nv.reserve(fields.size());
   for (const auto& [name, value] : fields)
@@ -570,7 +627,20 @@ void quic_core::impl::answer(quic_connection& c, stream_state& s) {
                   const_cast<std::uint8_t*>(reinterpret_cast<const std::uint8_t*>(value.data())), name.size(),
                   value.size(), NGHTTP3_NV_FLAG_NONE});
   nghttp3_data_reader reader{&quic_callbacks::read_body};
-  nghttp3_conn_submit_response(c.h3, s.id, nv.data(), nv.size(), s.body.empty() ? nullptr : &reader);
+  nghttp3_data_reader more{&quic_callbacks::read_more};
+  nghttp3_conn_submit_response(c.h3, s.id, nv.data(), nv.size(),
+                               s.open_ended ? &more : s.body.empty() ? nullptr : &reader);
+}
+
+void quic_core::impl::unfollow(quic_connection& c, std::int64_t stream) {
+  if (hooks.unfollowed) hooks.unfollowed(c.id, stream);
+}
+
+stream_state* quic_core::impl::followed(std::uint64_t id, std::int64_t stream) {
+  auto it = by_id.find(id);
+  if (it == by_id.end() || it->second->st != quic_connection::state::open || !it->second->h3) return nullptr;
+  auto s = it->second->streams.find(stream);
+  return s != it->second->streams.end() && s->second->open_ended && !s->second->eof ? s->second.get() : nullptr;
 }
 
 void quic_core::impl::receive(const quic_path& path, std::span<const std::uint8_t> datagram, quic_time now) {
@@ -966,6 +1036,8 @@ void quic_core::impl::report_closed(quic_connection& c) {
 }
 
 void quic_core::impl::remove(quic_connection& c) {
+  for (auto& [stream, state] : c.streams)
+    if (state->open_ended) unfollow(c, stream);
   for (const std::string& k : c.cids) {
     auto it = by_cid.find(k);
     if (it != by_cid.end() && it->second == &c) by_cid.erase(it);
@@ -1018,6 +1090,35 @@ void quic_core::stop(quic_time now) {
     impl_->after(*c, now);
   }
   impl_->gone.clear();
+}
+
+bool quic_core::send_body(std::uint64_t id, std::int64_t stream, std::string bytes, quic_time now) {
+  stream_state* s = impl_->followed(id, stream);
+  if (!s) return false;
+  if (!bytes.empty()) {
+    s->unacked += bytes.size();
+    s->pieces.push_back(std::move(bytes));
+  }
+  quic_connection& c = *impl_->by_id.at(id);
+  nghttp3_conn_resume_stream(c.h3, stream);
+  impl_->after(c, now);
+  impl_->gone.clear();
+  return true;
+}
+
+void quic_core::end_body(std::uint64_t id, std::int64_t stream, quic_time now) {
+  stream_state* s = impl_->followed(id, stream);
+  if (!s) return;
+  s->eof = true;
+  quic_connection& c = *impl_->by_id.at(id);
+  nghttp3_conn_resume_stream(c.h3, stream);
+  impl_->after(c, now);
+  impl_->gone.clear();
+}
+
+std::uint64_t quic_core::unacked(std::uint64_t id, std::int64_t stream) const {
+  const stream_state* s = impl_->followed(id, stream);
+  return s ? s->unacked : 0;
 }
 
 std::uint64_t quic_core::cut(quic_time now) {

@@ -77,6 +77,12 @@ struct quic_request {
   tls_details tls;              ///< TLSv1.3 and the cipher suite GnuTLS negotiated
 };
 
+/// An answer from hooks.follow.
+struct quic_answer {
+  http_response response;
+  bool goes_on = false;  ///< the body continues (send_body(), end_body())
+};
+
 /// What a connection reports.
 using quic_event = std::variant<quic_connected_event, quic_migrated_event, quic_closed_event>;
 
@@ -92,6 +98,13 @@ struct quic_hooks {
   std::function<void(std::uint64_t id, std::optional<quic_time> at)> timer;
   /// The next connection number (shared with TCP connections and datagrams).
   std::function<std::uint64_t()> next_id;
+  /// Asked first, when set: nullopt to answer with respond(), or the answer itself; one that
+  /// `goes_on` is the head and first bytes of a body that send_body() continues until
+  /// end_body(): the board's event stream.
+  std::function<std::optional<quic_answer>(const quic_request& request)> follow;
+  /// A stream answered by follow() is gone: the client closed it, or its connection ended.
+  /// Called from inside the core: no call back into it from here.
+  std::function<void(std::uint64_t id, std::int64_t stream)> unfollowed;
 };
 
 /// Every QUIC connection of the server, found by the connection IDs in each datagram.
@@ -120,6 +133,14 @@ class quic_core {
   /// The server is stopping: no new connections; every connection gets HTTP/3's GOAWAY, and
   /// closes (CONNECTION_CLOSE) as soon as its requests are answered, those idle at once.
   void stop(quic_time now);
+  /// More body on a stream answered by hooks.follow; false once that stream is gone or ended.
+  bool send_body(std::uint64_t id, std::int64_t stream, std::string bytes, quic_time now);
+  /// The end of that body (the stream's FIN once all is sent).
+  void end_body(std::uint64_t id, std::int64_t stream, quic_time now);
+  /// Bytes of that body not yet acknowledged by the client (0 when the stream is gone): what a
+  /// client that stops reading costs, for the board's limit on it.
+  std::uint64_t unacked(std::uint64_t id, std::int64_t stream) const;
+
   /// The shutdown grace is over: every connection still open is closed now; returns how many.
   std::uint64_t cut(quic_time now);
 

@@ -86,9 +86,31 @@ struct world {
           else timers.erase(id);
         },
         [this] { return next_id++; },
+        // GET /events: a body that goes on, fed between the records (feed_followed()).
+        [this](const quic_request& r) -> std::optional<portdemo::server::quic_answer> {
+          if (r.head.target != "/events") return std::nullopt;
+          followed.push_back({r.id, r.stream});
+          portdemo::server::quic_answer a;
+          a.response.body = "first\n";
+          a.goes_on = true;
+          return a;
+        },
+        [this](std::uint64_t id, std::int64_t stream) {
+          std::erase(followed, std::pair<std::uint64_t, std::int64_t>{id, stream});
+        },
     };
     core = std::make_unique<quic_core>(certificate().first, certificate().second, limits, std::move(hooks));
     check(core->error().empty(), "the test certificate was refused");
+  }
+
+  // More body on every followed stream; every third round ends one.
+  void feed_followed() {
+    const auto streams = followed;
+    for (const auto& [id, stream] : streams) {
+      check(core->unacked(id, stream) <= 64 * 1024, "a followed stream's unacknowledged bytes stay bounded");
+      if (core->unacked(id, stream) < 4096) core->send_body(id, stream, "more\n", now);
+      if (++fed % 3 == 0) core->end_body(id, stream, now);
+    }
   }
 
   void expire_due() {
@@ -124,6 +146,8 @@ struct world {
   std::unordered_map<std::uint64_t, quic_time> timers;
   std::vector<std::uint8_t> server_cid;
   bool requested = false;
+  std::vector<std::pair<std::uint64_t, std::int64_t>> followed;  // streams answered by follow, open
+  std::uint64_t fed = 0;
 };
 
 }  // namespace
@@ -165,7 +189,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       w.requested = true;
       w.client->get("/json");
       w.client->get("/", {{"a", "1"}, {"b", "2"}, {"c", "3"}, {"d", "4"}, {"e", "5"}});
+      w.client->get("/events");
     }
+    w.feed_followed();
     w.expire_due();
     w.deliver();
     check(w.core->open() <= limits.max_connections, "more connections open than the cap");

@@ -43,7 +43,7 @@ class Chromium:
     NUL bytes, read by chromium from its fd 3 and written to its fd 4. One page target, attached
     with a flattened session. Ended by its session id in the test's cleanup."""
 
-    def __init__(self, case, wrapper=()):
+    def __init__(self, case, wrapper=(), flags=()):
         self.case = case
         self.profile = tempfile.mkdtemp(prefix="portdemo-board-chromium-")
         case.addCleanup(shutil.rmtree, self.profile, True)
@@ -66,7 +66,7 @@ class Chromium:
         argv = list(wrapper) + [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-extensions", "--remote-debugging-pipe", f"--window-size={WIDTH},{HEIGHT}",
-                f"--user-data-dir={self.profile}", "about:blank"]
+                f"--user-data-dir={self.profile}"] + list(flags) + ["about:blank"]
         env = dict(os.environ)
         for proxy in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy",
                       "ALL_PROXY"):

@@ -403,6 +403,54 @@ class Http3Failures(Http3Base):
         self.assertTrue(first.running())
 
 
+class Http3Board(Http3Base):
+    def wait_for_text(self, path, text, timeout=h.EVENT_WAIT):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if os.path.exists(path):
+                with open(path) as f:
+                    got = f.read()
+                if text in got:
+                    return got
+            time.sleep(0.02)
+        raise AssertionError(f"{text!r} not in {path} within {timeout} s")
+
+    def test_the_board_streams_over_http3_until_the_server_stops(self):
+        # gtlsclient follows GET /events on stream 0 of its QUIC connection; what it downloads
+        # is written as it comes, so the file shows the stream going on.
+        server = self.quic_server()
+        d = self.download_dir()
+        events = os.path.join(d, "events")
+        client = h.Proc(self, [GTLSCLIENT, "--no-quic-dump", "--no-http-dump", "--exit-on-all-streams-close",
+                               "--timeout=60s", f"--download={d}", "127.0.0.1", str(server.port),
+                               url("127.0.0.1", server.port, "/events")])
+        own = server.wait_event("http_request", path="/events")
+        self.assertEqual((own["protocol"], own["stream"], own["status"], own["note"]),
+                         ("HTTP/3", 0, 200, "board subscriber"))
+        first = self.wait_for_text(events, "event: snapshot\n")
+        self.assertTrue(first.startswith("retry: 2000\n"), first[:200])
+        # A TCP connection made now shows on the board, on the stream that stays open.
+        r = h.run_client("127.0.0.1", server.port)
+        self.assertEqual(r.returncode, h.EX_OK, r.stdout + r.stderr)
+        mine = h.one(self, h.json_events(self, r.stdout), "connected")["local"]["port"]
+        self.wait_for_text(events, f'"port":{mine}')
+        self.assertTrue(client.running(), "the stream ended before the server stopped")
+        # Stopping ends the stream with a note; the connection then closes, and gtlsclient ends.
+        self.assertEqual(server.terminate(), h.EX_OK, server.stderr())
+        rest = self.wait_for_text(events, 'event: note\ndata: {"code":"stopping","message":"the server is stopping"}')
+        self.assertEqual(rest.count("event: snapshot"), 1)
+        client.wait(timeout=QUIC_WAIT)
+        server.read_rest()
+        closed = [e for e in server.events() if e["event"] == "quic_closed"]
+        # Whichever end closes first: the server once the stream is through, or gtlsclient once
+        # its only stream has closed.
+        self.assertEqual(len(closed), 1, closed)
+        self.assertEqual(closed[0]["requests"], 1)
+        self.assertIn(closed[0]["reason"], ("server stopping", "closed by the client"))
+        summary = server.events()[-1]
+        self.assertEqual((summary["event"], summary["cut_at_shutdown"]), ("summary", 0))
+
+
 class Http3Browser(unittest.TestCase):
     """Headless Chromium forced onto QUIC for the server's origin (--origin-to-force-quic-on),
     trusting the server's certificate by its public key's SHA-256 (--ignore-certificate-errors-
@@ -474,6 +522,34 @@ class Http3Browser(unittest.TestCase):
                          ("HTTP/3", 200, connected["id"], 0))
         self.assertIn(f'<code>{connected["server_cid"]}</code>', dom, "the page names the server's connection ID")
         self.assertEqual(h.of(server.events(), "accepted"), [], "the browser went over TCP")
+
+    def test_the_board_over_http3(self):
+        # The board's page and its event stream over QUIC, in a page Chromium keeps open
+        # (DevTools on a pipe, as test_board_browser.py drives it): the board goes live, a TCP
+        # connection made meanwhile appears as a row, and the server logs the stream as HTTP/3.
+        import test_board_browser as tbb
+        tmp = tempfile.mkdtemp(prefix="portdemo-h3-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        cert = os.path.join(tmp, "cert.pem")
+        server = h.start_server(self, "--ports", "0", "--tls", "0", "--quic", "--save-cert", cert,
+                                "--bind", "127.0.0.1")
+        origin = f"127.0.0.1:{server.port}"
+        browser = tbb.Chromium(self, flags=["--enable-quic", f"--origin-to-force-quic-on={origin}",
+                                            f"--ignore-certificate-errors-spki-list={self.spki_hash(cert)}"])
+        browser.call("Page.navigate", {"url": f"https://{origin}/board"})
+        browser.wait_for("document.body && document.body.dataset.state === 'live'", tbb.LIVE_WAIT,
+                         "the board going live over HTTP/3")
+        stream = server.wait_line(lambda l: '"event":"http_request"' in l and json.loads(l)["path"] == "/events",
+                                  what="the request for /events")
+        request = json.loads(stream)
+        self.assertEqual((request["protocol"], request["status"], request["note"]), ("HTTP/3", 200, "board subscriber"))
+        r = h.run_client("127.0.0.1", server.port)
+        self.assertEqual(r.returncode, h.EX_OK, r.stdout + r.stderr)
+        mine = h.one(self, h.json_events(self, r.stdout), "connected")["local"]["port"]
+        browser.wait_for(f"document.body.innerText.includes(':{mine}')", tbb.ROWS_WAIT,
+                         f"the row of the connection from port {mine}")
+        # The first TCP connection the server accepted is that one: the browser used none.
+        self.assertEqual(server.wait_event("accepted")["remote"]["port"], mine)
 
 
 if __name__ == "__main__":

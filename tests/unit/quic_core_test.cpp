@@ -49,6 +49,17 @@ class world {
           else timers.erase(id);
         },
         [this] { return next_id++; },
+        // GET /events: a body that goes on (the board's event stream), fed by the test.
+        [this](const quic_request& r) -> std::optional<quic_answer> {
+          if (r.head.target != "/events") return std::nullopt;
+          requests.push_back(r);
+          quic_answer a;
+          a.response.content_type = "text/event-stream";
+          a.response.body = "retry: 2000\n\n";
+          a.goes_on = true;
+          return a;
+        },
+        [this](std::uint64_t id, std::int64_t stream) { unfollowed.push_back({id, stream}); },
     };
     core = std::make_unique<quic_core>(certificate().first, certificate().second, limits, std::move(hooks));
   }
@@ -121,6 +132,7 @@ class world {
   std::vector<std::pair<quic_path, std::vector<std::uint8_t>>> sent;
   std::vector<std::pair<quic_path, std::vector<std::uint8_t>>> delivered;
   std::vector<quic_request> requests;
+  std::vector<std::pair<std::uint64_t, std::int64_t>> unfollowed;
   std::vector<quic_event> events;
   std::unordered_map<std::uint64_t, quic_time> timers;
 };
@@ -193,6 +205,59 @@ TEST(QuicCore, HandshakeRequestsAndTheirStreams) {
   EXPECT_EQ(c.responses()[a].body, "answer to /json");
   EXPECT_EQ(c.responses()[b].body, "answer to /");
   EXPECT_EQ(c.responses()[d].body, "") << "HEAD got a body";
+}
+
+// The board's event stream over HTTP/3: the head and first bytes at once, more as the server
+// sends them, each piece let go once acknowledged, the end when the server says so; a stream
+// the client abandons (its connection closes) is reported as gone, and sending to it fails.
+TEST(QuicCore, ABodyThatGoesOnUntilTheServerEndsIt) {
+  world w;
+  test::test_client& c = w.client();
+  ASSERT_TRUE(w.connect(c));
+  const std::int64_t s = c.get("/events");
+  ASSERT_TRUE(w.run([&] { return c.responses()[s].body == "retry: 2000\n\n"; }));
+  EXPECT_EQ(c.responses()[s].status, 200);
+  EXPECT_FALSE(c.responses()[s].done);
+  ASSERT_EQ(w.requests.size(), 1u);
+  const std::uint64_t id = w.requests[0].id;
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(w.core->send_body(id, s, "data: " + std::to_string(i) + "\n\n", w.now));
+    EXPECT_GT(w.core->unacked(id, s), 0u);
+  }
+  const std::string all = "retry: 2000\n\ndata: 1\n\ndata: 2\n\ndata: 3\n\n";
+  ASSERT_TRUE(w.run([&] { return c.responses()[s].body.size() >= all.size(); }));
+  EXPECT_EQ(c.responses()[s].body, all);
+  EXPECT_FALSE(c.responses()[s].done);
+  // Acknowledged, every piece is let go.
+  ASSERT_TRUE(w.run([&] { return w.core->unacked(id, s) == 0; }));
+  // Other requests ride the same connection meanwhile.
+  const std::int64_t j = c.get("/json");
+  ASSERT_TRUE(w.run([&] { return c.responses()[j].done; }));
+  EXPECT_EQ(c.responses()[j].body, "answer to /json");
+  w.core->end_body(id, s, w.now);
+  ASSERT_TRUE(w.run([&] { return c.responses()[s].done; }));
+  EXPECT_EQ(c.responses()[s].body, all);
+  ASSERT_TRUE(w.run([&] { return w.unfollowed.size() == 1; }));
+  EXPECT_EQ(w.unfollowed[0], (std::pair<std::uint64_t, std::int64_t>{id, s}));
+  EXPECT_FALSE(w.core->send_body(id, s, "late\n", w.now)) << "a stream ended takes no more";
+  EXPECT_EQ(w.core->unacked(id, s), 0u);
+}
+
+TEST(QuicCore, AFollowedStreamIsGoneWithItsConnection) {
+  quic_limits limits;
+  limits.idle_timeout = 300ms;
+  world w(limits);
+  test::test_client& c = w.client();
+  ASSERT_TRUE(w.connect(c));
+  const std::int64_t s = c.get("/events");
+  ASSERT_TRUE(w.run([&] { return !c.responses()[s].body.empty(); }));
+  const std::uint64_t id = w.requests.at(0).id;
+  // The client goes silent (a closed laptop): the idle timeout ends the connection.
+  w.muted.push_back(&c);
+  ASSERT_TRUE(w.run([&] { return !w.unfollowed.empty(); }, 2000));
+  EXPECT_EQ(w.unfollowed[0], (std::pair<std::uint64_t, std::int64_t>{id, s}));
+  EXPECT_FALSE(w.core->send_body(id, s, "data: x\n\n", w.now));
+  EXPECT_EQ(w.core->open(), 0u);
 }
 
 TEST(QuicCore, HeaderLimitsAnswer431And414) {
