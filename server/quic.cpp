@@ -324,16 +324,16 @@ void quic_service::feed(const std::shared_ptr<board_feed>& f) {
   // Handed to the stream only when the client has acknowledged the last: the hub's limit on a
   // subscriber's pending bytes then holds for one that does not read.
   if (core_->unacked(f->id, f->stream) == 0) {
-    if (!sub.pending.empty()) {
-      std::string out;
-      out.swap(sub.pending);
-      core_->send_body(f->id, f->stream, std::move(out), now());
-    } else if (f->beat_due) {
-      std::string beat;
-      sse::comment(beat, "heartbeat");
-      core_->send_body(f->id, f->stream, std::move(beat), now());
-    }
+    std::string out;
+    if (!sub.pending.empty()) out.swap(sub.pending);
+    else if (f->beat_due) sse::comment(out, "heartbeat");
     f->beat_due = false;
+    // Refused: the connection is closing (its streams go with it); the feed ends now.
+    if (!out.empty() && !core_->send_body(f->id, f->stream, std::move(out), now())) {
+      f->gone = true;
+      feed(f);
+      return;
+    }
   }
   arm_wake(f);
 }
