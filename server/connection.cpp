@@ -9,7 +9,7 @@
 namespace portdemo::server {
 
 open_slot::open_slot(connection_table& table) noexcept : table_(table) {
-  table_.peak_ = std::max(table_.peak_, ++table_.open_);
+  table_.peak_ = std::max(table_.peak_, ++table_.open_ + table_.others_);
 }
 
 open_slot::~open_slot() {

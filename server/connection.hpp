@@ -4,6 +4,7 @@
 // deadline and its count in the open connections go with it. The connection table knows every
 // open connection, for the shutdown.
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -163,8 +164,14 @@ class connection_table {
 
   /// Connections open right now.
   std::uint64_t open() const noexcept { return open_; }
-  /// The most open at once.
+  /// The most open at once, QUIC connections (others_opened) included.
   std::uint64_t peak() const noexcept { return peak_; }
+  /// A connection without a descriptor of its own (QUIC, on the shared UDP socket) was made or
+  /// has ended: counted in the peak beside the TCP ones, not in open() (whose cap is TCP's).
+  void others_opened() noexcept { peak_ = std::max(peak_, open_ + ++others_); }
+  void others_closed() noexcept {
+    if (others_ > 0) --others_;
+  }
 
   /// Called after each connection closes (its count is already out).
   void on_closed(std::function<void()> f) { closed_ = std::move(f); }
@@ -185,6 +192,7 @@ class connection_table {
 
   timeouts& deadlines_;
   std::uint64_t open_ = 0;
+  std::uint64_t others_ = 0;
   std::uint64_t peak_ = 0;
   connection* first_ = nullptr;
   std::function<void()> closed_;

@@ -340,6 +340,13 @@ void quic_service::feed(const std::shared_ptr<board_feed>& f) {
 
 void quic_service::report(quic_event e) {
   const bool closed = std::holds_alternative<quic_closed_event>(e);
+  // The summary's most connections open at once counts QUIC's beside TCP's, from the handshake
+  // done to the close.
+  if (const auto* up = std::get_if<quic_connected_event>(&e)) {
+    if (connected_.insert(up->id).second) ctx_.table.others_opened();
+  } else if (const auto* down = std::get_if<quic_closed_event>(&e)) {
+    if (connected_.erase(down->id) > 0) ctx_.table.others_closed();
+  }
   std::visit([this](auto&& one) { ctx_.events.emit(std::move(one)); }, std::move(e));
   if (closed && closed_) closed_();
 }

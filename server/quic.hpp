@@ -16,6 +16,7 @@
 #include <utility>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <asio/io_context.hpp>
@@ -99,6 +100,7 @@ class quic_service {
   /// GET /events streams over HTTP/3, by connection and stream.
   std::map<std::pair<std::uint64_t, std::int64_t>, std::shared_ptr<board_feed>> feeds_;
   std::uint64_t send_failures_ = 0;
+  std::unordered_set<std::uint64_t> connected_;  ///< connections between quic_connected and quic_closed
 };
 
 }  // namespace portdemo::server

@@ -386,6 +386,22 @@ class Http3Failures(Http3Base):
         # The client heard the CONNECTION_CLOSE and ended by itself.
         client.wait(timeout=5.0)
 
+    def test_the_summary_peak_counts_quic_beside_tcp(self):
+        # One TCP connection held open, two QUIC connections beside it: at most 3 at once.
+        server = self.quic_server()
+        held = h.Proc(self, [h.CLIENT, "--hold", "20", "127.0.0.1", str(server.port)])
+        server.wait_event("accepted")
+        quic = [h.Proc(self, [GTLSCLIENT, "-q", "--timeout=60s", "127.0.0.1", str(server.port),
+                              url("127.0.0.1", server.port, "/json")]) for _ in range(2)]
+        ids = {server.wait_event("quic_connected")["id"] for _ in quic}
+        self.assertEqual(len(ids), 2)
+        self.assertEqual(server.terminate(), h.EX_OK, server.stderr())
+        summary = json.loads(server.read_rest()[-1])
+        self.assertEqual((summary["event"], summary["peak_open"], summary["connections"]), ("summary", 3, 3))
+        for p in quic:  # each heard the CONNECTION_CLOSE (the held TCP client sleeps on; cleanup ends it)
+            p.wait(timeout=QUIC_WAIT)
+        self.assertTrue(held.running())
+
     def test_a_connection_over_the_cap_is_refused(self):
         server = self.quic_server("--max-connections", "1")
         first = h.Proc(self, [GTLSCLIENT, "-q", "--timeout=60s", "127.0.0.1", str(server.port),
