@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include "event_sink.hpp"
+#include "portdemo/sse.hpp"
 
 namespace portdemo::server {
 
@@ -32,6 +33,30 @@ bool board_hub::subscribe(board_subscriber& s) {
   ++count_;
   model_.set_subscribers(count_);
   return true;
+}
+
+board_answer board_hub::answer(board_subscriber& s, const http_request& request) {
+  board_answer a;
+  a.admitted = subscribe(s);
+  // A browser's EventSource cannot read a 503: it is told in the stream instead.
+  const bool event_source = request.wants_event_stream();
+  a.status = a.admitted || event_source ? 200 : 503;
+  a.note = a.admitted ? "board subscriber" : "board full";
+  a.event_stream = a.admitted || event_source;
+  if (!a.event_stream) {
+    a.response = board_full_response(model_.max_subscribers());
+    return a;
+  }
+  a.response.content_type = "text/event-stream; charset=utf-8";
+  if (a.admitted) {
+    sse::retry(a.response.body, 2000);
+    a.response.body += model_.snapshot();
+  } else {
+    // board_full_stream() is a whole HTTP/1.1 answer: its body alone.
+    a.response.body = board_full_stream(model_.max_subscribers());
+    if (auto blank = a.response.body.find("\r\n\r\n"); blank != std::string::npos) a.response.body.erase(0, blank + 4);
+  }
+  return a;
 }
 
 void board_hub::unsubscribe(board_subscriber& s) {

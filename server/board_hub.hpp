@@ -14,6 +14,8 @@
 #include <asio/steady_timer.hpp>
 
 #include "portdemo/board.hpp"
+#include "portdemo/http.hpp"
+#include "portdemo/web.hpp"
 
 namespace portdemo::server {
 class event_sink;
@@ -40,6 +42,16 @@ struct board_subscriber {
   bool finished = false;        ///< the stream has ended: its socket is no longer ours to look at
   board_subscriber* prev = nullptr;
   board_subscriber* next = nullptr;
+};
+
+/// How a GET /events is answered, decided in one place for every HTTP version (board_stream.cpp
+/// writes it over HTTP/1.1, http2_session.cpp and quic.cpp on a stream).
+struct board_answer {
+  bool admitted = false;
+  int status = 200;         ///< for the log: 503 when refused, except to an EventSource (told in its stream)
+  const char* note = "";    ///< "board subscriber" or "board full"
+  http_response response;   ///< admitted: the head and first bytes (retry, snapshot); refused: all of it
+  bool event_stream = false;  ///< the body is Server-Sent Events (text/event-stream)
 };
 
 /// The board and its subscribers.
@@ -78,6 +90,8 @@ class board_hub {
   /// Adds a subscriber; false when --max-board-subscribers are following already (after
   /// dropping any whose client has gone).
   bool subscribe(board_subscriber& s);
+  /// GET /events: subscribes `s` if there is room (subscribe()), and says what to answer.
+  board_answer answer(board_subscriber& s, const http_request& request);
   /// Removes a subscriber (its stream ended).
   void unsubscribe(board_subscriber& s);
   /// Ends every stream: the server is stopping.

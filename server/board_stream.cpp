@@ -24,16 +24,13 @@ asio::awaitable<void> stream_board(connection& c, server_context& ctx, http_io& 
   // Shared with the handler below, which may run after this coroutine has ended.
   auto owned = std::make_shared<board_subscriber>(c.socket.get_executor(), c.socket, c.facts.id, c.facts.tuple);
   board_subscriber& sub = *owned;
-  const bool admitted = hub.subscribe(sub);
-  // A browser's EventSource cannot read a 503: it is told in the stream instead.
-  const bool event_source = request.wants_event_stream();
-  const int status = admitted || event_source ? 200 : 503;
-  ctx.events.emit(http_request_event{c.facts.id, c.facts.tuple, request.method, request.target, status, number,
-                                     tls_version, admitted ? "board subscriber" : "board full", http_version::http1, 0});
+  board_answer answer = hub.answer(sub, request);
+  ctx.events.emit(http_request_event{c.facts.id, c.facts.tuple, request.method, request.target, answer.status, number,
+                                     tls_version, answer.note, http_version::http1, 0});
   std::error_code ec;
-  if (!admitted) {
-    std::string bytes = event_source ? board_full_stream(hub.model().max_subscribers())
-                                     : serialize(board_full_response(hub.model().max_subscribers()), false);
+  if (!answer.admitted) {
+    std::string bytes = answer.event_stream ? std::string(event_stream_head()) + answer.response.body
+                                            : serialize(answer.response, false);
     co_await io.write(bytes, ec);
     co_return;
   }
@@ -54,8 +51,7 @@ asio::awaitable<void> stream_board(connection& c, server_context& ctx, http_io& 
     }
   });
   std::string out(event_stream_head());
-  sse::retry(out, 2000);
-  out += hub.model().snapshot();
+  out += answer.response.body;  // the retry delay and the snapshot
   for (;;) {
     co_await io.write(out, ec);
     if (ec) break;

@@ -190,30 +190,14 @@ class h2_session {
   void follow_board(h2_request& r, const std::string& tls_version) {
     board_hub& hub = *ctx_.board;
     auto sub = std::make_shared<board_subscriber>(c_.socket.get_executor(), c_.socket, c_.facts.id, c_.facts.tuple);
-    const bool admitted = hub.subscribe(*sub);
-    const bool event_source = r.head.wants_event_stream();
-    const int status = admitted || event_source ? 200 : 503;
-    ctx_.events.emit(http_request_event{c_.facts.id, c_.facts.tuple, r.head.method, r.head.target, status, number_,
-                                        tls_version, admitted ? "board subscriber" : "board full", http_version::h2,
-                                        r.stream});
-    if (!admitted) {
-      if (event_source) {
-        http_response full;
-        full.content_type = "text/event-stream";
-        full.body = board_full_stream(hub.model().max_subscribers());
-        // board_full_stream() is a whole HTTP/1.1 answer: only its body goes on a stream.
-        if (auto blank = full.body.find("\r\n\r\n"); blank != std::string::npos) full.body.erase(0, blank + 4);
-        h2_.respond(r.stream, full, false);
-      } else {
-        h2_.respond(r.stream, board_full_response(hub.model().max_subscribers()), false);
-      }
+    const board_answer answer = hub.answer(*sub, r.head);
+    ctx_.events.emit(http_request_event{c_.facts.id, c_.facts.tuple, r.head.method, r.head.target, answer.status,
+                                        number_, tls_version, answer.note, http_version::h2, r.stream});
+    if (!answer.admitted) {
+      h2_.respond(r.stream, answer.response, false);
       return;
     }
-    http_response head;
-    head.content_type = "text/event-stream";
-    sse::retry(head.body, 2000);
-    head.body += hub.model().snapshot();
-    h2_.open(r.stream, head);
+    h2_.open(r.stream, answer.response);
     feeds_.push_back({r.stream, sub, std::make_shared<board_feed::timer_state>()});
     arm_wake(feeds_.back());
   }

@@ -262,30 +262,12 @@ std::optional<quic_answer> quic_service::follow(const quic_request& request) {
   ctx_.http_seen.remember(request.tuple.remote.address, clock::now());
   board_hub& hub = *ctx_.board;
   auto sub = std::make_shared<board_subscriber>(io_.get_executor(), request.id, request.tuple);
-  const bool admitted = hub.subscribe(*sub);
-  // A browser's EventSource cannot read a 503: it is told in the stream instead.
-  const bool event_source = request.head.wants_event_stream();
+  board_answer board = hub.answer(*sub, request.head);
   ctx_.events.emit(http_request_event{request.id, request.tuple, request.head.method, request.head.target,
-                                      admitted || event_source ? 200 : 503, request.number, request.tls.version,
-                                      admitted ? "board subscriber" : "board full", http_version::h3,
-                                      request.stream});
-  quic_answer answer;
-  if (!admitted) {
-    if (event_source) {
-      answer.response.content_type = "text/event-stream";
-      answer.response.body = board_full_stream(hub.model().max_subscribers());
-      // board_full_stream() is a whole HTTP/1.1 answer: only its body goes on a stream.
-      if (auto blank = answer.response.body.find("\r\n\r\n"); blank != std::string::npos)
-        answer.response.body.erase(0, blank + 4);
-    } else {
-      answer.response = board_full_response(hub.model().max_subscribers());
-    }
-    return answer;
-  }
-  answer.goes_on = true;
-  answer.response.content_type = "text/event-stream";
-  sse::retry(answer.response.body, 2000);
-  answer.response.body += hub.model().snapshot();
+                                      board.status, request.number, request.tls.version, board.note,
+                                      http_version::h3, request.stream});
+  quic_answer answer{std::move(board.response), board.admitted};
+  if (!board.admitted) return answer;
   auto f = std::make_shared<board_feed>(board_feed{request.id, request.stream, std::move(sub)});
   feeds_[{request.id, request.stream}] = f;
   arm_wake(f);

@@ -514,17 +514,21 @@ class Http3Browser(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, f"chromium failed ({proc.returncode}): {errors}")
         return out.decode("utf-8", "replace")
 
-    def test_the_page_over_http3(self):
+    def quic_origin(self):
+        """A server with a TLS port and QUIC beside it, and the flags that make Chromium use
+        QUIC for its origin and trust its certificate: (server, origin, flags)."""
         tmp = tempfile.mkdtemp(prefix="portdemo-h3-")
         self.addCleanup(shutil.rmtree, tmp, True)
         cert = os.path.join(tmp, "cert.pem")
         server = h.start_server(self, "--ports", "0", "--tls", "0", "--quic", "--save-cert", cert,
                                 "--bind", "127.0.0.1")
-        port = server.port
-        origin = f"127.0.0.1:{port}"
-        dom = self.chromium("--enable-quic", f"--origin-to-force-quic-on={origin}",
-                            f"--ignore-certificate-errors-spki-list={self.spki_hash(cert)}", "--dump-dom",
-                            f"https://{origin}/")
+        origin = f"127.0.0.1:{server.port}"
+        return server, origin, ["--enable-quic", f"--origin-to-force-quic-on={origin}",
+                                f"--ignore-certificate-errors-spki-list={self.spki_hash(cert)}"]
+
+    def test_the_page_over_http3(self):
+        server, origin, flags = self.quic_origin()
+        dom = self.chromium(*flags, "--dump-dom", f"https://{origin}/")
         # The page's script asks the browser (performance navigation's nextHopProtocol).
         self.assertIn('id="browser-protocol">fetched this page with h3<', dom, dom[:3000])
         client = re.search(r'id="client-port">(\d+)<', dom)
@@ -544,14 +548,8 @@ class Http3Browser(unittest.TestCase):
         # (DevTools on a pipe, as test_board_browser.py drives it): the board goes live, a TCP
         # connection made meanwhile appears as a row, and the server logs the stream as HTTP/3.
         import test_board_browser as tbb
-        tmp = tempfile.mkdtemp(prefix="portdemo-h3-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        cert = os.path.join(tmp, "cert.pem")
-        server = h.start_server(self, "--ports", "0", "--tls", "0", "--quic", "--save-cert", cert,
-                                "--bind", "127.0.0.1")
-        origin = f"127.0.0.1:{server.port}"
-        browser = tbb.Chromium(self, flags=["--enable-quic", f"--origin-to-force-quic-on={origin}",
-                                            f"--ignore-certificate-errors-spki-list={self.spki_hash(cert)}"])
+        server, origin, flags = self.quic_origin()
+        browser = tbb.Chromium(self, flags=flags)
         browser.call("Page.navigate", {"url": f"https://{origin}/board"})
         browser.wait_for("document.body && document.body.dataset.state === 'live'", tbb.LIVE_WAIT,
                          "the board going live over HTTP/3")
