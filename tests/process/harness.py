@@ -237,6 +237,8 @@ class Proc:
         self._eof = False
         self._err_q = queue.Queue()
         self._err = []
+        self._err_eof = False
+        self._err_drained = False  # waited once for the pipe's end after the program ended
         self._pumps = [
             threading.Thread(target=_pump, args=(self.popen.stdout, self._q), daemon=True),
             threading.Thread(target=_pump, args=(self.popen.stderr, self._err_q), daemon=True)]
@@ -300,12 +302,21 @@ class Proc:
         return [json.loads(line) for line in self.lines]
 
     def stderr(self):
-        while True:
+        """What the program wrote to stderr so far; all of it once the program has ended (the
+        reader thread may still be draining the pipe then: waited for, at most 2 s once, in case
+        a child of the program holds the pipe open)."""
+        deadline = time.monotonic() + 2.0
+        while not self._err_eof:
+            ended = self.popen.poll() is not None and not self._err_drained
             try:
-                item = self._err_q.get_nowait()
+                item = self._err_q.get(timeout=max(0.0, deadline - time.monotonic())) if ended \
+                    else self._err_q.get_nowait()
             except queue.Empty:
+                self._err_drained = self._err_drained or self.popen.poll() is not None
                 break
-            if item is not None:
+            if item is None:
+                self._err_eof = True
+            else:
                 self._err.append(item)
         return "".join(self._err)
 
