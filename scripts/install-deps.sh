@@ -33,6 +33,7 @@ packages=(
   python3          # test helpers
   iproute2         # ss, ip: shown in explanations, used by tests
   curl             # HTTP and HTTPS tests of the web page
+  openssl          # the openssl command: test certificates (req), a TLS server without h2 (s_server)
   chromium         # a real browser for the web page tests (headless)
   fonts-dejavu-core  # a font for chromium's screenshots
   nghttp2-client   # nghttp and h2load: HTTP/2 clients no one here wrote (tests, bench.sh)
