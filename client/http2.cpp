@@ -155,11 +155,7 @@ asio::awaitable<http2_outcome> ask_over_http2(asio::ip::tcp::socket& socket, con
   }
   // The host as the URL names it (a TLS server's certificate and virtual host go by it), or the
   // address dialled for h2c.
-  const std::string authority =
-      opts.tls ? (opts.host.find(':') != std::string::npos ? fmt::format("[{}]:{}", opts.host, opts.port)
-                                                            : fmt::format("{}:{}", opts.host, opts.port))
-      : ev.tuple.remote.is_v6() ? fmt::format("[{}]:{}", ev.tuple.remote.address, ev.tuple.remote.port)
-                                : fmt::format("{}:{}", ev.tuple.remote.address, ev.tuple.remote.port);
+  const std::string authority = to_string(opts.tls ? endpoint{opts.host, opts.port} : ev.tuple.remote);
   h2_client h2(tls.has_value());
   for (std::uint64_t i = 0; i < opts.requests; ++i) h2.get(authority, "/json");
   // Plaintext that came with the handshake's last flight (the server's SETTINGS).

@@ -257,9 +257,7 @@ class quic_session : public std::enable_shared_from_this<quic_session> {
     if (!h3_ || closed_) return std::nullopt;
     std::int64_t id = -1;
     if (ngtcp2_conn_open_bidi_stream(conn_, &id, nullptr) != 0) return std::nullopt;
-    const std::string authority = opts_.host.find(':') != std::string::npos
-                                      ? fmt::format("[{}]:{}", opts_.host, opts_.port)
-                                      : fmt::format("{}:{}", opts_.host, opts_.port);
+    const std::string authority = to_string(endpoint{opts_.host, opts_.port});  // "[::1]:8443" for IPv6
     const std::string agent = std::string("demo-client/") + std::string(project_version());
     std::array<nghttp3_nv, 5> nva{header(":method", "GET"), header(":scheme", "https"), header(":authority", authority),
                                   header(":path", "/json"), header("user-agent", agent)};

@@ -130,10 +130,8 @@ explanation explain_quic_unanswered(const failure& f, std::string_view host) {
     e.tries = {{"check that something is bound to the port:", fmt::format("ss -lun 'sport = :{}'", ep.port)},
                {"or wait longer:", "--timeout SECONDS"}};
     if (!host.empty() && host != ep.address)
-      e.tries.push_back({"or ask for the address directly:", fmt::format("demo-client --http3 {} {}",
-                                                                         ep.is_v6() ? "[" + ep.address + "]"
-                                                                                    : ep.address,
-                                                                         ep.port)});
+      e.tries.push_back({"or ask for the address directly:",
+                         fmt::format("demo-client --http3 {}", host_port_arguments(ep))});
   } else {
     e.what = fmt::format("{} of the QUIC handshake to {} failed: {} ({}).", to_string(f.where), to_string(ep),
                          f.system_message, f.error);
@@ -152,9 +150,7 @@ explanation explain_not_quic(const endpoint& server, std::size_t datagrams, std:
   e.why = fmt::format("Something is bound to the port and answers every datagram, as demo-server --udp does; it "
                       "does not speak QUIC, so no handshake can begin. It answered \"{}\".",
                       printable(first_bytes, 60));
-  e.tries = {{"ask it as plain UDP:", fmt::format("demo-client --udp {} {}",
-                                                  server.is_v6() ? "[" + server.address + "]" : server.address,
-                                                  server.port)},
+  e.tries = {{"ask it as plain UDP:", fmt::format("demo-client --udp {}", host_port_arguments(server))},
              {"or serve HTTP/3 on another port:", quic_server_command(4433)}};
   return e;
 }

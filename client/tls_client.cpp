@@ -2,11 +2,11 @@
 
 #include <array>
 
-#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "portdemo/text.hpp"
 #include "portdemo/x509.hpp"
 
 namespace portdemo::client {
@@ -15,11 +15,6 @@ namespace {
 
 // ALPN as the wire has it: length-prefixed names, h2 first, as browsers offer them.
 constexpr std::array<unsigned char, 12> offered_alpn = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-
-bool is_ip_literal(const std::string& host) {
-  std::array<unsigned char, 16> out{};
-  return ::inet_pton(AF_INET, host.c_str(), out.data()) == 1 || ::inet_pton(AF_INET6, host.c_str(), out.data()) == 1;
-}
 
 // OpenSSL's queued errors, the newest reason first: "certificate verify failed".
 std::string drain_errors() {
@@ -107,7 +102,7 @@ tls_client::tls_client(const tls_settings& settings)
   SSL_set_app_data(s_->ssl, &s_->found);
   SSL_set_info_callback(s_->ssl, note_alert);
   SSL_set_alpn_protos(s_->ssl, offered_alpn.data(), static_cast<unsigned>(offered_alpn.size()));
-  const bool literal = is_ip_literal(host_);
+  const bool literal = is_ip_address(host_);
   // SNI names hosts, not addresses (SSL_set_tlsext_host_name, without its macro's cast).
   if (!literal) SSL_ctrl(s_->ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(host_.c_str()));
   if (!insecure_) {
@@ -152,7 +147,7 @@ bool tls_client::handshake() {
     c.unknown_signer = verdict == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT || verdict == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
                        verdict == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
                        verdict == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT || verdict == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE;
-    c.wrong_name = (is_ip_literal(host_) ? X509_check_ip_asc(s_->found.leaf, host_.c_str(), 0)
+    c.wrong_name = (is_ip_address(host_) ? X509_check_ip_asc(s_->found.leaf, host_.c_str(), 0)
                                          : X509_check_host(s_->found.leaf, host_.c_str(), host_.size(), 0, nullptr)) != 1;
     c.expired = X509_cmp_current_time(X509_get0_notAfter(s_->found.leaf)) < 0;
     c.not_yet_valid = X509_cmp_current_time(X509_get0_notBefore(s_->found.leaf)) > 0;

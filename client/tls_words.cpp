@@ -11,6 +11,11 @@
 
 namespace portdemo::client {
 
+std::string host_port_arguments(const endpoint& server) {
+  return server.is_v6() ? fmt::format("[{}] {}", server.address, server.port)
+                        : fmt::format("{} {}", server.address, server.port);
+}
+
 std::string_view tls_use_flags(tls_use use) noexcept { return use == tls_use::http3 ? "--http3" : "--http2 --tls"; }
 
 explanation explain_certificate(const certificate_findings& c, std::string_view host, std::uint16_t port,
@@ -44,9 +49,7 @@ explanation explain_certificate(const certificate_findings& c, std::string_view 
                       c.self_signed ? "itself" : (c.issuer.empty() ? "an unnamed issuer" : c.issuer),
                       // The first half, as demo-server's start-up line shows it: a line's width.
                       c.sha256.size() > 47 ? c.sha256.substr(0, 47) + ":..." : c.sha256);
-  const std::string target =
-      fmt::format("{} {}", host.find(':') != std::string_view::npos ? "[" + std::string(host) + "]" : std::string(host),
-                  port);
+  const std::string target = host_port_arguments(endpoint{std::string(host), port});
   const std::string_view flags = tls_use_flags(use);
   if (c.wrong_name && !c.unknown_signer) {
     // The same command with a name the certificate holds, where it holds one.
@@ -54,8 +57,7 @@ explanation explain_certificate(const certificate_findings& c, std::string_view 
     if (!c.names.empty()) {
       const std::string& name = c.names.front();
       e.tries.push_back({"dial it by a name the certificate holds:",
-                         fmt::format("demo-client {}{} {} {}", flags, trust,
-                                     name.find(':') != std::string::npos ? "[" + name + "]" : name, port)});
+                         fmt::format("demo-client {}{} {}", flags, trust, host_port_arguments(endpoint{name, port}))});
     } else {
       e.tries.push_back({"give the server a certificate that names the host you dial (demo-server --cert, --key)", ""});
     }
@@ -104,19 +106,9 @@ explanation explain_no_h2(const endpoint& server, std::string_view chosen) {
   return e;
 }
 
-namespace {
-
-// "127.0.0.1 8443" or "[::1] 8443": demo-client's own HOST PORT for a server.
-std::string with_port(const endpoint& server) {
-  return server.is_v6() ? fmt::format("[{}] {}", server.address, server.port)
-                        : fmt::format("{} {}", server.address, server.port);
-}
-
-}  // namespace
-
 explanation explain_tls_on_tcp(const endpoint& server, std::string_view library_text, int alert, bool plain) {
   explanation e;
-  const std::string target = with_port(server);
+  const std::string target = host_port_arguments(server);
   if (plain) {
     e.what = fmt::format("{} does not speak TLS: its first answer was not a TLS record ({}).", to_string(server),
                          library_text.empty() ? "no reason given" : library_text);
@@ -148,7 +140,7 @@ explanation explain_tls_silent(const endpoint& server, std::chrono::milliseconds
                        to_string(server), static_cast<double>(timeout.count()) / 1000.0);
   e.why = "The port's listener took the connection, so something serves it; a TLS server answers a ClientHello at "
           "once, so this one waits for other bytes (a plain-text protocol whose client speaks first) or is stuck.";
-  e.tries = {{"ask it in the clear (h2c):", fmt::format("demo-client --http2 {}", with_port(server))},
+  e.tries = {{"ask it in the clear (h2c):", fmt::format("demo-client --http2 {}", host_port_arguments(server))},
              {"or wait longer:", "--timeout SECONDS"}};
   return e;
 }
@@ -159,7 +151,7 @@ explanation explain_tls_closed(const endpoint& server, std::string_view how) {
                        to_string(server), how);
   e.why = "The TCP connection was accepted and then ended by the server: it may not speak TLS on this port and "
           "gave up on our ClientHello, or it refuses this client (a connection limit, an access rule).";
-  e.tries = {{"ask it in the clear (h2c):", fmt::format("demo-client --http2 {}", with_port(server))},
+  e.tries = {{"ask it in the clear (h2c):", fmt::format("demo-client --http2 {}", host_port_arguments(server))},
              {"see the server's log for this connection's client port", ""}};
   return e;
 }

@@ -34,6 +34,10 @@ enum class tls_use {
   http2_tls,  ///< --http2 --tls: HTTP/2 inside TLS on TCP, as https:// (OpenSSL)
 };
 
+/// demo-client's own HOST PORT arguments for a server: "127.0.0.1 8443", "[::1] 8443",
+/// "localhost 8443", as the suggestions of every explanation write them.
+std::string host_port_arguments(const endpoint& server);
+
 /// The flags that ask for `use`: "--http3" or "--http2 --tls".
 std::string_view tls_use_flags(tls_use use) noexcept;
 

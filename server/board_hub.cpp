@@ -52,9 +52,7 @@ board_answer board_hub::answer(board_subscriber& s, const http_request& request)
     sse::retry(a.response.body, 2000);
     a.response.body += model_.snapshot();
   } else {
-    // board_full_stream() is a whole HTTP/1.1 answer: its body alone.
-    a.response.body = board_full_stream(model_.max_subscribers());
-    if (auto blank = a.response.body.find("\r\n\r\n"); blank != std::string::npos) a.response.body.erase(0, blank + 4);
+    a.response.body = board_full_events(model_.max_subscribers());
   }
   return a;
 }

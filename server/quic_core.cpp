@@ -247,7 +247,12 @@ struct quic_core::impl {
   int setup_h3(quic_connection& c);
   void answer(quic_connection& c, stream_state& s);
   void unfollow(quic_connection& c, std::int64_t stream);
-  stream_state* followed(std::uint64_t id, std::int64_t stream);
+  // A stream answered by hooks.follow whose body is still open, with its connection (open too).
+  struct followed_stream {
+    quic_connection* connection = nullptr;
+    stream_state* stream = nullptr;
+  };
+  followed_stream followed(std::uint64_t id, std::int64_t stream) const;
   void send(const ngtcp2_path& path, const std::uint8_t* data, std::size_t length) {
     hooks.send(from_ngtcp2(path), {data, length});
   }
@@ -636,11 +641,12 @@ void quic_core::impl::unfollow(quic_connection& c, std::int64_t stream) {
   if (hooks.unfollowed) hooks.unfollowed(c.id, stream);
 }
 
-stream_state* quic_core::impl::followed(std::uint64_t id, std::int64_t stream) {
+quic_core::impl::followed_stream quic_core::impl::followed(std::uint64_t id, std::int64_t stream) const {
   auto it = by_id.find(id);
-  if (it == by_id.end() || it->second->st != quic_connection::state::open || !it->second->h3) return nullptr;
+  if (it == by_id.end() || it->second->st != quic_connection::state::open || !it->second->h3) return {};
   auto s = it->second->streams.find(stream);
-  return s != it->second->streams.end() && s->second->open_ended && !s->second->eof ? s->second.get() : nullptr;
+  if (s == it->second->streams.end() || !s->second->open_ended || s->second->eof) return {};
+  return {it->second.get(), s->second.get()};
 }
 
 void quic_core::impl::receive(const quic_path& path, std::span<const std::uint8_t> datagram, quic_time now) {
@@ -1093,32 +1099,30 @@ void quic_core::stop(quic_time now) {
 }
 
 bool quic_core::send_body(std::uint64_t id, std::int64_t stream, std::string bytes, quic_time now) {
-  stream_state* s = impl_->followed(id, stream);
-  if (!s) return false;
+  const auto f = impl_->followed(id, stream);
+  if (!f.stream) return false;
   if (!bytes.empty()) {
-    s->unacked += bytes.size();
-    s->pieces.push_back(std::move(bytes));
+    f.stream->unacked += bytes.size();
+    f.stream->pieces.push_back(std::move(bytes));
   }
-  quic_connection& c = *impl_->by_id.at(id);
-  nghttp3_conn_resume_stream(c.h3, stream);
-  impl_->after(c, now);
+  nghttp3_conn_resume_stream(f.connection->h3, stream);
+  impl_->after(*f.connection, now);
   impl_->gone.clear();
   return true;
 }
 
 void quic_core::end_body(std::uint64_t id, std::int64_t stream, quic_time now) {
-  stream_state* s = impl_->followed(id, stream);
-  if (!s) return;
-  s->eof = true;
-  quic_connection& c = *impl_->by_id.at(id);
-  nghttp3_conn_resume_stream(c.h3, stream);
-  impl_->after(c, now);
+  const auto f = impl_->followed(id, stream);
+  if (!f.stream) return;
+  f.stream->eof = true;
+  nghttp3_conn_resume_stream(f.connection->h3, stream);
+  impl_->after(*f.connection, now);
   impl_->gone.clear();
 }
 
 std::uint64_t quic_core::unacked(std::uint64_t id, std::int64_t stream) const {
-  const stream_state* s = impl_->followed(id, stream);
-  return s ? s->unacked : 0;
+  const auto f = impl_->followed(id, stream);
+  return f.stream ? f.stream->unacked : 0;
 }
 
 std::uint64_t quic_core::cut(quic_time now) {

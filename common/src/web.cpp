@@ -467,8 +467,8 @@ http_response board_full_response(std::size_t max_subscribers) {
                true);
 }
 
-std::string board_full_stream(std::size_t max_subscribers) {
-  std::string out(event_stream_head());
+std::string board_full_events(std::size_t max_subscribers) {
+  std::string out;
   sse::retry(out, 15000);
   sse::begin(out, "note");
   out += "{\"code\":\"board_full\",\"message\":";

@@ -233,10 +233,9 @@ TEST(BoardRoutes, FullBoardAnswer) {
 }
 
 TEST(BoardRoutes, FullBoardStreamForEventSource) {
-  EXPECT_EQ(board_full_stream(3),
-            std::string(event_stream_head()) +
-                "retry: 15000\n\nevent: note\ndata: {\"code\":\"board_full\",\"message\":\"the board is full: "
-                "3 pages follow it already (--max-board-subscribers 3); this page tries again every 15 s\"}\n\n");
+  EXPECT_EQ(board_full_events(3),
+            "retry: 15000\n\nevent: note\ndata: {\"code\":\"board_full\",\"message\":\"the board is full: "
+            "3 pages follow it already (--max-board-subscribers 3); this page tries again every 15 s\"}\n\n");
 }
 
 // ---- masking in the log ------------------------------------------------------------------

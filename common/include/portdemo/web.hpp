@@ -94,9 +94,10 @@ bool is_event_stream(const http_request& request);
 http_response board_full_response(std::size_t max_subscribers);
 
 /// GET /events from a browser's EventSource (Accept: text/event-stream) when the board is full:
-/// a stream of one `note` event saying so and a retry delay of 15 s, then the end, so that the
-/// page can show why (EventSource cannot read a 503) and tries again by itself.
-std::string board_full_stream(std::size_t max_subscribers);
+/// the events of a stream that says so in one `note` and sets a retry delay of 15 s, then ends,
+/// so that the page can show why (EventSource cannot read a 503) and tries again by itself.
+/// Without a head: over HTTP/1.1 event_stream_head() goes first, HTTP/2 and HTTP/3 frame it.
+std::string board_full_events(std::size_t max_subscribers);
 
 /// The response head of the board's event stream (GET /events); the events follow until the
 /// server closes the connection.
