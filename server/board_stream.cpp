@@ -63,7 +63,7 @@ asio::awaitable<void> stream_board(connection& c, server_context& ctx, http_io& 
     }
     if (sub.dropped) break;
     if (sub.ended) {
-      sse::event(out, "note", R"({"code":"stopping","message":"the server is stopping"})");
+      out = board_stopping_events();
       co_await io.write(out, ec);
       break;
     }

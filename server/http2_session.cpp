@@ -220,11 +220,7 @@ class h2_session {
       const bool gone = h2_.closed(it->stream);
       if (gone || sub.dropped || sub.ended) {
         if (!gone) {
-          if (sub.ended) {
-            std::string out;
-            sse::event(out, "note", R"({"code":"stopping","message":"the server is stopping"})");
-            h2_.send(it->stream, out);
-          }
+          if (sub.ended) h2_.send(it->stream, board_stopping_events());
           h2_.end(it->stream);
         }
         ctx_.board->unsubscribe(sub);

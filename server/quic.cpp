@@ -291,11 +291,7 @@ void quic_service::feed(const std::shared_ptr<board_feed>& f) {
   board_subscriber& sub = *f->sub;
   if (f->gone || sub.dropped || sub.ended || !core_) {
     if (!f->gone && core_) {
-      if (sub.ended) {
-        std::string out;
-        sse::event(out, "note", R"({"code":"stopping","message":"the server is stopping"})");
-        core_->send_body(f->id, f->stream, std::move(out), now());
-      }
+      if (sub.ended) core_->send_body(f->id, f->stream, board_stopping_events(), now());
       core_->end_body(f->id, f->stream, now());
     }
     if (ctx_.board) ctx_.board->unsubscribe(sub);

@@ -480,6 +480,12 @@ std::string board_full_events(std::size_t max_subscribers) {
   return out;
 }
 
+std::string board_stopping_events() {
+  std::string out;
+  sse::event(out, "note", R"({"code":"stopping","message":"the server is stopping"})");
+  return out;
+}
+
 std::string_view event_stream_head() {
   return "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\nCache-Control: no-store\r\n"
          "X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n";

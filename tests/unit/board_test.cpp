@@ -232,6 +232,11 @@ TEST(BoardRoutes, FullBoardAnswer) {
                     "Close a board page, or start the server with a higher --max-board-subscribers.\n");
 }
 
+TEST(BoardRoutes, StoppingNoteEndsEveryStream) {
+  EXPECT_EQ(board_stopping_events(),
+            "event: note\ndata: {\"code\":\"stopping\",\"message\":\"the server is stopping\"}\n\n");
+}
+
 TEST(BoardRoutes, FullBoardStreamForEventSource) {
   EXPECT_EQ(board_full_events(3),
             "retry: 15000\n\nevent: note\ndata: {\"code\":\"board_full\",\"message\":\"the board is full: "

@@ -99,6 +99,10 @@ http_response board_full_response(std::size_t max_subscribers);
 /// Without a head: over HTTP/1.1 event_stream_head() goes first, HTTP/2 and HTTP/3 frame it.
 std::string board_full_events(std::size_t max_subscribers);
 
+/// The last event of every board stream when the server stops: a `note` with code "stopping"
+/// (the page then says "reconnecting"), for each HTTP version alike.
+std::string board_stopping_events();
+
 /// The response head of the board's event stream (GET /events); the events follow until the
 /// server closes the connection.
 std::string_view event_stream_head();
