@@ -106,15 +106,23 @@ explanation explain_no_h2(const endpoint& server, std::string_view chosen) {
   return e;
 }
 
+namespace {
+
+// --http2 --tls met no TLS: the same requests in the clear (h2c), to the same server.
+suggestion in_the_clear(const endpoint& server) {
+  return {"ask it in the clear (h2c):", fmt::format("demo-client --http2 {}", host_port_arguments(server))};
+}
+
+}  // namespace
+
 explanation explain_tls_on_tcp(const endpoint& server, std::string_view library_text, int alert, bool plain) {
   explanation e;
-  const std::string target = host_port_arguments(server);
   if (plain) {
     e.what = fmt::format("{} does not speak TLS: its first answer was not a TLS record ({}).", to_string(server),
                          library_text.empty() ? "no reason given" : library_text);
     e.why = "The TCP connection was made, so something listens on the port, but it expects plain bytes: a port "
             "serves TLS only where the server says so (demo-server: 443, 8443 or --tls).";
-    e.tries = {{"ask it in the clear (h2c):", fmt::format("demo-client --http2 {}", target)}};
+    e.tries = {in_the_clear(server)};
     return e;
   }
   return explain_handshake(server, library_text, alert, tls_use::http2_tls);
@@ -140,7 +148,7 @@ explanation explain_tls_silent(const endpoint& server, std::chrono::milliseconds
                        to_string(server), static_cast<double>(timeout.count()) / 1000.0);
   e.why = "The port's listener took the connection, so something serves it; a TLS server answers a ClientHello at "
           "once, so this one waits for other bytes (a plain-text protocol whose client speaks first) or is stuck.";
-  e.tries = {{"ask it in the clear (h2c):", fmt::format("demo-client --http2 {}", host_port_arguments(server))},
+  e.tries = {in_the_clear(server),
              {"or wait longer:", "--timeout SECONDS"}};
   return e;
 }
@@ -151,7 +159,7 @@ explanation explain_tls_closed(const endpoint& server, std::string_view how) {
                        to_string(server), how);
   e.why = "The TCP connection was accepted and then ended by the server: it may not speak TLS on this port and "
           "gave up on our ClientHello, or it refuses this client (a connection limit, an access rule).";
-  e.tries = {{"ask it in the clear (h2c):", fmt::format("demo-client --http2 {}", host_port_arguments(server))},
+  e.tries = {in_the_clear(server),
              {"see the server's log for this connection's client port", ""}};
   return e;
 }
